@@ -1,0 +1,1 @@
+"""Polis core: settings, database session, base errors. Imports nothing else of Polis."""
