@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, select
+from sqlalchemy import Insert, Table, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from engine.protocol.models import ProtocolEntry, RegistryCounter
+from engine.protocol.models import ProtocolEntry, Registry, RegistryCounter
 
 ATHENS = ZoneInfo("Europe/Athens")
 
@@ -43,28 +43,40 @@ def protocol_year(moment: datetime) -> int:
 
 
 def _build_numbered_insert(columns: tuple[str, ...]) -> Insert:
-    """``WITH counter AS (upsert … RETURNING) INSERT INTO protocol_entries SELECT … FROM counter``."""
+    """``WITH counter AS (upsert … RETURNING) INSERT INTO protocol_entries SELECT … FROM counter``.
+
+    The registry is looked up by code inside the upsert: an unknown or inactive code yields
+    no counter row, hence no number and no entry, and the caller reports it.
+    """
     # Core tables, not the ORM classes: this is one hand-built statement, not a bulk insert.
-    counters = RegistryCounter.__table__
-    entries = ProtocolEntry.__table__
-    upsert = pg_insert(counters).values(
-        registry_id=bindparam("registry_id"),
-        year=bindparam("year"),
-        last_number=1,
-        last_registered_at=bindparam("clock"),
+    counters: Table = RegistryCounter.__table__  # type: ignore[assignment]
+    entries: Table = ProtocolEntry.__table__  # type: ignore[assignment]
+    registries: Table = Registry.__table__  # type: ignore[assignment]
+    chosen = select(
+        registries.c.id,
+        bindparam("year", type_=counters.c.year.type),
+        literal(1, type_=counters.c.last_number.type),
+        bindparam("clock", type_=counters.c.last_registered_at.type),
+    ).where(registries.c.code == bindparam("registry_code"), registries.c.is_active.is_(True))
+    upsert = pg_insert(counters).from_select(
+        ["registry_id", "year", "last_number", "last_registered_at"], chosen
     )
-    counter = upsert.on_conflict_do_update(
-        index_elements=[counters.c.registry_id, counters.c.year],
-        set_={
-            "last_number": counters.c.last_number + 1,
-            "last_registered_at": func.greatest(
-                counters.c.last_registered_at, upsert.excluded.last_registered_at
-            ),
-        },
-    ).returning(counters.c.last_number, counters.c.last_registered_at).cte("counter")
+    counter = (
+        upsert.on_conflict_do_update(
+            index_elements=[counters.c.registry_id, counters.c.year],
+            set_={
+                "last_number": counters.c.last_number + 1,
+                "last_registered_at": func.greatest(
+                    counters.c.last_registered_at, upsert.excluded.last_registered_at
+                ),
+            },
+        )
+        .returning(counters.c.registry_id, counters.c.year, counters.c.last_number, counters.c.last_registered_at)
+        .cte("counter")
+    )
     values = select(
-        bindparam("registry_id", type_=entries.c.registry_id.type),
-        bindparam("year", type_=entries.c.year.type),
+        counter.c.registry_id,
+        counter.c.year,
         counter.c.last_number,
         counter.c.last_registered_at,
         *(bindparam(name, type_=entries.c[name].type) for name in columns),
@@ -73,18 +85,20 @@ def _build_numbered_insert(columns: tuple[str, ...]) -> Insert:
     return (
         insert(entries)
         .from_select(list(target), values)
-        .returning(entries.c.id, entries.c.number, entries.c.registered_at)
+        .returning(entries.c.id, entries.c.registry_id, entries.c.year, entries.c.number, entries.c.registered_at)
     )
 
 
 _STATEMENTS: dict[tuple[str, ...], Insert] = {}
 
 
-def numbered_insert(registry_id: int, moment: datetime, values: Mapping[str, Any]) -> tuple[Insert, dict[str, Any]]:
+def numbered_insert(
+    registry_code: str, moment: datetime, values: Mapping[str, Any]
+) -> tuple[Insert, dict[str, Any]]:
     """The statement and parameters that number and insert an entry in one round trip."""
     columns = tuple(sorted(values))
     statement = _STATEMENTS.get(columns)
     if statement is None:
         statement = _STATEMENTS.setdefault(columns, _build_numbered_insert(columns))
-    params = {**values, "registry_id": registry_id, "year": protocol_year(moment), "clock": moment}
+    params = {**values, "registry_code": registry_code, "year": protocol_year(moment), "clock": moment}
     return statement, params

@@ -82,7 +82,6 @@ def register(
     now: Clock = utc_now,
 ) -> ProtocolEntry:
     """Register a document: validate everything, then take the number and insert, in one go."""
-    registry = get_registry(session, draft.registry)
     if registered_by is not None and draft.classification in GUARDED_MARKS:
         if draft.classification not in registered_by.clearance:
             raise NotCleared(
@@ -118,12 +117,15 @@ def register(
         "registered_by_id": registered_by.id if registered_by is not None else None,
         "corrects_id": corrects,
     }
-    statement, params = numbered_insert(registry.id, now(), values)
-    row = session.execute(statement, params).one()
+    statement, params = numbered_insert(draft.registry, now(), values)
+    row = session.execute(statement, params).one_or_none()
+    if row is None:
+        get_registry(session, draft.registry)  # raises UnknownRegistry naming the known codes
+        raise UnknownRegistry(f"The registry {draft.registry!r} is not in use; choose another.")
     entry = ProtocolEntry(
         id=row.id,
-        registry_id=registry.id,
-        year=params["year"],
+        registry_id=row.registry_id,
+        year=row.year,
         number=row.number,
         registered_at=row.registered_at,
         **values,
