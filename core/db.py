@@ -61,20 +61,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def check_database(engine: Engine) -> None:
+def check_database(factory: sessionmaker[Session]) -> None:
     """Raise ServiceUnavailable with a readable reason when the database cannot be reached."""
+    session = factory()
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        session.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        bind = session.get_bind()
+        where = bind.url.render_as_string(hide_password=True) if isinstance(bind, Engine) else "test connection"
         raise ServiceUnavailable(
-            f"Cannot reach the database ({safe_url(engine)}): {reason}. Check that the server "
+            f"Cannot reach the database ({where}): {reason}. Check that the server "
             "is running and that POLIS_DATABASE_URL is right, or unset it to use the embedded "
             "cluster."
         ) from exc
-
-
-def safe_url(engine: Engine) -> str:
-    """The engine's URL with the password hidden, for messages."""
-    return engine.url.render_as_string(hide_password=True)
+    finally:
+        session.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from core.settings import Settings, get_settings
 from storage import ObjectStore
@@ -48,6 +48,7 @@ def create_app(
         return choice if choice in ("el", "en") else settings.default_locale
 
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: settings.timezone)
+    app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
 
     from web import auth, files, health, main

@@ -118,7 +118,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
 
     try:
         engine = make_engine(url)
-        check_database(engine)
+        check_database(make_session_factory(engine))
         engine.dispose()
         upgrade_database(url)
         if demo:

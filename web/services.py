@@ -24,7 +24,7 @@ class Services:
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable if the database does not answer."""
-        check_database(self.engine)
+        check_database(self.session_factory)
 
 
 def build_services(settings: Settings, *, session_factory: Any = None, store: ObjectStore | None = None) -> Services:
