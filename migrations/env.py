@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import engine.org  # noqa: F401  (registers the models on Base.metadata)
+import engine.protocol.models  # noqa: F401
 import storage.models  # noqa: F401
 from core.db import Base
 

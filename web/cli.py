@@ -84,5 +84,11 @@ def _demo() -> click.Command:
     return demo
 
 
-for _loader in (_db, _storage, _run, _demo):
+def _protocol() -> click.Command:
+    from web.cli_protocol import protocol
+
+    return protocol
+
+
+for _loader in (_db, _storage, _run, _demo, _protocol):
     _register(_loader)

@@ -183,9 +183,7 @@ def _date(value: object, name: str, problems: dict[str, str]) -> date | None:
         return None
 
 
-def _choice(
-    value: object, kind: type[_Choice], name: str, problems: dict[str, str]
-) -> _Choice | None:
+def _choice(value: object, kind: type[_Choice], name: str, problems: dict[str, str]) -> _Choice | None:
     """One of an enum's values, or None."""
     if value is None or value == "":
         return None

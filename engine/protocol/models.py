@@ -122,10 +122,10 @@ class ProtocolEntry(Base):
     # for now, with the case's human reference next to it for search and display.
     case_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     case_number: Mapped[str | None] = mapped_column(Text)
-    registered_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     corrects_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("protocol_entries.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     receipt_key: Mapped[str | None] = mapped_column(Text)
     ada: Mapped[str | None] = mapped_column(Text)
@@ -163,17 +163,15 @@ class ProtocolEntry(Base):
             f"delivery_method IS NULL OR {_in_list('delivery_method', DeliveryMethod)}",
             name="delivery_method_known",
         ),
-        CheckConstraint(
-            "sender_reference IS NULL OR sender_date IS NOT NULL", name="sender_reference_dated"
-        ),
+        CheckConstraint("sender_reference IS NULL OR sender_date IS NOT NULL", name="sender_reference_dated"),
         CheckConstraint("attachments_count >= 0", name="attachments_count_not_negative"),
-        CheckConstraint(
-            "(cancelled_at IS NULL) = (cancel_reason IS NULL)", name="cancel_reason_given"
-        ),
+        CheckConstraint("(cancelled_at IS NULL) = (cancel_reason IS NULL)", name="cancel_reason_given"),
         Index("ix_protocol_entries_year_number", "year", "number"),
         Index("ix_protocol_entries_registered_at", "registered_at", "id"),
         Index("ix_protocol_entries_case_id", "case_id", postgresql_where=text("case_id IS NOT NULL")),
-        Index("ix_protocol_entries_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")),
+        Index(
+            "ix_protocol_entries_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")
+        ),
         Index("ix_protocol_entries_subject_tsv", "subject_tsv", postgresql_using="gin"),
         Index("ix_protocol_entries_parties_tsv", "parties_tsv", postgresql_using="gin"),
     )

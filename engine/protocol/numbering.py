@@ -71,7 +71,9 @@ def _build_numbered_insert(columns: tuple[str, ...]) -> Insert:
                 ),
             },
         )
-        .returning(counters.c.registry_id, counters.c.year, counters.c.last_number, counters.c.last_registered_at)
+        .returning(
+            counters.c.registry_id, counters.c.year, counters.c.last_number, counters.c.last_registered_at
+        )
         .cte("counter")
     )
     values = select(
@@ -85,7 +87,9 @@ def _build_numbered_insert(columns: tuple[str, ...]) -> Insert:
     return (
         insert(entries)
         .from_select(list(target), values)
-        .returning(entries.c.id, entries.c.registry_id, entries.c.year, entries.c.number, entries.c.registered_at)
+        .returning(
+            entries.c.id, entries.c.registry_id, entries.c.year, entries.c.number, entries.c.registered_at
+        )
     )
 
 

@@ -82,12 +82,12 @@ def register(
     now: Clock = utc_now,
 ) -> ProtocolEntry:
     """Register a document: validate everything, then take the number and insert, in one go."""
-    if registered_by is not None and draft.classification in GUARDED_MARKS:
-        if draft.classification not in registered_by.clearance:
-            raise NotCleared(
-                f"You are not cleared for {draft.classification} documents; ask an"
-                " administrator or let a cleared colleague register it."
-            )
+    guarded = draft.classification in GUARDED_MARKS
+    if guarded and registered_by is not None and draft.classification not in registered_by.clearance:
+        raise NotCleared(
+            f"You are not cleared for {draft.classification} documents; ask an"
+            " administrator or let a cleared colleague register it."
+        )
     _check_related(session, draft.related)
     if corrects is not None:
         original = _lock_for_correction(session, corrects)
@@ -202,9 +202,7 @@ def cancel(
     if not set(cancelled_by.roles) & CLERK_ROLES:
         raise NotProtocolClerk("Only the protocol office can cancel an entry; ask them.")
     if not reason or not reason.strip():
-        raise InvalidEntry(
-            "reason: say why the entry is cancelled.", fields={"reason": "required"}
-        )
+        raise InvalidEntry("reason: say why the entry is cancelled.", fields={"reason": "required"})
     entry = session.scalars(
         select(ProtocolEntry).where(ProtocolEntry.id == entry_id).with_for_update(of=ProtocolEntry)
     ).one_or_none()
@@ -233,9 +231,7 @@ def get_entry(session: Session, entry_id: uuid.UUID, viewer: Viewer) -> Protocol
 
 def related_ids(session: Session, entry_id: uuid.UUID) -> list[uuid.UUID]:
     """The entries this one refers to."""
-    return list(
-        session.scalars(select(EntryRelation.related_id).where(EntryRelation.entry_id == entry_id))
-    )
+    return list(session.scalars(select(EntryRelation.related_id).where(EntryRelation.entry_id == entry_id)))
 
 
 def describe(entry: ProtocolEntry, related: Sequence[uuid.UUID] = ()) -> dict[str, Any]:

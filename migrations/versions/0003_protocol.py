@@ -96,24 +96,32 @@ def upgrade() -> None:
     op.execute(FUNCTIONS)
     op.create_table(
         "protocol_registries",
-        sa.Column("id", sa.Integer(), sa.Identity(), primary_key=True),
-        sa.Column("code", sa.String(32), nullable=False, unique=True),
+        sa.Column("id", sa.Integer(), sa.Identity(), nullable=False),
+        sa.Column("code", sa.String(32), nullable=False),
         sa.Column("name_el", sa.Text(), nullable=False),
         sa.Column("name_en", sa.Text(), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.text("true")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_protocol_registries")),
+        sa.UniqueConstraint("code", name=op.f("uq_protocol_registries_code")),
     )
     op.create_table(
         "protocol_counters",
-        sa.Column("registry_id", sa.Integer(), sa.ForeignKey("protocol_registries.id"), primary_key=True),
-        sa.Column("year", sa.SmallInteger(), primary_key=True),
+        sa.Column("registry_id", sa.Integer(), nullable=False),
+        sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("last_number", sa.Integer(), nullable=False),
         sa.Column("last_registered_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("last_number >= 0", name="last_number_not_negative"),
+        sa.CheckConstraint("last_number >= 0", name=op.f("ck_protocol_counters_last_number_not_negative")),
+        sa.PrimaryKeyConstraint("registry_id", "year", name=op.f("pk_protocol_counters")),
+        sa.ForeignKeyConstraint(
+            ["registry_id"],
+            ["protocol_registries.id"],
+            name=op.f("fk_protocol_counters_registry_id_protocol_registries"),
+        ),
     )
     op.create_table(
         "protocol_entries",
-        sa.Column("id", pg.UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
-        sa.Column("registry_id", sa.Integer(), sa.ForeignKey("protocol_registries.id"), nullable=False),
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False, server_default=sa.text("gen_random_uuid()")),
+        sa.Column("registry_id", sa.Integer(), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
@@ -132,7 +140,7 @@ def upgrade() -> None:
         sa.Column("case_id", pg.UUID(as_uuid=True)),
         sa.Column("case_number", sa.Text()),
         sa.Column("registered_by_id", pg.UUID(as_uuid=True)),
-        sa.Column("corrects_id", pg.UUID(as_uuid=True), sa.ForeignKey("protocol_entries.id")),
+        sa.Column("corrects_id", pg.UUID(as_uuid=True)),
         sa.Column("cancelled_at", sa.DateTime(timezone=True)),
         sa.Column("cancelled_by_id", pg.UUID(as_uuid=True)),
         sa.Column("cancel_reason", sa.Text()),
@@ -152,56 +160,110 @@ def upgrade() -> None:
                 persisted=True,
             ),
         ),
-        sa.UniqueConstraint("registry_id", "year", "number", name="uq_protocol_entries_number"),
-        sa.CheckConstraint("number > 0", name="number_positive"),
-        sa.CheckConstraint("length(btrim(subject)) > 0", name="subject_not_blank"),
-        sa.CheckConstraint("direction IN ('ΕΙΣ', 'ΕΞ', 'ΕΣΩ')", name="direction_known"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_protocol_entries")),
+        sa.ForeignKeyConstraint(
+            ["registry_id"],
+            ["protocol_registries.id"],
+            name=op.f("fk_protocol_entries_registry_id_protocol_registries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["corrects_id"],
+            ["protocol_entries.id"],
+            name=op.f("fk_protocol_entries_corrects_id_protocol_entries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["registered_by_id"], ["users.id"], name=op.f("fk_protocol_entries_registered_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["cancelled_by_id"], ["users.id"], name=op.f("fk_protocol_entries_cancelled_by_id_users")
+        ),
+        sa.UniqueConstraint("registry_id", "year", "number", name=op.f("uq_protocol_entries_number")),
+        sa.CheckConstraint("number > 0", name=op.f("ck_protocol_entries_number_positive")),
+        sa.CheckConstraint("length(btrim(subject)) > 0", name=op.f("ck_protocol_entries_subject_not_blank")),
         sa.CheckConstraint(
-            "classification IS NULL OR classification IN ('ΠΧ', 'ΕΜΠ', 'ΠΔ')", name="classification_known"
+            "direction IN ('ΕΙΣ', 'ΕΞ', 'ΕΣΩ')", name=op.f("ck_protocol_entries_direction_known")
+        ),
+        sa.CheckConstraint(
+            "classification IS NULL OR classification IN ('ΠΧ', 'ΕΜΠ', 'ΠΔ')",
+            name=op.f("ck_protocol_entries_classification_known"),
         ),
         sa.CheckConstraint(
             "delivery_method IS NULL OR delivery_method IN ('email', 'hand', 'post', 'kside', 'portal')",
-            name="delivery_method_known",
+            name=op.f("ck_protocol_entries_delivery_method_known"),
         ),
-        sa.CheckConstraint("sender_reference IS NULL OR sender_date IS NOT NULL", name="sender_reference_dated"),
-        sa.CheckConstraint("attachments_count >= 0", name="attachments_count_not_negative"),
-        sa.CheckConstraint("(cancelled_at IS NULL) = (cancel_reason IS NULL)", name="cancel_reason_given"),
+        sa.CheckConstraint(
+            "sender_reference IS NULL OR sender_date IS NOT NULL",
+            name=op.f("ck_protocol_entries_sender_reference_dated"),
+        ),
+        sa.CheckConstraint(
+            "attachments_count >= 0", name=op.f("ck_protocol_entries_attachments_count_not_negative")
+        ),
+        sa.CheckConstraint(
+            "(cancelled_at IS NULL) = (cancel_reason IS NULL)",
+            name=op.f("ck_protocol_entries_cancel_reason_given"),
+        ),
     )
-    op.create_index("ix_protocol_entries_year_number", "protocol_entries", ["year", "number"])
-    op.create_index("ix_protocol_entries_registered_at", "protocol_entries", ["registered_at", "id"])
+    op.create_index(op.f("ix_protocol_entries_year_number"), "protocol_entries", ["year", "number"])
+    op.create_index(op.f("ix_protocol_entries_registered_at"), "protocol_entries", ["registered_at", "id"])
     op.create_index(
-        "ix_protocol_entries_case_id", "protocol_entries", ["case_id"], postgresql_where=sa.text("case_id IS NOT NULL")
+        op.f("ix_protocol_entries_case_id"),
+        "protocol_entries",
+        ["case_id"],
+        postgresql_where=sa.text("case_id IS NOT NULL"),
     )
     op.create_index(
-        "ix_protocol_entries_corrects_id",
+        op.f("ix_protocol_entries_corrects_id"),
         "protocol_entries",
         ["corrects_id"],
         postgresql_where=sa.text("corrects_id IS NOT NULL"),
     )
-    op.create_index("ix_protocol_entries_subject_tsv", "protocol_entries", ["subject_tsv"], postgresql_using="gin")
-    op.create_index("ix_protocol_entries_parties_tsv", "protocol_entries", ["parties_tsv"], postgresql_using="gin")
+    op.create_index(
+        op.f("ix_protocol_entries_subject_tsv"), "protocol_entries", ["subject_tsv"], postgresql_using="gin"
+    )
+    op.create_index(
+        op.f("ix_protocol_entries_parties_tsv"), "protocol_entries", ["parties_tsv"], postgresql_using="gin"
+    )
     op.create_table(
         "protocol_entry_files",
-        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
-        sa.Column("entry_id", pg.UUID(as_uuid=True), sa.ForeignKey("protocol_entries.id"), nullable=False),
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("entry_id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("position", sa.SmallInteger(), nullable=False),
         sa.Column("storage_key", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("filename", sa.Text(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("content_type", sa.Text(), nullable=False),
-        sa.UniqueConstraint("entry_id", "position", name="uq_protocol_entry_files_position"),
-        sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
-        sa.CheckConstraint("size >= 0", name="size_not_negative"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_protocol_entry_files")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["protocol_entries.id"],
+            name=op.f("fk_protocol_entry_files_entry_id_protocol_entries"),
+        ),
+        sa.UniqueConstraint("entry_id", "position", name=op.f("uq_protocol_entry_files_position")),
+        sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name=op.f("ck_protocol_entry_files_sha256_hex")),
+        sa.CheckConstraint("size >= 0", name=op.f("ck_protocol_entry_files_size_not_negative")),
     )
-    op.create_index("ix_protocol_entry_files_entry_id", "protocol_entry_files", ["entry_id"])
+    op.create_index(op.f("ix_protocol_entry_files_entry_id"), "protocol_entry_files", ["entry_id"])
     op.create_table(
         "protocol_entry_relations",
-        sa.Column("entry_id", pg.UUID(as_uuid=True), sa.ForeignKey("protocol_entries.id"), primary_key=True),
-        sa.Column("related_id", pg.UUID(as_uuid=True), sa.ForeignKey("protocol_entries.id"), primary_key=True),
-        sa.CheckConstraint("entry_id <> related_id", name="not_self"),
+        sa.Column("entry_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("related_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.PrimaryKeyConstraint("entry_id", "related_id", name=op.f("pk_protocol_entry_relations")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["protocol_entries.id"],
+            name=op.f("fk_protocol_entry_relations_entry_id_protocol_entries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["related_id"],
+            ["protocol_entries.id"],
+            name=op.f("fk_protocol_entry_relations_related_id_protocol_entries"),
+        ),
+        sa.CheckConstraint("entry_id <> related_id", name=op.f("ck_protocol_entry_relations_not_self")),
     )
-    op.create_index("ix_protocol_entry_relations_related_id", "protocol_entry_relations", ["related_id"])
+    op.create_index(
+        op.f("ix_protocol_entry_relations_related_id"), "protocol_entry_relations", ["related_id"]
+    )
     op.execute(GUARDS)
     op.execute(
         "INSERT INTO protocol_registries (code, name_el, name_en) "

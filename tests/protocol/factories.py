@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from engine.accounts import create_user
+from engine.org import User
 from engine.protocol.drafts import EntryDraft
 from engine.protocol.models import Direction
 
+_names = itertools.count(1)
 
-@dataclass
-class Person:
-    """A stand-in for engine.org.User: what the protocol service reads of a user."""
 
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    clearance: list[str] = field(default_factory=list)
-    roles: list[str] = field(default_factory=lambda: ["protocol_clerk"])
+def make_user(
+    session: Session, *, roles: list[str] | None = None, clearance: list[str] | None = None
+) -> User:
+    """A member of staff (a protocol clerk unless told otherwise), flushed."""
+    return create_user(
+        session,
+        username=f"clerk{next(_names)}",
+        full_name="Μαρία Ιωάννου",
+        password=None,
+        roles=roles if roles is not None else ["protocol_clerk"],
+        clearance=clearance or [],
+    )
 
 
 def draft(**overrides: Any) -> EntryDraft:
@@ -38,7 +49,7 @@ def incoming(**overrides: Any) -> EntryDraft:
     return EntryDraft(**values)
 
 
-def fixed_clock(moment: datetime):  # type: ignore[no-untyped-def]
+def fixed_clock(moment: datetime) -> Callable[[], datetime]:
     """A clock frozen at one moment."""
     assert moment.tzinfo is UTC
     return lambda: moment

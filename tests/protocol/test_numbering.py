@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
+from engine.org import User
 from engine.protocol.models import ProtocolEntry
 from engine.protocol.service import create_registry, register
-from tests.protocol.factories import Person, draft, fixed_clock
+from tests.protocol.factories import draft, fixed_clock, make_user
 
 THREADS = 32
 PER_THREAD = 200
@@ -25,6 +27,7 @@ def fresh_engine(fresh_db_url: str) -> Iterator[Engine]:
     engine = create_engine(fresh_db_url, pool_size=THREADS, max_overflow=0)
     with Session(engine) as session, session.begin():
         create_registry(session, "ΔΤΥ", "Διεύθυνση Τεχνικών Υπηρεσιών", "Technical Services")
+        make_user(session)
     yield engine
     engine.dispose()
 
@@ -34,7 +37,8 @@ def _hammer(engine: Engine, rollback_share: float) -> dict[str, int]:
     committed = {"GEN": 0, "ΔΤΥ": 0}
     lock = threading.Lock()
     errors: list[BaseException] = []
-    clerk = Person()
+    with Session(engine, expire_on_commit=False) as session:
+        clerk = session.scalars(select(User)).one()
 
     def work(seed: int) -> None:
         rng = random.Random(seed)
@@ -49,7 +53,7 @@ def _hammer(engine: Engine, rollback_share: float) -> dict[str, int]:
                     session.commit()
                 with lock:
                     committed[code] += 1
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(seed,)) for seed in range(THREADS)]
@@ -92,7 +96,7 @@ def _assert_times_follow_numbers(engine: Engine) -> None:
                 ProtocolEntry.registry_id, ProtocolEntry.number
             )
         ).all()
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         if before.registry_id == after.registry_id:
             assert before.registered_at <= after.registered_at
 
@@ -102,7 +106,7 @@ ATHENS_MIDNIGHT = datetime(2026, 12, 31, 22, 0, tzinfo=UTC)
 
 
 def test_series_restarts_at_athens_midnight(db_session: Session) -> None:
-    clerk = Person()
+    clerk = make_user(db_session)
     last_second = ATHENS_MIDNIGHT - timedelta(microseconds=1)
     entries = [
         register(db_session, draft(), registered_by=clerk, now=fixed_clock(moment))

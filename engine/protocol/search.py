@@ -1,0 +1,199 @@
+"""Searching the protocol book: filters, Greek accent-insensitive full text, keyset paging.
+
+Subject words use the ``greek`` text-search configuration over unaccented text (the generated
+``subject_tsv`` column); parties (sender, recipients, copies) use ``simple`` so names are not
+stemmed. Results come newest first and are paged by the (registered_at, id) key, which stays
+fast however deep the page. ΕΜΠ and ΠΔ entries are filtered out for users not cleared for them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from engine.protocol.drafts import parse_direction
+from engine.protocol.errors import InvalidEntry
+from engine.protocol.models import GUARDED_MARKS, Classification, Direction, ProtocolEntry
+from engine.protocol.numbering import ATHENS
+from engine.protocol.service import Viewer, get_registry
+
+MAX_PAGE = 200
+
+
+class InvalidSearch(InvalidEntry):
+    """A search parameter cannot be understood."""
+
+    code = "protocol_invalid_search"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What to look for; every filter is optional and they combine with AND."""
+
+    registry: str | None = None
+    year: int | None = None
+    number: int | None = None
+    date_from: date | None = None  # Athens calendar days, both ends included
+    date_to: date | None = None
+    direction: Direction | None = None
+    party: str | None = None
+    text: str | None = None
+    case_id: uuid.UUID | None = None
+    case_number: str | None = None
+    classification: str | None = None
+    include_cancelled: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results and the cursor of the next page (None on the last one)."""
+
+    entries: list[ProtocolEntry]
+    next_cursor: str | None
+
+
+def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
+    """Entries matching the query that the viewer may see, newest first, one page."""
+    limit = max(1, min(query.limit, MAX_PAGE))
+    statement = _filtered(session, query, viewer.clearance)
+    if query.cursor:
+        at, entry_id = decode_cursor(query.cursor)
+        statement = statement.where(tuple_(ProtocolEntry.registered_at, ProtocolEntry.id) < (at, entry_id))
+    statement = statement.order_by(ProtocolEntry.registered_at.desc(), ProtocolEntry.id.desc()).limit(
+        limit + 1
+    )
+    entries = list(session.scalars(statement))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return SearchPage(entries, encode_cursor(entries[-1]) if more else None)
+
+
+def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) -> Select[tuple[ProtocolEntry]]:
+    """The WHERE clause; every condition can use an index of protocol_entries."""
+    conditions: list[ColumnElement[bool]] = [visible_to(clearance)]
+    if query.registry:
+        conditions.append(ProtocolEntry.registry_id == get_registry(session, query.registry).id)
+    if query.year is not None:
+        conditions.append(ProtocolEntry.year == query.year)
+    if query.number is not None:
+        conditions.append(ProtocolEntry.number == query.number)
+    if query.date_from is not None:
+        conditions.append(ProtocolEntry.registered_at >= athens_midnight(query.date_from))
+    if query.date_to is not None:
+        conditions.append(ProtocolEntry.registered_at < athens_midnight(query.date_to + timedelta(days=1)))
+    if query.direction is not None:
+        conditions.append(ProtocolEntry.direction == query.direction.value)
+    if query.text and query.text.strip():
+        words = func.websearch_to_tsquery("greek", func.polis_unaccent(query.text))
+        conditions.append(ProtocolEntry.subject_tsv.bool_op("@@")(words))
+    if query.party and query.party.strip():
+        names = func.plainto_tsquery("simple", func.polis_unaccent(query.party))
+        conditions.append(ProtocolEntry.parties_tsv.bool_op("@@")(names))
+    if query.case_id is not None:
+        conditions.append(ProtocolEntry.case_id == query.case_id)
+    if query.case_number:
+        conditions.append(ProtocolEntry.case_number == query.case_number)
+    if query.classification:
+        conditions.append(ProtocolEntry.classification == query.classification)
+    if not query.include_cancelled:
+        conditions.append(ProtocolEntry.cancelled_at.is_(None))
+    return select(ProtocolEntry).where(and_(*conditions))
+
+
+def visible_to(clearance: Sequence[str]) -> ColumnElement[bool]:
+    """Rows the clearance allows: unclassified, ΠΧ, and the guarded marks it includes."""
+    hidden = sorted(GUARDED_MARKS - set(clearance))
+    if not hidden:
+        return ProtocolEntry.id.is_not(None)
+    return or_(ProtocolEntry.classification.is_(None), not_(ProtocolEntry.classification.in_(hidden)))
+
+
+def athens_midnight(day: date) -> datetime:
+    """The first moment of a calendar day in Athens."""
+    return datetime.combine(day, time(0), tzinfo=ATHENS)
+
+
+def encode_cursor(entry: ProtocolEntry) -> str:
+    """An opaque token for the position after this entry."""
+    raw = f"{entry.registered_at.isoformat()}|{entry.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (registered_at, id) position a cursor stands for."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, entry_id = raw.split("|")
+        return datetime.fromisoformat(at), uuid.UUID(entry_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidSearch("cursor: use the next_cursor value of the previous page as it is.") from exc
+
+
+def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
+    """Build a query from URL parameters (all text), with errors naming the parameter."""
+    problems: dict[str, str] = {}
+
+    def whole(name: str) -> int | None:
+        value = params.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return int(str(value))
+        except ValueError:
+            problems[name] = f"{name} must be a whole number."
+            return None
+
+    def day(name: str) -> date | None:
+        value = params.get(name)
+        if value in (None, ""):
+            return None
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            problems[name] = f"{name} must be a date written YYYY-MM-DD."
+            return None
+
+    direction = None
+    if params.get("direction"):
+        try:
+            direction = parse_direction(params["direction"])
+        except InvalidEntry as exc:
+            problems["direction"] = exc.message
+    case_id = None
+    if params.get("case_id"):
+        try:
+            case_id = uuid.UUID(str(params["case_id"]))
+        except ValueError:
+            problems["case_id"] = "case_id must be a case id (UUID)."
+    classification = params.get("classification") or None
+    if classification and classification not in {mark.value for mark in Classification}:
+        problems["classification"] = "classification must be one of ΠΧ, ΕΜΠ, ΠΔ."
+    query = SearchQuery(
+        registry=params.get("registry") or None,
+        year=whole("year"),
+        number=whole("number"),
+        date_from=day("date_from"),
+        date_to=day("date_to"),
+        direction=direction,
+        party=params.get("party") or None,
+        text=params.get("q") or params.get("text") or None,
+        case_id=case_id,
+        case_number=params.get("case_number") or None,
+        classification=classification,
+        include_cancelled=str(params.get("include_cancelled", "true")).lower() not in {"0", "false", "no"},
+        cursor=params.get("cursor") or None,
+    )
+    limit = whole("limit")
+    if problems:
+        raise InvalidSearch(" ".join(problems.values()), fields=problems)
+    return replace(query, limit=limit) if limit is not None else query

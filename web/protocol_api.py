@@ -1,0 +1,106 @@
+"""``/api/v1/protocol``: register, read, search, cancel and correct protocol entries (JSON).
+
+Thin views: parse the request, call one service of ``engine.protocol``, shape the answer.
+Errors become JSON in ``web/errors.py``; the request's unit of work commits on success.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+
+from core.errors import InvalidInput, PermissionDenied
+from engine.protocol.drafts import draft_from_mapping
+from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, receipt_for
+from engine.protocol.search import query_from_params, search
+from engine.protocol.service import cancel, correct, describe, get_entry, register, related_ids
+from web.auth import current_user
+from web.services import db, services
+
+bp = Blueprint("protocol_api", __name__, url_prefix="/api/v1/protocol")
+
+
+class SignInRequired(PermissionDenied):
+    """The API needs a signed-in member of staff."""
+
+    code = "sign_in_required"
+
+
+def _user() -> Any:
+    user = current_user()
+    if user is None:
+        raise SignInRequired("Sign in first (POST /login), then call the API with the session cookie.")
+    return user
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("Send a JSON object with Content-Type: application/json.")
+    return data
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    body = describe(entry, related_ids(db(), entry.id))
+    body["receipt_url"] = url_for("protocol_api.receipt", entry_id=entry.id)
+    return body
+
+
+@bp.post("/entries")
+def register_entry() -> tuple[Response, int]:
+    """Register a document; 201 with the entry and its number."""
+    user = _user()
+    entry = register(db(), draft_from_mapping(_body()), registered_by=user)
+    return jsonify(_entry_json(entry)), 201
+
+
+@bp.get("/entries/<uuid:entry_id>")
+def get(entry_id: uuid.UUID) -> Response:
+    """One entry."""
+    return jsonify(_entry_json(get_entry(db(), entry_id, _user())))
+
+
+@bp.get("/entries")
+def search_entries() -> Response:
+    """Search: number, year, registry, date_from, date_to, direction, party, q, case_id,
+    case_number, classification, include_cancelled, limit, cursor."""
+    page = search(db(), query_from_params(request.args), _user())
+    return jsonify(
+        {"entries": [_entry_json(entry) for entry in page.entries], "next_cursor": page.next_cursor}
+    )
+
+
+@bp.post("/entries/<uuid:entry_id>/cancel")
+def cancel_entry(entry_id: uuid.UUID) -> Response:
+    """Cancel an entry (it keeps its number); body ``{"reason": "..."}``."""
+    reason = _body().get("reason")
+    entry = cancel(db(), entry_id, reason=str(reason or ""), cancelled_by=_user())
+    return jsonify(_entry_json(entry))
+
+
+@bp.post("/entries/<uuid:entry_id>/corrections")
+def correct_entry(entry_id: uuid.UUID) -> tuple[Response, int]:
+    """Register an ορθή επανάληψη of an entry; 201 with the new entry."""
+    user = _user()
+    entry = correct(db(), entry_id, draft_from_mapping(_body()), registered_by=user)
+    return jsonify(_entry_json(entry)), 201
+
+
+@bp.get("/entries/<uuid:entry_id>/receipt")
+def receipt(entry_id: uuid.UUID) -> Response:
+    """The registration receipt (PDF), made on first request."""
+    polis = services()
+    key, filename = receipt_for(db(), polis.store, entry_id, _user(), issuer=polis.settings.municipality_name)
+    reader = polis.store.open(key)
+
+    def chunks() -> Iterator[bytes]:
+        with reader:
+            yield from reader
+
+    response = Response(stream_with_context(chunks()), mimetype=RECEIPT_CONTENT_TYPE)
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    return response
