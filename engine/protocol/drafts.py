@@ -63,8 +63,13 @@ class EntryDraft:
     case_number: str | None = None
 
     def __post_init__(self) -> None:
-        """Refuse an inconsistent draft however it was built."""
-        problems = _check_consistency(self)
+        """Refuse an inconsistent draft however it was built (plain strings become enums)."""
+        problems: dict[str, str] = {}
+        # Callers may pass "ΠΔ" rather than Classification.PERSONAL_DATA: accept, but check.
+        object.__setattr__(self, "direction", parse_direction(self.direction))
+        for name, kind in (("classification", Classification), ("delivery_method", DeliveryMethod)):
+            object.__setattr__(self, name, _choice(getattr(self, name), kind, name, problems))
+        problems.update(_check_consistency(self))
         if problems:
             raise InvalidEntry(_summary(problems), fields=problems)
 

@@ -78,7 +78,7 @@ def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
     return SearchPage(entries, encode_cursor(entries[-1]) if more else None)
 
 
-def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) -> Select[tuple[ProtocolEntry]]:
+def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) -> Select[ProtocolEntry]:
     """The WHERE clause; every condition can use an index of protocol_entries."""
     conditions: list[ColumnElement[bool]] = [visible_to(clearance)]
     if query.registry:
