@@ -25,7 +25,7 @@ from engine.protocol.errors import (
     UnknownRegistry,
 )
 from engine.protocol.models import GUARDED_MARKS, EntryFile, EntryRelation, ProtocolEntry, Registry
-from engine.protocol.numbering import ATHENS, Clock, numbered_insert, utc_now
+from engine.protocol.numbering import ATHENS, Clock, insert_numbered, utc_now
 
 #: Roles allowed to cancel entries.
 CLERK_ROLES = frozenset({"protocol_clerk", "admin"})
@@ -117,8 +117,7 @@ def register(
         "registered_by_id": registered_by.id if registered_by is not None else None,
         "corrects_id": corrects,
     }
-    statement, params = numbered_insert(draft.registry, now(), values)
-    row = session.execute(statement, params).one_or_none()
+    row = insert_numbered(session, draft.registry, now(), values)
     if row is None:
         get_registry(session, draft.registry)  # raises UnknownRegistry naming the known codes
         raise UnknownRegistry(f"The registry {draft.registry!r} is not in use; choose another.")
