@@ -112,3 +112,22 @@ def receipt_for(
     if entry is None or not may_see(entry.classification, viewer.clearance):
         raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
     return ensure_receipt(session, store, entry, issuer=issuer, sealer=sealer), receipt_filename(entry)
+
+
+def receipt_for_sender(
+    session: Session,
+    store: ObjectStore,
+    entry_id: object,
+    *,
+    issuer: str,
+    sealer: ReceiptSealer | None = None,
+) -> tuple[str, str]:
+    """(storage key, file name) of a receipt asked for by the document's sender.
+
+    No clearance check: the caller has verified the sender's signed receipt link, which
+    only the sender received.
+    """
+    entry = session.get(ProtocolEntry, entry_id)
+    if entry is None:
+        raise EntryNotFound("This receipt link is not valid; ask the protocol office for a new one.")
+    return ensure_receipt(session, store, entry, issuer=issuer, sealer=sealer), receipt_filename(entry)

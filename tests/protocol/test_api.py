@@ -63,10 +63,21 @@ def test_register_read_search_cancel_correct(client: Any, clerk: User) -> None:
 def test_receipt_is_a_pdf(client: Any, clerk: User) -> None:
     sign_in(client, clerk)
     entry = client.post(API, json=INCOMING).json
-    response = client.get(entry["receipt_url"])
-    assert response.status_code == 200
-    assert response.mimetype == "application/pdf"
-    assert response.data.startswith(b"%PDF-")
+    with client.get(entry["receipt_url"]) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert response.data.startswith(b"%PDF-")
+
+
+def test_the_sender_gets_the_receipt_through_the_signed_link(client: Any, clerk: User) -> None:
+    sign_in(client, clerk)
+    entry = client.post(API, json=INCOMING).json
+    anonymous = client.application.test_client()
+    link = entry["sender_receipt_url"].removeprefix("http://localhost")
+    with anonymous.get(link) as response:
+        assert (response.status_code, response.mimetype) == (200, "application/pdf")
+    forged = anonymous.get(link[:-3] + "xyz")
+    assert (forged.status_code, forged.json["error"]) == (404, "protocol_receipt_link_invalid")
 
 
 @pytest.mark.parametrize(
