@@ -322,13 +322,17 @@ def database() -> Iterator[tuple[str, str]]:
 def main() -> None:
     """Parse the arguments and run both parts."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entries", type=int, default=1_000_000, help="entries loaded for search")
+    parser.add_argument(
+        "--entries", type=int, default=1_000_000, help="entries loaded for search (0: skip search)"
+    )
     parser.add_argument("--registrations", type=int, default=3200, help="per measurement")
     parser.add_argument("--repeats", type=int, default=40, help="runs of each search")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per client count")
     args = parser.parse_args()
     with database() as (url, dsn):
         bench_registrations(url, dsn, args.registrations, args.rounds)
+        if args.entries <= 0:
+            return
         with psycopg.connect(dsn) as connection:
             bulk_id = connection.execute(
                 "INSERT INTO protocol_registries (code, name_el, name_en)"

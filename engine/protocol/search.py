@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, func, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.protocol.drafts import parse_direction
@@ -65,22 +65,80 @@ class SearchPage:
 def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
     """Entries matching the query that the viewer may see, newest first, one page."""
     limit = max(1, min(query.limit, MAX_PAGE))
-    statement = _filtered(session, query, viewer.clearance)
+    plain, words = _conditions(session, query, viewer.clearance)
     if query.cursor:
         at, entry_id = decode_cursor(query.cursor)
-        statement = statement.where(tuple_(ProtocolEntry.registered_at, ProtocolEntry.id) < (at, entry_id))
-    statement = statement.order_by(ProtocolEntry.registered_at.desc(), ProtocolEntry.id.desc()).limit(
-        limit + 1
-    )
-    entries = list(session.scalars(statement))
+        plain.append(tuple_(ProtocolEntry.registered_at, ProtocolEntry.id) < (at, entry_id))
+    if words:
+        ids = _full_text_ids(session, plain, words, limit + 1)
+        found = {
+            entry.id: entry
+            for entry in session.scalars(select(ProtocolEntry).where(ProtocolEntry.id.in_(ids)))
+        }
+        entries = [found[entry_id] for entry_id in ids]
+    else:
+        statement = select(ProtocolEntry).where(*plain).order_by(*NEWEST_FIRST).limit(limit + 1)
+        entries = list(session.scalars(statement))
     more = len(entries) > limit
     entries = entries[:limit]
     return SearchPage(entries, encode_cursor(entries[-1]) if more else None)
 
 
-def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) -> Select[ProtocolEntry]:
-    """The WHERE clause; every condition can use an index of protocol_entries."""
+NEWEST_FIRST = (ProtocolEntry.registered_at.desc(), ProtocolEntry.id.desc())
+#: How many of the newest candidate rows the first full-text attempt walks through.
+PROBE_ROWS = 5_000
+
+#: A full-text condition: the tsvector column's name and the query to match it with.
+Words = tuple[str, ColumnElement[Any]]
+
+
+def _full_text_ids(
+    session: Session, plain: list[ColumnElement[bool]], words: list[Words], wanted: int
+) -> list[uuid.UUID]:
+    """Ids of full-text matches, newest first, fast whether the words are common or rare.
+
+    PostgreSQL guesses 0.5 % for a word its statistics never saw, and a wrong guess costs
+    seconds on a million rows either way: walking the time index for a rare word, or
+    collecting and sorting every match of a common one. So the page is first looked for
+    among the newest PROBE_ROWS candidates (a bounded walk of the time index, enough for
+    common words); if that yields less than a page the words are rare, and their GIN
+    matches are collected and sorted.
+    """
+    columns = {name for name, _ in words}
+    newest = (
+        select(
+            ProtocolEntry.id, ProtocolEntry.registered_at, *(getattr(ProtocolEntry, name) for name in columns)
+        )
+        .where(*plain)
+        .order_by(*NEWEST_FIRST)
+        .limit(PROBE_ROWS)
+        .subquery("newest")
+    )
+    probe = (
+        select(newest.c.id)
+        .where(*(newest.c[name].bool_op("@@")(tsquery) for name, tsquery in words))
+        .order_by(newest.c.registered_at.desc(), newest.c.id.desc())
+        .limit(wanted)
+    )
+    ids = list(session.scalars(probe))
+    if len(ids) == wanted:
+        return ids
+    matches = (
+        select(ProtocolEntry.id, ProtocolEntry.registered_at)
+        .where(*plain, *(getattr(ProtocolEntry, name).bool_op("@@")(tsquery) for name, tsquery in words))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")  # collect every match through the GIN index, then sort
+    )
+    ordered = select(matches.c.id).order_by(matches.c.registered_at.desc(), matches.c.id.desc()).limit(wanted)
+    return list(session.scalars(ordered))
+
+
+def _conditions(
+    session: Session, query: SearchQuery, clearance: Sequence[str]
+) -> tuple[list[ColumnElement[bool]], list[Words]]:
+    """The query's conditions: plain ones (B-tree friendly) and full-text ones."""
     conditions: list[ColumnElement[bool]] = [visible_to(clearance)]
+    words: list[Words] = []
     if query.registry:
         conditions.append(ProtocolEntry.registry_id == get_registry(session, query.registry).id)
     if query.year is not None:
@@ -94,11 +152,9 @@ def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) ->
     if query.direction is not None:
         conditions.append(ProtocolEntry.direction == query.direction.value)
     if query.text and query.text.strip():
-        words = func.websearch_to_tsquery("greek", func.polis_unaccent(query.text))
-        conditions.append(ProtocolEntry.subject_tsv.bool_op("@@")(words))
+        words.append(("subject_tsv", func.websearch_to_tsquery("greek", func.polis_unaccent(query.text))))
     if query.party and query.party.strip():
-        names = func.plainto_tsquery("simple", func.polis_unaccent(query.party))
-        conditions.append(ProtocolEntry.parties_tsv.bool_op("@@")(names))
+        words.append(("parties_tsv", func.plainto_tsquery("simple", func.polis_unaccent(query.party))))
     if query.case_id is not None:
         conditions.append(ProtocolEntry.case_id == query.case_id)
     if query.case_number:
@@ -107,7 +163,7 @@ def _filtered(session: Session, query: SearchQuery, clearance: Sequence[str]) ->
         conditions.append(ProtocolEntry.classification == query.classification)
     if not query.include_cancelled:
         conditions.append(ProtocolEntry.cancelled_at.is_(None))
-    return select(ProtocolEntry).where(and_(*conditions))
+    return conditions, words
 
 
 def visible_to(clearance: Sequence[str]) -> ColumnElement[bool]:

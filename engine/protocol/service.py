@@ -117,18 +117,13 @@ def register(
         "registered_by_id": registered_by.id if registered_by is not None else None,
         "corrects_id": corrects,
     }
+    entry = ProtocolEntry(**values)
     row = insert_numbered(session, draft.registry, now(), values)
     if row is None:
         get_registry(session, draft.registry)  # raises UnknownRegistry naming the known codes
         raise UnknownRegistry(f"The registry {draft.registry!r} is not in use; choose another.")
-    entry = ProtocolEntry(
-        id=row.id,
-        registry_id=row.registry_id,
-        year=row.year,
-        number=row.number,
-        registered_at=row.registered_at,
-        **values,
-    )
+    entry.id, entry.registry_id, entry.year = row.id, row.registry_id, row.year
+    entry.number, entry.registered_at = row.number, row.registered_at
     # The row exists already: attach the object as persistent without a second INSERT; the
     # columns not set here (generated ones, cancellation) load on first access.
     make_transient_to_detached(entry)

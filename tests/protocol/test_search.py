@@ -126,3 +126,13 @@ def test_url_parameters_are_checked() -> None:
         query_from_params({"date_to": "1/2/2026"})
     with pytest.raises(InvalidSearch, match="cursor"):
         decode_cursor("%%%")
+
+
+def test_full_text_pages_whether_the_page_fills_or_not(
+    db_session: Session, book: dict[str, ProtocolEntry], reader: User
+) -> None:
+    first = search(db_session, SearchQuery(text="αιτηση", limit=1), reader)  # the page fills at once
+    assert names(book, first.entries) == ["answer"]
+    rest = search(db_session, SearchQuery(text="αιτηση", limit=1, cursor=first.next_cursor), reader)
+    assert names(book, rest.entries) == ["request"]
+    assert rest.next_cursor is None
