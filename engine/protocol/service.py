@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -180,8 +181,14 @@ def correct(
     registered_by: Viewer | None = None,
     now: Clock = utc_now,
 ) -> ProtocolEntry:
-    """Register an ορθή επανάληψη: a new entry linked to the one it corrects."""
-    return register(session, draft, registered_by=registered_by, corrects=entry_id, now=now)
+    """Register an ορθή επανάληψη: a new entry linked to the one it corrects, in its registry."""
+    original = session.get(ProtocolEntry, entry_id)
+    if original is None or (
+        registered_by is not None and not may_see(original.classification, registered_by.clearance)
+    ):
+        raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
+    same_book = replace(draft, registry=original.book.code)
+    return register(session, same_book, registered_by=registered_by, corrects=entry_id, now=now)
 
 
 def cancel(

@@ -172,3 +172,10 @@ def test_guarded_entries_are_hidden_from_users_not_cleared(db_session: Session) 
         get_entry(db_session, entry.id, make_user(db_session))
     with pytest.raises(EntryNotFound):
         get_entry(db_session, entry.id, make_user(db_session, clearance=["ΕΜΠ"]))
+
+
+def test_a_correction_stays_in_the_registry_of_the_corrected_entry(db_session: Session) -> None:
+    create_registry(db_session, "ΔΤΥ", "Διεύθυνση Τεχνικών Υπηρεσιών", "Technical Services")
+    original = register(db_session, draft(registry="ΔΤΥ"), now=NOW)
+    fixed = correct(db_session, original.id, draft(), now=NOW)
+    assert (fixed.registry_id, fixed.number) == (original.registry_id, original.number + 1)
