@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.database import upgrade_database
+from core.db import make_session_factory, session_scope
 from core.pgcluster import PgCluster
 from engine.accounts import create_user
 from engine.protocol.drafts import EntryDraft
@@ -112,13 +113,13 @@ class Clerk:
 
 
 def service_client(engine: Engine, code: str, clerk: Clerk) -> Callable[[], None]:
-    """Our path: register() in its own session and transaction, committed."""
+    """Our path: register() in a unit of work as the app runs it (core.db.session_scope)."""
     request = EntryDraft(direction=Direction.OUTGOING, subject=SUBJECT, registry=code)
+    sessions = make_session_factory(engine)
 
     def operation() -> None:
-        with Session(engine) as session:
+        with session_scope(sessions) as session:
             register(session, request, registered_by=clerk)
-            session.commit()
 
     return operation
 

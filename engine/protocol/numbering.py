@@ -107,5 +107,9 @@ def insert_numbered(
     The counter row stays locked until the caller's transaction ends.
     """
     params = {**values, "registry_code": registry_code, "year": protocol_year(moment), "clock": moment}
-    row = session.connection().exec_driver_sql(NUMBERED_INSERT_SQL, params).one_or_none()
+    # Straight to psycopg on the session's connection (same transaction): SQLAlchemy's
+    # execution machinery costs more CPU than the statement, and the lock is held meanwhile.
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    row = driver.execute(NUMBERED_INSERT_SQL, params).fetchone()
     return Numbered(*row) if row is not None else None
