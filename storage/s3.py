@@ -36,8 +36,10 @@ from storage.base import (
     validate_metadata,
 )
 
-#: Part size for multipart uploads: bounds memory per upload (S3 allows 10,000 parts).
-PART_SIZE = 8 * 1024 * 1024
+#: Part size for multipart uploads: S3's minimum. The SDK holds about four copies of a part
+#: while sending it, so this bounds an upload's memory (~20 MiB); with S3's 10,000 parts it
+#: still allows objects of up to 48 GiB.
+PART_SIZE = 5 * 1024 * 1024
 SHA_KEY = "polis-sha256"
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchVersion", "InvalidArgument", "NoSuchObject"}
 
@@ -66,6 +68,11 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     secure_text = query.get("secure", "true").lower()
     if secure_text not in ("true", "false", "1", "0"):
         raise ConfigurationError("POLIS_STORAGE_URL: secure must be true or false.")
+    if not 3 <= len(bucket) <= 63 or not bucket.replace("-", "").replace(".", "").isalnum() or not bucket.islower():
+        raise ConfigurationError(
+            f"POLIS_STORAGE_URL: {bucket!r} is not a valid bucket name (3 to 63 lower-case letters, "
+            f"digits, '-' or '.'). Example: {example}"
+        )
     try:
         port = parts.port
     except ValueError as exc:
@@ -189,7 +196,9 @@ class S3Store:
                 )
                 size = len(head)
             else:
-                reader = HashingReader(_Chained(head, stream))
+                chained = _Chained(head, stream)
+                del head  # only the stream keeps it, until its first part is sent
+                reader = HashingReader(chained)
                 result = self.client.put_object(
                     self.bucket,
                     key,
@@ -345,13 +354,14 @@ class _Chained:
     """Bytes already read, followed by the rest of the stream."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = io.BytesIO(head)
+        self._head: io.BytesIO | None = io.BytesIO(head)
         self._rest = rest
 
     def read(self, size: int = -1) -> bytes:
-        data = self._head.read(size)
-        if size < 0:
-            return data + self._rest.read()
-        if not data:
+        if self._head is None:
             return self._rest.read(size)
+        data = self._head.read(size)
+        if size < 0 or not data:
+            self._head = None  # release the buffered first part as soon as it is consumed
+            return data + self._rest.read(size)
         return data
