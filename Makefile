@@ -29,7 +29,7 @@ test: setup lint
 lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storage engine signing forms web
+	$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -20,10 +20,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import GOVERNANCE, Tags
+from minio.commonconfig import ENABLED, GOVERNANCE, Tags
 from minio.error import S3Error
 from minio.retention import Retention
-from minio.versioningconfig import ENABLED, VersioningConfig
+from minio.versioningconfig import VersioningConfig
 
 from core.errors import ConfigurationError
 from storage.base import (
@@ -50,9 +50,7 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     bucket = parts.path.strip("/")
     example = "s3://ACCESS_KEY:SECRET@minio.example.gr:9000/polis?secure=true"
     if not parts.hostname or not bucket or "/" in bucket:
-        raise ConfigurationError(
-            f"POLIS_STORAGE_URL must name a host and one bucket, e.g. {example}."
-        )
+        raise ConfigurationError(f"POLIS_STORAGE_URL must name a host and one bucket, e.g. {example}.")
     if parts.username is None or parts.password is None:
         raise ConfigurationError(
             f"POLIS_STORAGE_URL must carry the access key and secret, e.g. {example} "
@@ -62,13 +60,16 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     unknown = set(query) - {"secure", "region"}
     if unknown:
         raise ConfigurationError(
-            f"POLIS_STORAGE_URL has unknown options {sorted(unknown)}; only secure and region "
-            "are understood."
+            f"POLIS_STORAGE_URL has unknown options {sorted(unknown)}; only secure and region are understood."
         )
     secure_text = query.get("secure", "true").lower()
     if secure_text not in ("true", "false", "1", "0"):
         raise ConfigurationError("POLIS_STORAGE_URL: secure must be true or false.")
-    if not 3 <= len(bucket) <= 63 or not bucket.replace("-", "").replace(".", "").isalnum() or not bucket.islower():
+    if (
+        not 3 <= len(bucket) <= 63
+        or not bucket.replace("-", "").replace(".", "").isalnum()
+        or not bucket.islower()
+    ):
         raise ConfigurationError(
             f"POLIS_STORAGE_URL: {bucket!r} is not a valid bucket name (3 to 63 lower-case letters, "
             f"digits, '-' or '.'). Example: {example}"
@@ -115,7 +116,12 @@ class S3Store:
             maxsize=16,
         )
         self.client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
         )
         self.bucket = bucket
         self.endpoint = endpoint
@@ -186,7 +192,7 @@ class S3Store:
             if len(head) <= PART_SIZE:
                 digest = hashlib.sha256(head).digest()
                 sha = digest.hex()
-                headers = {
+                headers: dict[str, str | list[str] | tuple[str]] = {
                     **clean,
                     SHA_KEY: sha,
                     "x-amz-checksum-sha256": base64.b64encode(digest).decode(),
@@ -205,7 +211,7 @@ class S3Store:
                     reader,  # type: ignore[arg-type]
                     -1,
                     content_type=content_type,
-                    metadata=dict(clean),
+                    metadata=dict[str, str | list[str] | tuple[str]](clean),
                     part_size=PART_SIZE,
                     num_parallel_uploads=1,
                 )
@@ -248,7 +254,7 @@ class S3Store:
             sha = user.pop(SHA_KEY, None)
             if sha is None:
                 tags = self.client.get_object_tags(self.bucket, key, version_id=info.version_id)
-                sha = (tags or {}).get(SHA_KEY)
+                sha = tags.get(SHA_KEY) if tags else None
         except S3Error as exc:
             if exc.code in _NOT_FOUND_CODES or exc.code == "NoSuchKey":
                 raise ObjectNotFound(f"No object is stored under {key}.", key=key) from exc
@@ -310,7 +316,7 @@ class S3Store:
         filename: str | None = None,
     ) -> str:
         """A presigned GET URL (the S3 server checks it, not Polis)."""
-        headers = None
+        headers: dict[str, str | list[str] | tuple[str]] | None = None
         if filename:
             from urllib.parse import quote
 

@@ -110,6 +110,6 @@ def test_long_paths_get_a_short_socket_directory(tmp_path: Path) -> None:
 def test_unwritable_var_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "var"
     blocker.write_text("a file where a directory should be")
-    with pytest.raises(ClusterError, match="Cannot prepare .*set POLIS_VAR_DIR to a writable directory"):
+    with pytest.raises(ClusterError, match=r"Cannot prepare .*set POLIS_VAR_DIR to a writable directory"):
         PgCluster(blocker / "pg").ensure_running()
     assert blocker.read_text() == "a file where a directory should be"

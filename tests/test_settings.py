@@ -86,3 +86,11 @@ def test_secret_is_generated_once_and_kept(tmp_path):
 def test_production_requires_a_secret(tmp_path):
     with pytest.raises(ConfigurationError, match="POLIS_SECRET_KEY is required in production"):
         Settings(env="production", var_dir=tmp_path).secret()
+
+
+def test_readme_documents_every_setting():
+    from core.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f"POLIS_{name.upper()}" for name in Settings.model_fields if f"`POLIS_{name.upper()}`" not in readme]
+    assert missing == []

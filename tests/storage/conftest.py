@@ -58,7 +58,9 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **opti
     bucket = f"polis-{uuid.uuid4().hex[:12]}"
     if kind == "s3-moto":
         endpoint = request.getfixturevalue("moto_endpoint")
-        return S3Store(endpoint=endpoint, access_key="test", secret_key="test", bucket=bucket, secure=False, **options)
+        return S3Store(
+            endpoint=endpoint, access_key="test", secret_key="test", bucket=bucket, secure=False, **options
+        )
     params = _minio_params()
     if params is None:
         pytest.skip("set POLIS_TEST_S3_ENDPOINT (and _ACCESS_KEY/_SECRET_KEY) to run against a real MinIO")

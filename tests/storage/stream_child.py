@@ -48,7 +48,9 @@ def main() -> None:
     else:
         from storage.s3 import S3Store
 
-        store = S3Store(endpoint=target, access_key="test", secret_key="test", bucket="streaming", secure=False)
+        store = S3Store(
+            endpoint=target, access_key="test", secret_key="test", bucket="streaming", secure=False
+        )
     source = Generated(size)
     started = time.perf_counter()
     stored = store.put(source, content_type="application/octet-stream")  # type: ignore[arg-type]

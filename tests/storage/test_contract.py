@@ -22,7 +22,9 @@ def _read(store: ObjectStore, key: str, version_id: str | None = None, **kwargs)
 
 def test_put_returns_what_was_stored(store):
     payload = "Βεβαίωση μόνιμης κατοικίας".encode()
-    stored = store.put(io.BytesIO(payload), content_type="text/plain; charset=utf-8", metadata={"case": "2026-000123"})
+    stored = store.put(
+        io.BytesIO(payload), content_type="text/plain; charset=utf-8", metadata={"case": "2026-000123"}
+    )
     assert stored.sha256 == hashlib.sha256(payload).hexdigest()
     assert stored.size == len(payload)
     assert stored.content_type == "text/plain; charset=utf-8"
@@ -145,7 +147,9 @@ def test_s3_retention_is_applied_to_every_object(request, tmp_path):
     headers = store.client.stat_object(store.bucket, stored.key, version_id=stored.version_id).metadata
     assert headers["x-amz-object-lock-mode"] == "GOVERNANCE"
     assert headers["x-amz-object-lock-retain-until-date"].startswith(
-        (__import__("datetime").datetime.now(__import__("datetime").UTC) + timedelta(days=30)).strftime("%Y-%m-")
+        (__import__("datetime").datetime.now(__import__("datetime").UTC) + timedelta(days=30)).strftime(
+            "%Y-%m-"
+        )
     )
     from minio.error import S3Error
 
@@ -170,14 +174,18 @@ def test_minio_compliance_retention_cannot_be_shortened(request, tmp_path):
     assert retention.mode == COMPLIANCE
     with pytest.raises(S3Error):
         store.client.set_object_retention(
-            store.bucket, stored.key, Retention(COMPLIANCE, datetime.now(UTC) + timedelta(days=1)),
+            store.bucket,
+            stored.key,
+            Retention(COMPLIANCE, datetime.now(UTC) + timedelta(days=1)),
             version_id=stored.version_id,
         )
 
 
 def test_unreachable_s3_is_a_clear_error():
-    from tests.storage.conftest import free_port
     from storage.base import StorageUnavailable
+    from tests.storage.conftest import free_port
 
     with pytest.raises(StorageUnavailable, match="Cannot reach the S3 server"):
-        S3Store(endpoint=f"127.0.0.1:{free_port()}", access_key="a", secret_key="b", bucket="polis", secure=False)
+        S3Store(
+            endpoint=f"127.0.0.1:{free_port()}", access_key="a", secret_key="b", bucket="polis", secure=False
+        )
