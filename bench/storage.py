@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.filesystem import FilesystemStore  # noqa: E402
-from storage.s3 import S3Store  # noqa: E402
+from storage.filesystem import FilesystemStore
+from storage.s3 import S3Store
 
 
 def emit(**figure: object) -> None:

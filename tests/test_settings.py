@@ -92,5 +92,7 @@ def test_readme_documents_every_setting():
     from core.settings import PROJECT_ROOT
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [f"POLIS_{name.upper()}" for name in Settings.model_fields if f"`POLIS_{name.upper()}`" not in readme]
+    missing = [
+        f"POLIS_{name.upper()}" for name in Settings.model_fields if f"`POLIS_{name.upper()}`" not in readme
+    ]
     assert missing == []
