@@ -58,8 +58,7 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=65535,
-        description="Also let the embedded cluster listen on 127.0.0.1:PORT (Unix socket only "
-        "if unset).",
+        description="Also let the embedded cluster listen on 127.0.0.1:PORT (Unix socket only if unset).",
         examples=[54321],
     )
     storage_url: str | None = Field(
@@ -82,8 +81,7 @@ class Settings(BaseSettings):
     )
     base_url: str | None = Field(
         None,
-        description="Public address of this Polis (links in emails and QR codes); "
-        "default http://BIND.",
+        description="Public address of this Polis (links in emails and QR codes); default http://BIND.",
         examples=["https://polis.chania.gr"],
     )
     secret_key: SecretStr | None = Field(
@@ -100,7 +98,7 @@ class Settings(BaseSettings):
         examples=["Δήμος Χανίων"],
     )
     default_locale: Literal["el", "en"] = Field(
-        "el", description="UI language when the browser asks for none we have.", examples=["en"]
+        "el", description="UI language until the reader picks the other one.", examples=["en"]
     )
     timezone: str = Field(
         "Europe/Athens", description="Time zone for people (storage is UTC).", examples=["Europe/Athens"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import engine.org  # noqa: F401  (registers the models on Base.metadata)
-import engine.protocol.models  # noqa: F401
-import storage.models  # noqa: F401
+import migrations.env_models  # noqa: F401  (registers every model on Base.metadata)
 from core.db import Base
 
 config = context.config

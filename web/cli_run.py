@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from core.database import database_url, embedded_cluster, upgrade_database
-from core.db import check_database, make_engine, make_session_factory, session_scope
+from core.db import make_engine, make_session_factory, session_scope
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.settings import Settings
 from engine.demo import ACCOUNTS, DEMO_PASSWORD, seed_demo_municipality
@@ -59,9 +59,11 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.
     last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServiceUnavailable(f"The web server exited (status {process.returncode}); see its log above.")
+            raise ServiceUnavailable(
+                f"The web server exited (status {process.returncode}); see its log above."
+            )
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310 - our own http URL
                 if response.status == 200:
                     return
         except urllib.error.HTTPError as exc:
@@ -77,7 +79,8 @@ def _banner(settings: Settings, url: str, demo: bool) -> None:
     click.echo(line)
     click.secho(f"  Polis is running: {url}", fg="green", bold=True)
     click.echo(f"  Municipality: {settings.municipality_name}")
-    click.echo(f"  Database:     {'embedded, ' + str(settings.var_dir / 'pg') if not settings.database_url else 'external server'}")
+    where = f"embedded, {settings.var_dir / 'pg'}" if not settings.database_url else "external server"
+    click.echo(f"  Database:     {where}")
     click.echo(f"  Files:        {open_store(settings).describe()}")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
@@ -88,7 +91,9 @@ def _banner(settings: Settings, url: str, demo: bool) -> None:
 
 
 @click.command()
-@click.option("--demo/--no-demo", default=None, help="Create the demo municipality (default: unless production).")
+@click.option(
+    "--demo/--no-demo", default=None, help="Create the demo municipality (default: unless production)."
+)
 @click.option("--check-only", is_flag=True, help="Prepare everything, start, wait until healthy, then stop.")
 @click.pass_context
 def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
@@ -117,9 +122,6 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             click.echo("PostgreSQL stopped.")
 
     try:
-        engine = make_engine(url)
-        check_database(make_session_factory(engine))
-        engine.dispose()
         upgrade_database(url)
         if demo:
             seed_demo(settings)

@@ -1,0 +1,8 @@
+"""Imports every models module so that ``Base.metadata`` knows every table.
+
+migrations/env.py and the migration tests import this; a new models module is added here.
+"""
+
+import engine.org  # noqa: F401
+import engine.protocol.models  # noqa: F401
+import storage.models  # noqa: F401
