@@ -3,6 +3,6 @@
 migrations/env.py and the migration tests import this; a new models module is added here.
 """
 
-import engine.org  # noqa: F401
+import engine.org
 import engine.protocol.models  # noqa: F401
 import storage.models  # noqa: F401
