@@ -1,0 +1,1 @@
+"""Cases, tasks and their runtime on SpiffWorkflow: deployment, commands, timers, audit."""
