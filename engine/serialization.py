@@ -136,7 +136,7 @@ _CONVERTER: _StateConverter | None = None
 
 
 def _workflow_converter() -> _StateConverter:
-    global _CONVERTER  # noqa: PLW0603 - built lazily once, shares the registry
+    global _CONVERTER
     if _CONVERTER is None:
         _CONVERTER = _StateConverter(BpmnWorkflow, _REGISTRY)
     return _CONVERTER

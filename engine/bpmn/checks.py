@@ -12,13 +12,10 @@ from engine.errors import Problem, ScriptRefused
 from engine.scripting import check_source
 
 FLOW_NODES = frozenset(
-    "startEvent endEvent intermediateCatchEvent intermediateThrowEvent boundaryEvent task "
-    "userTask manualTask scriptTask serviceTask sendTask receiveTask callActivity subProcess "
-    "transaction exclusiveGateway parallelGateway inclusiveGateway eventBasedGateway".split()
+    ["startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "callActivity", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"]
 )
 OTHER_PROCESS_CHILDREN = frozenset(
-    "sequenceFlow laneSet textAnnotation association group dataObject dataObjectReference "
-    "documentation extensionElements property ioSpecification".split()
+    ["sequenceFlow", "laneSet", "textAnnotation", "association", "group", "dataObject", "dataObjectReference", "documentation", "extensionElements", "property", "ioSpecification"]
 )
 UNSUPPORTED_HINTS = {
     "complexGateway": "use an inclusive or exclusive gateway with conditions",

@@ -6,7 +6,7 @@ import copy
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -34,7 +34,7 @@ class PolisBpmnParser(SpiffBpmnParser):  # type: ignore[misc]
     at a service task instead of calling it inline during ``do_engine_steps``.
     """
 
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         tag("serviceTask"): (SpiffTaskParser, ManualTask),
     }

@@ -23,7 +23,7 @@ from engine.errors import Problem
 # Anything shaped like an ISO 8601 duration, cycle or date is a literal (as in Camunda);
 # a malformed literal is then reported by the timer check instead of failing at run time.
 _ISO_TIMER = re.compile(r"^(R\d*/\S+|P\S*|\d{4}-\d{2}-\d{2}\S*|\d{4}-?W\d{2}\S*)$")
-_JUEL = re.compile(r"^[$#]\{(.*)\}$", re.S)
+_JUEL = re.compile(r"^[$#]\{(.*)\}$", re.DOTALL)
 _JUEL_WORDS = [
     (re.compile(r"&&"), " and "),
     (re.compile(r"\|\|"), " or "),
