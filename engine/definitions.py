@@ -1,0 +1,153 @@
+"""Deploying BPMN definitions and the per-process cache of their parsed specs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from engine.bpmn.loader import TaskInfo, compile_definition
+from engine.errors import DeploymentError, Problem
+from engine.lanes import lane_rules
+from engine.models import ProcessDefinition
+from engine.serialization import spec_from_json, spec_to_json
+
+PROCESSES_DIR = Path(__file__).resolve().parents[1] / "processes"
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A definition version ready to run: parsed spec plus task metadata (cached)."""
+
+    id: int
+    process_id: str
+    version: int
+    name: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    tasks: dict[str, TaskInfo]
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What ``deploy_definition`` did: a new version, or the existing one for the same bytes."""
+
+    definition_id: int
+    process_id: str
+    version: int
+    created: bool
+
+
+_CACHE: dict[int, LoadedDefinition] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def validate_file(data: bytes, file_name: str = "") -> None:
+    """Raise DeploymentError if the file cannot be executed (no database needed)."""
+    compile_definition(data, file_name, lane_rules().keys())
+
+
+def deploy_definition(
+    session: Session, data: bytes, file_name: str = ""
+) -> DeployResult:
+    """Validate ``data`` and store it as the next version of its process (idempotent per hash)."""
+    compiled = compile_definition(data, file_name, lane_rules().keys())
+    # Serialize deployments of one process so two deployers cannot take the same version.
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:p))"),
+        {"p": f"deploy:{compiled.process_id}"},
+    )
+    existing = session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.version).where(
+            ProcessDefinition.process_id == compiled.process_id,
+            ProcessDefinition.content_hash == compiled.content_hash,
+        )
+    ).first()
+    if existing is not None:
+        return DeployResult(
+            existing.id, compiled.process_id, existing.version, created=False
+        )
+    last = session.scalar(
+        select(func.max(ProcessDefinition.version)).where(
+            ProcessDefinition.process_id == compiled.process_id
+        )
+    )
+    row = ProcessDefinition(
+        process_id=compiled.process_id,
+        version=(last or 0) + 1,
+        name=compiled.name,
+        content_hash=compiled.content_hash,
+        file_name=file_name,
+        original_xml=compiled.original_xml,
+        spec_json=spec_to_json(compiled.spec, compiled.subprocess_specs),
+        tasks={k: v.to_dict() for k, v in compiled.tasks.items()},
+    )
+    session.add(row)
+    session.flush()
+    return DeployResult(row.id, row.process_id, row.version, created=True)
+
+
+def deploy_directory(
+    session: Session, directory: Path = PROCESSES_DIR
+) -> list[DeployResult]:
+    """Deploy every ``*.bpmn`` file in ``directory`` (unchanged files keep their version)."""
+    return [
+        deploy_definition(session, path.read_bytes(), path.name)
+        for path in sorted(directory.glob("*.bpmn"))
+    ]
+
+
+def load_definition(session: Session, definition_id: int) -> LoadedDefinition:
+    """The parsed definition version, from the in-process cache or the database."""
+    cached = _CACHE.get(definition_id)
+    if cached is not None:
+        return cached
+    row = session.get(ProcessDefinition, definition_id)
+    if row is None:
+        raise DeploymentError(
+            [
+                Problem(
+                    "",
+                    "",
+                    f"definition {definition_id} does not exist; deploy it first.",
+                )
+            ]
+        )
+    spec, subs = spec_from_json(row.spec_json)
+    loaded = LoadedDefinition(
+        id=row.id,
+        process_id=row.process_id,
+        version=row.version,
+        name=row.name,
+        spec=spec,
+        subprocess_specs=subs,
+        tasks={k: TaskInfo(**v) for k, v in row.tasks.items()},
+    )
+    with _CACHE_LOCK:
+        _CACHE.setdefault(definition_id, loaded)
+    return _CACHE[definition_id]
+
+
+def latest_definition_id(session: Session, process_id: str) -> int | None:
+    """The newest deployed version of ``process_id`` (new cases start on it)."""
+    return session.scalar(
+        select(ProcessDefinition.id)
+        .where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+
+
+def list_definitions(session: Session) -> list[ProcessDefinition]:
+    """Every deployed definition version, newest first per process."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition).order_by(
+                ProcessDefinition.process_id, ProcessDefinition.version.desc()
+            )
+        )
+    )

@@ -1,0 +1,374 @@
+"""Load a locked case, advance its workflow, save everything it changed in one go.
+
+Per command the database sees: one locked read of the case with its state, one
+conditional UPDATE (version check), the task-index delta, the wakeup delta (timers and
+service tasks, usually nothing) and one audit row per event. Commands live in
+engine.commands; this module is the shared machinery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.audit import audit_values
+from engine.definitions import LoadedDefinition, load_definition
+from engine.errors import CaseNotFound, TaskConflict
+from engine.lanes import lane_rules
+from engine.models import AuditEvent, Case, CaseTask, Wakeup
+from engine.serialization import state_from_json, state_to_json
+
+CASES = Case.__table__
+TASKS = CaseTask.__table__
+AUDIT = AuditEvent.__table__
+WAKEUPS = Wakeup.__table__
+HUMAN_KINDS = ("userTask", "manualTask")
+SYSTEM_ACTOR = "system"
+
+_CASE_COLUMNS = (
+    CASES.c.id,
+    CASES.c.number,
+    CASES.c.definition_id,
+    CASES.c.process_id,
+    CASES.c.status,
+    CASES.c.department_id,
+    CASES.c.state,
+    CASES.c.version,
+    CASES.c.audit_seq,
+    CASES.c.audit_hash,
+    CASES.c.milestone,
+    CASES.c.data,
+)
+
+
+@dataclass
+class Actor:
+    """Who acts: a user (id + label) or the system (timers, jobs)."""
+
+    id: uuid.UUID | None
+    label: str
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The engine itself (timers, service tasks, messages)."""
+        return cls(None, SYSTEM_ACTOR)
+
+
+@dataclass
+class OpenCase:
+    """A case locked for this transaction, with its restored workflow."""
+
+    id: uuid.UUID
+    number: str
+    process_id: str
+    status: str
+    department_id: uuid.UUID | None
+    version: int
+    audit_seq: int
+    audit_hash: str
+    milestone: str
+    data: dict[str, Any]
+    definition: LoadedDefinition
+    workflow: BpmnWorkflow
+    ready_before: dict[uuid.UUID, SpiffTask] = field(default_factory=dict)
+    waits_before: dict[tuple[uuid.UUID, str], datetime] = field(default_factory=dict)
+    events: list[tuple[str, uuid.UUID | None, dict[str, Any]]] = field(
+        default_factory=list
+    )
+    #: Columns of a case row not yet inserted (set by start_case); None once stored.
+    new_columns: dict[str, Any] | None = None
+
+    def record(
+        self, action: str, task_id: uuid.UUID | None = None, **details: Any
+    ) -> None:
+        """Queue an audit event; written by :func:`save_case`."""
+        self.events.append((action, task_id, details))
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (all stored times are UTC)."""
+    return datetime.now(UTC)
+
+
+def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
+    """SELECT … FOR UPDATE the case and restore its workflow."""
+    row = session.execute(
+        select(*_CASE_COLUMNS).where(CASES.c.id == case_id).with_for_update()
+    ).first()
+    if row is None:
+        raise CaseNotFound(
+            f"case {case_id} does not exist; check the link or the case number."
+        )
+    return _open(session, row)
+
+
+def lock_case_of_task(session: Session, task_id: uuid.UUID) -> OpenCase | None:
+    """Lock the case that owns index row ``task_id``; None if no such open task."""
+    owner = select(TASKS.c.case_id).where(TASKS.c.task_id == task_id).scalar_subquery()
+    row = session.execute(
+        select(*_CASE_COLUMNS).where(CASES.c.id == owner).with_for_update()
+    ).first()
+    return None if row is None else _open(session, row)
+
+
+def _open(session: Session, row: Any) -> OpenCase:
+    definition = load_definition(session, row.definition_id)
+    workflow = state_from_json(row.state, definition.spec, definition.subprocess_specs)
+    case = OpenCase(
+        id=row.id,
+        number=row.number,
+        process_id=row.process_id,
+        status=row.status,
+        department_id=row.department_id,
+        version=row.version,
+        audit_seq=row.audit_seq,
+        audit_hash=row.audit_hash,
+        milestone=row.milestone,
+        data=dict(row.data),
+        definition=definition,
+        workflow=workflow,
+    )
+    snapshot(case)
+    return case
+
+
+def snapshot(case: OpenCase) -> None:
+    """Remember the ready human tasks and pending wakeups, to write only the delta later."""
+    case.ready_before = {t.id: t for t in human_tasks(case)}
+    case.waits_before = pending_wakeups(case)
+
+
+def human_tasks(case: OpenCase) -> list[SpiffTask]:
+    """Ready tasks that people do (user and manual tasks)."""
+    tasks = case.definition.tasks
+    return [
+        t
+        for t in case.workflow.get_tasks(state=TaskState.READY, manual=True)
+        if (info := tasks.get(t.task_spec.bpmn_id)) is not None
+        and info.kind in HUMAN_KINDS
+    ]
+
+
+def pending_wakeups(case: OpenCase) -> dict[tuple[uuid.UUID, str], datetime]:
+    """Timers waiting to fire and service tasks waiting to run, with their due times."""
+    wakeups: dict[tuple[uuid.UUID, str], datetime] = {}
+    for task in case.workflow.event_manager.tasks.values():
+        due = timer_due(task)
+        if due is not None:
+            wakeups[(task.id, "timer")] = due
+    infos = case.definition.tasks
+    for task in case.workflow.get_tasks(state=TaskState.READY, manual=True):
+        info = infos.get(task.task_spec.bpmn_id)
+        if info is not None and info.kind == "serviceTask":
+            wakeups[(task.id, "service")] = utcnow()
+    return wakeups
+
+
+def timer_due(task: SpiffTask) -> datetime | None:
+    """When a waiting timer event fires (None for other events)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # cycle timers keep {"cycles", "next", "duration"}
+        value = value.get("next")
+    if not value:
+        return None
+    return TimerEventDefinition.get_datetime(str(value))
+
+
+def _milestone(case: OpenCase, ready: Any, completed: bool) -> str:
+    """The step a citizen sees: the open human tasks, or the end event the case reached."""
+    if completed:
+        ends = [
+            t
+            for t in case.workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(t.task_spec, EndEvent) and t.task_spec.bpmn_name
+        ]
+        if ends:
+            return str(max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_name)
+        return case.milestone
+    titles = sorted({case.definition.tasks[t.task_spec.bpmn_id].title for t in ready})
+    return ", ".join(titles) if titles else case.milestone
+
+
+def _task_due(task: SpiffTask) -> datetime | None:
+    """A human task's due date: the earliest timer boundary event attached to it (its SLA)."""
+    parent = task.parent
+    if parent is None:
+        return None
+    dues = [
+        d
+        for sibling in parent.children
+        if sibling is not task and (d := timer_due(sibling)) is not None
+    ]
+    return min(dues) if dues else None
+
+
+def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
+    """Write the case's new state, the task-index and wakeup deltas and its audit events."""
+    now = utcnow()
+    workflow = case.workflow
+    ready_after = {t.id: t for t in human_tasks(case)}
+    waits_after = pending_wakeups(case)
+    completed = workflow.is_completed()
+    case.milestone = _milestone(case, ready_after.values(), completed)
+    if completed and case.status == "active":
+        case.status = "completed"
+        case.record("case_completed", None, milestone=case.milestone)
+    audit_rows = []
+    for action, task_id, details in case.events:
+        values = audit_values(
+            case.id,
+            case.audit_seq + 1,
+            case.audit_hash,
+            now,
+            actor.id,
+            actor.label,
+            action,
+            task_id,
+            details,
+        )
+        case.audit_seq, case.audit_hash = values["seq"], values["hash"]
+        audit_rows.append(values)
+    state = state_to_json(workflow)
+    values: dict[str, Any] = {
+        "state": state,
+        "status": case.status,
+        "milestone": case.milestone,
+        "department_id": case.department_id,
+        "data": case.data,
+        "updated_at": now,
+        "version": case.version + 1,
+        "audit_seq": case.audit_seq,
+        "audit_hash": case.audit_hash,
+    }
+    if case.status != "active":
+        values["closed_at"] = now
+    if case.new_columns is not None:
+        columns = {
+            "created_at": now,
+            "definition_id": case.definition.id,
+            "process_id": case.process_id,
+        }
+        session.execute(
+            insert(CASES).values(id=case.id, **case.new_columns, **columns, **values)
+        )
+        case.new_columns = None
+    else:
+        result = session.execute(
+            update(CASES)
+            .where(CASES.c.id == case.id, CASES.c.version == case.version)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise TaskConflict(
+                f"case {case.number} changed at the same time; reload it and try again."
+            )
+    case.version += 1
+    # The case row exists now (new cases are inserted above): write the deltas against it.
+    gone = [tid for tid in case.ready_before if tid not in ready_after]
+    if gone:
+        session.execute(delete(TASKS).where(TASKS.c.task_id.in_(gone)))
+    added = [t for tid, t in ready_after.items() if tid not in case.ready_before]
+    if added:
+        session.execute(
+            insert(TASKS), [_index_row(session, case, t, now) for t in added]
+        )
+    _save_wakeups(session, case, waits_after)
+    if audit_rows:
+        session.execute(insert(AUDIT), audit_rows)
+    case.events.clear()
+    snapshot(case)
+
+
+def _index_row(
+    session: Session, case: OpenCase, task: SpiffTask, now: datetime
+) -> dict[str, Any]:
+    info = case.definition.tasks[task.task_spec.bpmn_id]
+    rule = lane_rules().get(info.lane or "")
+    role = rule.role if rule else ""
+    assignee = _lane_assignee(
+        session, case.department_id, rule.assignee if rule else None
+    )
+    return {
+        "task_id": task.id,
+        "case_id": case.id,
+        "process_id": case.process_id,
+        "bpmn_id": info.bpmn_id,
+        "title": info.title,
+        "lane": info.lane or "",
+        "department_id": case.department_id,
+        "role": role,
+        "assignee_id": assignee,
+        "priority": info.priority,
+        "form_key": info.form_key,
+        "created_at": now,
+        "due_at": _task_due(task),
+    }
+
+
+def _lane_assignee(
+    session: Session, department_id: uuid.UUID | None, rule: str | None
+) -> uuid.UUID | None:
+    if rule is None or department_id is None:
+        return None
+    from engine.org import Department  # the foundation's org model
+
+    column = (
+        Department.substitute_user_id
+        if rule == "department_substitute"
+        else Department.head_user_id
+    )
+    return session.scalar(select(column).where(Department.id == department_id))
+
+
+def _save_wakeups(
+    session: Session, case: OpenCase, waits_after: dict[tuple[uuid.UUID, str], datetime]
+) -> None:
+    gone = [key for key in case.waits_before if key not in waits_after]
+    for task_id, kind in gone:
+        session.execute(
+            delete(WAKEUPS).where(
+                WAKEUPS.c.case_id == case.id,
+                WAKEUPS.c.task_id == task_id,
+                WAKEUPS.c.kind == kind,
+            )
+        )
+    added = [
+        {
+            "case_id": case.id,
+            "task_id": task_id,
+            "kind": kind,
+            "due_at": due,
+            "attempts": 0,
+        }
+        for (task_id, kind), due in waits_after.items()
+        if (task_id, kind) not in case.waits_before
+    ]
+    if added:
+        session.execute(insert(WAKEUPS), added)
+    for (task_id, kind), due in waits_after.items():
+        before = case.waits_before.get((task_id, kind))
+        if (
+            kind == "timer" and before is not None and before != due
+        ):  # a cycle timer moved on
+            session.execute(
+                update(WAKEUPS)
+                .where(
+                    WAKEUPS.c.case_id == case.id,
+                    WAKEUPS.c.task_id == task_id,
+                    WAKEUPS.c.kind == kind,
+                )
+                .values(due_at=due, attempts=0)
+            )

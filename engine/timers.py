@@ -1,0 +1,197 @@
+"""Wakeups: BPMN timers and service tasks, run when due by `polis worker`.
+
+Wakeup rows are written in the same transaction as the workflow state, so they survive
+restarts; firing one deletes it in the transaction that advances the case, so a timer
+that came due while no worker ran fires exactly once when one starts.
+
+Lock order is always case row first, then wakeup row (as in every command), so the
+worker and people working on the same case cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import NotFound
+from engine.models import Incident
+from engine.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, utcnow
+from engine.services import ServiceCall, get_handler
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(seconds=10)
+INCIDENTS = Incident.__table__
+
+
+def fire_due_wakeups_in(
+    session: Session, now: datetime | None = None, limit: int = 100
+) -> int:
+    """Run up to ``limit`` due wakeups inside ``session`` (the caller commits); return how many."""
+    done = 0
+    skipped: set[int] = set()
+    while done < limit:
+        if not _run_one(session, now or utcnow(), skipped):
+            break
+        done += 1
+    return done
+
+
+def _run_one(session: Session, now: datetime, skipped: set[int]) -> bool:
+    query = select(WAKEUPS.c.id, WAKEUPS.c.case_id).where(WAKEUPS.c.due_at <= now)
+    if skipped:
+        query = query.where(WAKEUPS.c.id.not_in(skipped))
+    candidate = session.execute(query.order_by(WAKEUPS.c.due_at).limit(1)).first()
+    if candidate is None:
+        return False
+    case = lock_case(session, candidate.case_id)
+    wakeup = session.execute(
+        select(WAKEUPS)
+        .where(WAKEUPS.c.id == candidate.id, WAKEUPS.c.due_at <= now)
+        .with_for_update()
+    ).first()
+    if wakeup is None:  # someone else handled it while we waited for the case lock
+        skipped.add(candidate.id)
+        return True
+    if wakeup.kind == "timer":
+        _fire_timer(session, case, wakeup)
+    else:
+        _run_service(session, case, wakeup, now)
+    return True
+
+
+def _fire_timer(session: Session, case: OpenCase, wakeup: Any) -> None:
+    task = _task(case, wakeup.task_id)
+    name = (
+        task.task_spec.bpmn_name or task.task_spec.bpmn_id if task is not None else None
+    )
+    case.workflow.refresh_timers()
+    case.workflow.do_engine_steps()
+    case.record("timer_fired", wakeup.task_id, timer=name)
+    # save_case deletes the wakeup as part of the delta; make sure even a stale one goes.
+    session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+    case.waits_before.pop((wakeup.task_id, "timer"), None)
+    save_case(session, case, Actor.system())
+
+
+def _task(case: OpenCase, task_id: uuid.UUID) -> Any:
+    try:
+        return case.workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return None
+
+
+def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -> None:
+    task = _task(case, wakeup.task_id)
+    if task is None or task.state != TaskState.READY:
+        session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+        return
+    info = case.definition.tasks[task.task_spec.bpmn_id]
+    handler = get_handler(info.handler)
+    try:
+        if handler is None:
+            raise LookupError(f"no service handler is registered as '{info.handler}'")
+        result = handler(
+            ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data))
+        )
+    except Exception as exc:  # noqa: BLE001 - a handler's failure must not lose the case
+        _service_failed(
+            session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now
+        )
+        return
+    task.data.update(result or {})
+    task.run()
+    case.workflow.do_engine_steps()
+    case.record("service_completed", task.id, handler=info.handler)
+    save_case(session, case, Actor.system())
+
+
+def _service_failed(
+    session: Session, case: OpenCase, wakeup: Any, info: Any, error: str, now: datetime
+) -> None:
+    attempts = wakeup.attempts + 1
+    if attempts < MAX_ATTEMPTS:
+        session.execute(
+            update(WAKEUPS)
+            .where(WAKEUPS.c.id == wakeup.id)
+            .values(
+                attempts=attempts,
+                last_error=error,
+                due_at=now + BACKOFF_BASE * 2 ** (attempts - 1),
+            )
+        )
+        return
+    session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+    session.execute(
+        insert(INCIDENTS).values(
+            case_id=case.id,
+            task_id=wakeup.task_id,
+            bpmn_id=info.bpmn_id,
+            handler=info.handler or "",
+            error=error,
+            attempts=attempts,
+            created_at=now,
+        )
+    )
+    case.record(
+        "incident", wakeup.task_id, handler=info.handler, error=error, attempts=attempts
+    )
+    save_case(session, case, Actor.system())
+
+
+def open_incidents(session: Session) -> list[Incident]:
+    """Incidents not yet retried, oldest first."""
+    return list(
+        session.scalars(
+            select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.id)
+        )
+    )
+
+
+def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
+    """Schedule the failed service task again (now, with a fresh retry budget)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.resolved_at is not None:
+        raise NotFound(
+            f"no open incident {incident_id}; list them with `polis incidents list`."
+        )
+    case = lock_case(session, incident.case_id)
+    incident.resolved_at = utcnow()
+    session.execute(
+        insert(WAKEUPS).values(
+            case_id=case.id,
+            task_id=incident.task_id,
+            kind="service",
+            due_at=utcnow(),
+            attempts=0,
+        )
+    )
+    case.record("incident_retried", incident.task_id, incident=incident_id)
+    save_case(session, case, actor)
+
+
+def run_worker(
+    factory: sessionmaker[Session],
+    stop: threading.Event | None = None,
+    poll_seconds: float = 1.0,
+) -> None:
+    """Fire due wakeups forever (one transaction each) until ``stop`` is set."""
+    stop = stop or threading.Event()
+    log.info("polis worker started")
+    while not stop.is_set():
+        try:
+            with factory.begin() as session:
+                worked = _run_one(session, utcnow(), set())
+        except Exception:
+            log.exception("wakeup failed; retrying in %.0f s", poll_seconds)
+            worked = False
+        if not worked:
+            stop.wait(poll_seconds)
