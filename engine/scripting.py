@@ -23,7 +23,38 @@ _ALLOWED_BUILTINS: dict[str, Any] = {
     name: __builtins__[name]
     if isinstance(__builtins__, dict)
     else getattr(__builtins__, name)
-    for name in ["abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "frozenset", "int", "isinstance", "len", "list", "map", "max", "min", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip", "ValueError", "KeyError", "TypeError", "Exception"]
+    for name in [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "divmod",
+        "enumerate",
+        "filter",
+        "float",
+        "frozenset",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "map",
+        "max",
+        "min",
+        "range",
+        "reversed",
+        "round",
+        "set",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "zip",
+        "ValueError",
+        "KeyError",
+        "TypeError",
+        "Exception",
+    ]
 }
 # Values scripts commonly need for dates and money; classes, not modules, so no escape
 # through module attributes.

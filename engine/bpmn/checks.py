@@ -12,10 +12,42 @@ from engine.errors import Problem, ScriptRefused
 from engine.scripting import check_source
 
 FLOW_NODES = frozenset(
-    ["startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "callActivity", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"]
+    [
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "task",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "exclusiveGateway",
+        "parallelGateway",
+        "inclusiveGateway",
+        "eventBasedGateway",
+    ]
 )
 OTHER_PROCESS_CHILDREN = frozenset(
-    ["sequenceFlow", "laneSet", "textAnnotation", "association", "group", "dataObject", "dataObjectReference", "documentation", "extensionElements", "property", "ioSpecification"]
+    [
+        "sequenceFlow",
+        "laneSet",
+        "textAnnotation",
+        "association",
+        "group",
+        "dataObject",
+        "dataObjectReference",
+        "documentation",
+        "extensionElements",
+        "property",
+        "ioSpecification",
+    ]
 )
 UNSUPPORTED_HINTS = {
     "complexGateway": "use an inclusive or exclusive gateway with conditions",
