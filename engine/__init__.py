@@ -1,1 +1,1 @@
-"""Cases, tasks and their runtime on SpiffWorkflow: deployment, commands, timers, audit."""
+"""The engine: organisation, cases, tasks and the processes that drive them."""
