@@ -59,12 +59,8 @@ def audit_values(
     details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The column values of the next audit row (the caller holds the case lock)."""
-    details = json.loads(
-        json.dumps(details or {}, default=str)
-    )  # what JSONB will give back
-    digest = event_hash(
-        prev_hash, case_id, seq, at, actor_id, actor, action, task_id, details
-    )
+    details = json.loads(json.dumps(details or {}, default=str))  # what JSONB will give back
+    digest = event_hash(prev_hash, case_id, seq, at, actor_id, actor, action, task_id, details)
     return {
         "case_id": case_id,
         "seq": seq,
@@ -88,9 +84,7 @@ class AuditProblem:
     message: str
 
 
-def verify_audit(
-    session: Session, case_id: uuid.UUID | None = None
-) -> list[AuditProblem]:
+def verify_audit(session: Session, case_id: uuid.UUID | None = None) -> list[AuditProblem]:
     """Recompute every chain; report edited, deleted or reordered rows."""
     cases = select(Case.id, Case.number, Case.audit_seq, Case.audit_hash)
     if case_id is not None:
@@ -99,9 +93,7 @@ def verify_audit(
     for case in session.execute(cases):
         prev, expected_seq = "", 1
         rows = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.case_id == case.id)
-            .order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq)
         )
         for row in rows:
             if row.seq != expected_seq:
@@ -146,9 +138,5 @@ def verify_audit(
 def case_history(session: Session, case_id: uuid.UUID) -> list[AuditEvent]:
     """A case's audit events in order."""
     return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.case_id == case_id)
-            .order_by(AuditEvent.seq)
-        )
+        session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq))
     )

@@ -72,9 +72,7 @@ def start_case(
     """Start a case on the newest version of ``process_id`` and run it to its first wait."""
     definition_id = latest_definition_id(session, process_id)
     if definition_id is None:
-        raise CaseNotFound(
-            f"process '{process_id}' is not deployed; run `polis processes deploy` first."
-        )
+        raise CaseNotFound(f"process '{process_id}' is not deployed; run `polis processes deploy` first.")
     definition = load_definition(session, definition_id)
     now = utcnow()
     workflow = new_workflow(definition.spec, definition.subprocess_specs)
@@ -94,9 +92,7 @@ def start_case(
     )
     case.new_columns = {
         "number": case.number,
-        "tracking_code": secrets.token_urlsafe(
-            24
-        ),  # 192 bits, URL-safe, unrelated to the number
+        "tracking_code": secrets.token_urlsafe(24),  # 192 bits, URL-safe, unrelated to the number
         "applicant": applicant or {},
         "due_at": due_at,
     }
@@ -143,9 +139,7 @@ def _open_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any]:
             raise TaskConflict(
                 f"this task was already completed by {done.actor}; open the case to see the result."
             )
-        raise TaskNotFound(
-            f"task {task_id} is not open; it may have been withdrawn. Refresh your inbox."
-        )
+        raise TaskNotFound(f"task {task_id} is not open; it may have been withdrawn. Refresh your inbox.")
     assert case is not None
     return case, row
 
@@ -155,9 +149,7 @@ def _check_may_work(session: Session, user: User, row: Any) -> None:
         raise TaskForbidden("your account is disabled; ask an administrator.")
     if row.assignee_id is not None:
         if row.assignee_id != user.id:
-            other = session.scalar(
-                select(User.full_name).where(User.id == row.assignee_id)
-            )
+            other = session.scalar(select(User.full_name).where(User.id == row.assignee_id))
             raise TaskConflict(
                 f"this task is claimed by {other}; ask them or the head of the department to release it."
             )
@@ -170,11 +162,7 @@ def _check_may_work(session: Session, user: User, row: Any) -> None:
 
 
 def _check_head(user: User, department_id: uuid.UUID | None) -> None:
-    if (
-        not user.is_active
-        or "head" not in user.roles
-        or user.department_id != department_id
-    ):
+    if not user.is_active or "head" not in user.roles or user.department_id != department_id:
         raise TaskForbidden("only the head of the task's department may do this.")
 
 
@@ -184,9 +172,7 @@ def claim_task(session: Session, task_id: uuid.UUID, user: User) -> None:
     _check_may_work(session, user, row)
     if row.assignee_id == user.id:
         return
-    session.execute(
-        update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=user.id)
-    )
+    session.execute(update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=user.id))
     case.record("task_claimed", task_id, title=row.title)
     save_case(session, case, actor_of(user))
 
@@ -196,16 +182,12 @@ def release_task(session: Session, task_id: uuid.UUID, user: User) -> None:
     case, row = _open_task(session, task_id)
     if row.assignee_id != user.id:
         _check_head(user, row.department_id)
-    session.execute(
-        update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=None)
-    )
+    session.execute(update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=None))
     case.record("task_released", task_id, title=row.title)
     save_case(session, case, actor_of(user))
 
 
-def assign_task(
-    session: Session, task_id: uuid.UUID, assignee: User, head: User
-) -> None:
+def assign_task(session: Session, task_id: uuid.UUID, assignee: User, head: User) -> None:
     """The head gives a task to a member of the department who holds the task's role."""
     case, row = _open_task(session, task_id)
     _check_head(head, row.department_id)
@@ -217,16 +199,12 @@ def assign_task(
         raise InvalidInput(
             f"{assignee.full_name} cannot take this task: it needs the {row.role} role in this department."
         )
-    session.execute(
-        update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=assignee.id)
-    )
+    session.execute(update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=assignee.id))
     case.record("task_assigned", task_id, title=row.title, assignee=assignee.full_name)
     save_case(session, case, actor_of(head))
 
 
-def forward_task(
-    session: Session, task_id: uuid.UUID, department_id: uuid.UUID, head: User
-) -> None:
+def forward_task(session: Session, task_id: uuid.UUID, department_id: uuid.UUID, head: User) -> None:
     """The head moves a task (and the case's responsibility) to another department."""
     case, row = _open_task(session, task_id)
     _check_head(head, row.department_id)
@@ -234,18 +212,14 @@ def forward_task(
     if target is None:
         raise InvalidInput("that department does not exist; pick one from the list.")
     session.execute(
-        update(TASKS)
-        .where(TASKS.c.task_id == task_id)
-        .values(department_id=department_id, assignee_id=None)
+        update(TASKS).where(TASKS.c.task_id == task_id).values(department_id=department_id, assignee_id=None)
     )
     case.department_id = department_id
     case.record("task_forwarded", task_id, title=row.title, department=target.code)
     save_case(session, case, actor_of(head))
 
 
-def complete_task(
-    session: Session, task_id: uuid.UUID, data: dict[str, Any], user: User
-) -> OpenCase:
+def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], user: User) -> OpenCase:
     """Validate the form data, run the task and move the case on to its next wait."""
     if not isinstance(data, dict):
         raise FormInvalid(
@@ -265,9 +239,7 @@ def complete_task(
     except TaskNotFoundException:
         task = None
     if task is None or task.state != TaskState.READY:
-        raise TaskConflict(
-            f"task '{row.title}' is no longer waiting for input; refresh the case."
-        )
+        raise TaskConflict(f"task '{row.title}' is no longer waiting for input; refresh the case.")
     task.data.update(data)
     task.run()
     _advance(case)
@@ -291,13 +263,9 @@ def cancel_case(session: Session, case_id: uuid.UUID, reason: str, user: User) -
     """Cancel an active case: its open tasks and timers disappear, the history stays."""
     case = lock_case(session, case_id)
     if case.status != "active":
-        raise TaskConflict(
-            f"case {case.number} is already {case.status}; nothing to cancel."
-        )
+        raise TaskConflict(f"case {case.number} is already {case.status}; nothing to cancel.")
     if "head" not in user.roles and "admin" not in user.roles:
-        raise TaskForbidden(
-            "only a head of department or an administrator may cancel a case."
-        )
+        raise TaskForbidden("only a head of department or an administrator may cancel a case.")
     case.workflow.cancel()
     case.status = "cancelled"
     case.record("case_cancelled", None, reason=reason.strip())
@@ -307,12 +275,8 @@ def cancel_case(session: Session, case_id: uuid.UUID, reason: str, user: User) -
 def find_case(session: Session, number_or_code: str) -> Case:
     """A case by its number (2026/000123) or its tracking code."""
     case = session.scalar(
-        select(Case).where(
-            (Case.number == number_or_code) | (Case.tracking_code == number_or_code)
-        )
+        select(Case).where((Case.number == number_or_code) | (Case.tracking_code == number_or_code))
     )
     if case is None:
-        raise CaseNotFound(
-            f"no case '{number_or_code}'; check the number or the tracking link."
-        )
+        raise CaseNotFound(f"no case '{number_or_code}'; check the number or the tracking link.")
     return case

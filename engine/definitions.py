@@ -42,7 +42,8 @@ class DeployResult:
     created: bool
 
 
-_CACHE: dict[int, LoadedDefinition] = {}
+#: content hash -> parsed definition (id and version fields unused in the cache itself)
+_CACHE: dict[str, LoadedDefinition] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -51,9 +52,7 @@ def validate_file(data: bytes, file_name: str = "") -> None:
     compile_definition(data, file_name, lane_rules().keys())
 
 
-def deploy_definition(
-    session: Session, data: bytes, file_name: str = ""
-) -> DeployResult:
+def deploy_definition(session: Session, data: bytes, file_name: str = "") -> DeployResult:
     """Validate ``data`` and store it as the next version of its process (idempotent per hash)."""
     compiled = compile_definition(data, file_name, lane_rules().keys())
     # Serialize deployments of one process so two deployers cannot take the same version.
@@ -68,13 +67,9 @@ def deploy_definition(
         )
     ).first()
     if existing is not None:
-        return DeployResult(
-            existing.id, compiled.process_id, existing.version, created=False
-        )
+        return DeployResult(existing.id, compiled.process_id, existing.version, created=False)
     last = session.scalar(
-        select(func.max(ProcessDefinition.version)).where(
-            ProcessDefinition.process_id == compiled.process_id
-        )
+        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == compiled.process_id)
     )
     row = ProcessDefinition(
         process_id=compiled.process_id,
@@ -91,45 +86,44 @@ def deploy_definition(
     return DeployResult(row.id, row.process_id, row.version, created=True)
 
 
-def deploy_directory(
-    session: Session, directory: Path = PROCESSES_DIR
-) -> list[DeployResult]:
+def deploy_directory(session: Session, directory: Path = PROCESSES_DIR) -> list[DeployResult]:
     """Deploy every ``*.bpmn`` file in ``directory`` (unchanged files keep their version)."""
     return [
-        deploy_definition(session, path.read_bytes(), path.name)
-        for path in sorted(directory.glob("*.bpmn"))
+        deploy_definition(session, path.read_bytes(), path.name) for path in sorted(directory.glob("*.bpmn"))
     ]
 
 
-def load_definition(session: Session, definition_id: int) -> LoadedDefinition:
-    """The parsed definition version, from the in-process cache or the database."""
-    cached = _CACHE.get(definition_id)
+def load_definition(
+    session: Session, definition_id: int, content_hash: str | None = None, version: int = 0
+) -> LoadedDefinition:
+    """The parsed definition version; the spec comes from the in-process cache when it can.
+
+    The cache is keyed by the file's content hash (not the row id), so it stays right
+    across databases and rolled-back deployments; with ``content_hash`` given (the case
+    query joins it in), a cached spec costs no query at all.
+    """
+    cached = _CACHE.get(content_hash) if content_hash else None
     if cached is not None:
-        return cached
+        return LoadedDefinition(definition_id, cached.process_id, version, cached.name, *_parts(cached))
     row = session.get(ProcessDefinition, definition_id)
     if row is None:
         raise DeploymentError(
-            [
-                Problem(
-                    "",
-                    "",
-                    f"definition {definition_id} does not exist; deploy it first.",
-                )
-            ]
+            [Problem("", "", f"definition {definition_id} does not exist; deploy it first.")]
         )
-    spec, subs = spec_from_json(row.spec_json)
-    loaded = LoadedDefinition(
-        id=row.id,
-        process_id=row.process_id,
-        version=row.version,
-        name=row.name,
-        spec=spec,
-        subprocess_specs=subs,
-        tasks={k: TaskInfo(**v) for k, v in row.tasks.items()},
-    )
-    with _CACHE_LOCK:
-        _CACHE.setdefault(definition_id, loaded)
-    return _CACHE[definition_id]
+    cached = _CACHE.get(row.content_hash)
+    if cached is None:
+        spec, subs = spec_from_json(row.spec_json)
+        tasks = {k: TaskInfo(**v) for k, v in row.tasks.items()}
+        cached = LoadedDefinition(0, row.process_id, 0, row.name, spec, subs, tasks)
+        with _CACHE_LOCK:
+            cached = _CACHE.setdefault(row.content_hash, cached)
+    return LoadedDefinition(row.id, row.process_id, row.version, row.name, *_parts(cached))
+
+
+def _parts(
+    cached: LoadedDefinition,
+) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec], dict[str, TaskInfo]]:
+    return cached.spec, cached.subprocess_specs, cached.tasks
 
 
 def latest_definition_id(session: Session, process_id: str) -> int | None:
@@ -146,8 +140,6 @@ def list_definitions(session: Session) -> list[ProcessDefinition]:
     """Every deployed definition version, newest first per process."""
     return list(
         session.scalars(
-            select(ProcessDefinition).order_by(
-                ProcessDefinition.process_id, ProcessDefinition.version.desc()
-            )
+            select(ProcessDefinition).order_by(ProcessDefinition.process_id, ProcessDefinition.version.desc())
         )
     )

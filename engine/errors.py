@@ -34,13 +34,13 @@ class DeploymentError(InvalidInput):
         self.problems = problems
 
 
-class UnsafeXml(DeploymentError):
+class UnsafeXmlError(DeploymentError):
     """The file uses XML features we refuse (DTDs, entities) or is not XML at all."""
 
     code = "bpmn_unsafe_xml"
 
 
-class ScriptRefused(PolisError):
+class ScriptRefusedError(PolisError):
     """A script or expression uses something the restricted engine does not allow."""
 
     code = "script_refused"

@@ -35,9 +35,7 @@ def lane_rules(path: Path = LANES_FILE) -> dict[str, LaneRule]:
         if lane.startswith("_"):
             continue
         if not isinstance(rule, dict) or not isinstance(rule.get("role"), str):
-            raise ConfigurationError(
-                f'lane "{lane}" in {path} needs a "role", e.g. {{"role": "clerk"}}.'
-            )
+            raise ConfigurationError(f'lane "{lane}" in {path} needs a "role", e.g. {{"role": "clerk"}}.')
         assignee = rule.get("assignee")
         if assignee is not None and assignee not in ASSIGNEE_RULES:
             raise ConfigurationError(

@@ -35,9 +35,7 @@ class ProcessDefinition(Base):
     __tablename__ = "process_definitions"
     __table_args__ = (
         UniqueConstraint("process_id", "version"),
-        UniqueConstraint(
-            "process_id", "content_hash", name="uq_process_definitions_process_id_hash"
-        ),
+        UniqueConstraint("process_id", "content_hash", name="uq_process_definitions_process_id_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -49,9 +47,7 @@ class ProcessDefinition(Base):
     original_xml: Mapped[bytes] = mapped_column(LargeBinary)
     spec_json: Mapped[str] = mapped_column(Text)
     tasks: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    deployed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class CaseCounter(Base):
@@ -76,9 +72,7 @@ class Case(Base):
     process_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))  # active, completed, cancelled
     milestone: Mapped[str] = mapped_column(String(300), default="")
-    department_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("departments.id")
-    )
+    department_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("departments.id"))
     applicant: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -108,16 +102,12 @@ class CaseTask(Base):
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    case_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE")
-    )
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     process_id: Mapped[str] = mapped_column(String(200))
     bpmn_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     lane: Mapped[str] = mapped_column(String(100))
-    department_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("departments.id")
-    )
+    department_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("departments.id"))
     role: Mapped[str] = mapped_column(String(50))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -188,9 +178,7 @@ class Wakeup(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    case_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE")
-    )
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     task_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(20))  # timer, service
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -25,13 +25,14 @@ from engine.audit import audit_values
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound, TaskConflict
 from engine.lanes import lane_rules
-from engine.models import AuditEvent, Case, CaseTask, Wakeup
+from engine.models import AuditEvent, Case, CaseTask, ProcessDefinition, Wakeup
 from engine.serialization import state_from_json, state_to_json
 
 CASES = Case.__table__
 TASKS = CaseTask.__table__
 AUDIT = AuditEvent.__table__
 WAKEUPS = Wakeup.__table__
+DEFINITIONS = ProcessDefinition.__table__
 HUMAN_KINDS = ("userTask", "manualTask")
 SYSTEM_ACTOR = "system"
 
@@ -48,6 +49,11 @@ _CASE_COLUMNS = (
     CASES.c.audit_hash,
     CASES.c.milestone,
     CASES.c.data,
+    # The definition's hash finds the cached spec without another round trip.
+    select(DEFINITIONS.c.content_hash)
+    .where(DEFINITIONS.c.id == CASES.c.definition_id)
+    .scalar_subquery()
+    .label("content_hash"),
 )
 
 
@@ -82,15 +88,11 @@ class OpenCase:
     workflow: BpmnWorkflow
     ready_before: dict[uuid.UUID, SpiffTask] = field(default_factory=dict)
     waits_before: dict[tuple[uuid.UUID, str], datetime] = field(default_factory=dict)
-    events: list[tuple[str, uuid.UUID | None, dict[str, Any]]] = field(
-        default_factory=list
-    )
+    events: list[tuple[str, uuid.UUID | None, dict[str, Any]]] = field(default_factory=list)
     #: Columns of a case row not yet inserted (set by start_case); None once stored.
     new_columns: dict[str, Any] | None = None
 
-    def record(
-        self, action: str, task_id: uuid.UUID | None = None, **details: Any
-    ) -> None:
+    def record(self, action: str, task_id: uuid.UUID | None = None, **details: Any) -> None:
         """Queue an audit event; written by :func:`save_case`."""
         self.events.append((action, task_id, details))
 
@@ -102,27 +104,21 @@ def utcnow() -> datetime:
 
 def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
     """SELECT … FOR UPDATE the case and restore its workflow."""
-    row = session.execute(
-        select(*_CASE_COLUMNS).where(CASES.c.id == case_id).with_for_update()
-    ).first()
+    row = session.execute(select(*_CASE_COLUMNS).where(CASES.c.id == case_id).with_for_update()).first()
     if row is None:
-        raise CaseNotFound(
-            f"case {case_id} does not exist; check the link or the case number."
-        )
+        raise CaseNotFound(f"case {case_id} does not exist; check the link or the case number.")
     return _open(session, row)
 
 
 def lock_case_of_task(session: Session, task_id: uuid.UUID) -> OpenCase | None:
     """Lock the case that owns index row ``task_id``; None if no such open task."""
     owner = select(TASKS.c.case_id).where(TASKS.c.task_id == task_id).scalar_subquery()
-    row = session.execute(
-        select(*_CASE_COLUMNS).where(CASES.c.id == owner).with_for_update()
-    ).first()
+    row = session.execute(select(*_CASE_COLUMNS).where(CASES.c.id == owner).with_for_update()).first()
     return None if row is None else _open(session, row)
 
 
 def _open(session: Session, row: Any) -> OpenCase:
-    definition = load_definition(session, row.definition_id)
+    definition = load_definition(session, row.definition_id, row.content_hash)
     workflow = state_from_json(row.state, definition.spec, definition.subprocess_specs)
     case = OpenCase(
         id=row.id,
@@ -154,8 +150,7 @@ def human_tasks(case: OpenCase) -> list[SpiffTask]:
     return [
         t
         for t in case.workflow.get_tasks(state=TaskState.READY, manual=True)
-        if (info := tasks.get(t.task_spec.bpmn_id)) is not None
-        and info.kind in HUMAN_KINDS
+        if (info := tasks.get(t.task_spec.bpmn_id)) is not None and info.kind in HUMAN_KINDS
     ]
 
 
@@ -187,6 +182,13 @@ def timer_due(task: SpiffTask) -> datetime | None:
     return TimerEventDefinition.get_datetime(str(value))
 
 
+def _waits_for_messages(case: OpenCase) -> bool:
+    return any(
+        type(t.task_spec.event_definition).__name__ == "MessageEventDefinition"
+        for t in case.workflow.event_manager.tasks.values()
+    )
+
+
 def _milestone(case: OpenCase, ready: Any, completed: bool) -> str:
     """The step a citizen sees: the open human tasks, or the end event the case reached."""
     if completed:
@@ -207,11 +209,7 @@ def _task_due(task: SpiffTask) -> datetime | None:
     parent = task.parent
     if parent is None:
         return None
-    dues = [
-        d
-        for sibling in parent.children
-        if sibling is not task and (d := timer_due(sibling)) is not None
-    ]
+    dues = [d for sibling in parent.children if sibling is not task and (d := timer_due(sibling)) is not None]
     return min(dues) if dues else None
 
 
@@ -219,6 +217,10 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
     """Write the case's new state, the task-index and wakeup deltas and its audit events."""
     now = utcnow()
     workflow = case.workflow
+    if case.new_columns is None and _waits_for_messages(case):
+        from engine.messages import deliver_pending_messages  # messages builds on this module
+
+        deliver_pending_messages(session, case)
     ready_after = {t.id: t for t in human_tasks(case)}
     waits_after = pending_wakeups(case)
     completed = workflow.is_completed()
@@ -261,20 +263,14 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
             "definition_id": case.definition.id,
             "process_id": case.process_id,
         }
-        session.execute(
-            insert(CASES).values(id=case.id, **case.new_columns, **columns, **values)
-        )
+        session.execute(insert(CASES).values(id=case.id, **case.new_columns, **columns, **values))
         case.new_columns = None
     else:
         result = session.execute(
-            update(CASES)
-            .where(CASES.c.id == case.id, CASES.c.version == case.version)
-            .values(**values)
+            update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version).values(**values)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise TaskConflict(
-                f"case {case.number} changed at the same time; reload it and try again."
-            )
+            raise TaskConflict(f"case {case.number} changed at the same time; reload it and try again.")
     case.version += 1
     # The case row exists now (new cases are inserted above): write the deltas against it.
     gone = [tid for tid in case.ready_before if tid not in ready_after]
@@ -282,9 +278,7 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
         session.execute(delete(TASKS).where(TASKS.c.task_id.in_(gone)))
     added = [t for tid, t in ready_after.items() if tid not in case.ready_before]
     if added:
-        session.execute(
-            insert(TASKS), [_index_row(session, case, t, now) for t in added]
-        )
+        session.execute(insert(TASKS), [_index_row(session, case, t, now) for t in added])
     _save_wakeups(session, case, waits_after)
     if audit_rows:
         session.execute(insert(AUDIT), audit_rows)
@@ -292,15 +286,11 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
     snapshot(case)
 
 
-def _index_row(
-    session: Session, case: OpenCase, task: SpiffTask, now: datetime
-) -> dict[str, Any]:
+def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime) -> dict[str, Any]:
     info = case.definition.tasks[task.task_spec.bpmn_id]
     rule = lane_rules().get(info.lane or "")
     role = rule.role if rule else ""
-    assignee = _lane_assignee(
-        session, case.department_id, rule.assignee if rule else None
-    )
+    assignee = _lane_assignee(session, case.department_id, rule.assignee if rule else None)
     return {
         "task_id": task.id,
         "case_id": case.id,
@@ -318,18 +308,12 @@ def _index_row(
     }
 
 
-def _lane_assignee(
-    session: Session, department_id: uuid.UUID | None, rule: str | None
-) -> uuid.UUID | None:
+def _lane_assignee(session: Session, department_id: uuid.UUID | None, rule: str | None) -> uuid.UUID | None:
     if rule is None or department_id is None:
         return None
     from engine.org import Department  # the foundation's org model
 
-    column = (
-        Department.substitute_user_id
-        if rule == "department_substitute"
-        else Department.head_user_id
-    )
+    column = Department.substitute_user_id if rule == "department_substitute" else Department.head_user_id
     return session.scalar(select(column).where(Department.id == department_id))
 
 
@@ -360,9 +344,7 @@ def _save_wakeups(
         session.execute(insert(WAKEUPS), added)
     for (task_id, kind), due in waits_after.items():
         before = case.waits_before.get((task_id, kind))
-        if (
-            kind == "timer" and before is not None and before != due
-        ):  # a cycle timer moved on
+        if kind == "timer" and before is not None and before != due:  # a cycle timer moved on
             session.execute(
                 update(WAKEUPS)
                 .where(

@@ -17,12 +17,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from engine.errors import ScriptRefused
+from engine.errors import ScriptRefusedError
 
 _ALLOWED_BUILTINS: dict[str, Any] = {
-    name: __builtins__[name]
-    if isinstance(__builtins__, dict)
-    else getattr(__builtins__, name)
+    name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
     for name in [
         "abs",
         "all",
@@ -92,12 +90,12 @@ def _compile(source: str, mode: str) -> CodeType:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
-        raise ScriptRefused(
+        raise ScriptRefusedError(
             f"syntax error on line {exc.lineno}: {exc.msg}. Fix the Python expression or script."
         ) from None
     for node in ast.walk(tree):
         if isinstance(node, _FORBIDDEN_NODES):
-            raise ScriptRefused(
+            raise ScriptRefusedError(
                 f"'{type(node).__name__}' is not allowed in process scripts "
                 "(no imports, classes, globals or context managers); compute with plain "
                 "expressions or register a service task handler instead."
@@ -105,12 +103,12 @@ def _compile(source: str, mode: str) -> CodeType:
         if isinstance(node, ast.Attribute) and (
             node.attr.startswith("_") or node.attr in _FORBIDDEN_ATTRIBUTES
         ):
-            raise ScriptRefused(
+            raise ScriptRefusedError(
                 f"attribute '{node.attr}' is not allowed in process scripts; "
                 "use f-strings and public attributes only."
             )
         if isinstance(node, ast.Name) and node.id.startswith("__"):
-            raise ScriptRefused(f"name '{node.id}' is not allowed in process scripts.")
+            raise ScriptRefusedError(f"name '{node.id}' is not allowed in process scripts.")
     return compile(tree, "<string>", mode)
 
 
@@ -120,9 +118,7 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(dict(_ALLOWED_GLOBALS))
 
-    def _namespace(
-        self, context: dict[str, Any], external: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _namespace(self, context: dict[str, Any], external: dict[str, Any] | None) -> dict[str, Any]:
         namespace: dict[str, Any] = {"__builtins__": _ALLOWED_BUILTINS}
         namespace.update(self.globals)
         namespace.update(external or {})
@@ -137,7 +133,8 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     ) -> Any:
         """Evaluate one expression against a copy of the task data."""
         code = _compile(expression.strip(), "eval")
-        return eval(code, self._namespace(context, external_context))
+        namespace = self._namespace(context, external_context)
+        return eval(code, namespace)  # noqa: S307 - restricted, see module docstring
 
     def execute(
         self,
@@ -158,9 +155,7 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
         """Service tasks never run inside the script engine; engine.services runs them."""
-        raise ScriptRefused(
-            "service tasks are run by the Polis job queue, not by scripts"
-        )
+        raise ScriptRefusedError("service tasks are run by the Polis job queue, not by scripts")
 
 
 #: One shared engine: it holds no per-case state. Set it on every workflow after restore.

@@ -37,9 +37,7 @@ def _build_serializer() -> BpmnWorkflowSerializer:
         lambda v: {"value": str(v)},
         lambda v: decimal.Decimal(v["value"]),
     )
-    registry.register(
-        set, lambda v: {"value": sorted(v, key=repr)}, lambda v: set(v["value"])
-    )
+    registry.register(set, lambda v: {"value": sorted(v, key=repr)}, lambda v: set(v["value"]))
     return BpmnWorkflowSerializer(registry)
 
 
@@ -47,16 +45,12 @@ SERIALIZER = _build_serializer()
 _REGISTRY = SERIALIZER.registry
 
 
-def spec_to_json(
-    spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]
-) -> str:
+def spec_to_json(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
     """Serialize a parsed process spec and its sub-process specs (stored per definition)."""
     payload = {
         "version": SERIALIZER.VERSION,
         "spec": _REGISTRY.convert(spec),
-        "subprocess_specs": {
-            name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()
-        },
+        "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
     }
     return json.dumps(payload, separators=(",", ":"))
 
@@ -65,15 +59,11 @@ def spec_from_json(text: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpe
     """Restore what :func:`spec_to_json` stored."""
     payload = json.loads(text)
     spec = _REGISTRY.restore(payload["spec"])
-    subs = {
-        name: _REGISTRY.restore(s) for name, s in payload["subprocess_specs"].items()
-    }
+    subs = {name: _REGISTRY.restore(s) for name, s in payload["subprocess_specs"].items()}
     return spec, subs
 
 
-def new_workflow(
-    spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]
-) -> BpmnWorkflow:
+def new_workflow(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> BpmnWorkflow:
     """A fresh workflow on the shared restricted script engine."""
     return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
 
@@ -103,9 +93,7 @@ def state_from_json(
 def _json_default(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
-    raise TypeError(
-        f"{type(value).__name__} cannot be stored in a case; store plain JSON values"
-    )
+    raise TypeError(f"{type(value).__name__} cannot be stored in a case; store plain JSON values")
 
 
 class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]

@@ -29,9 +29,7 @@ def register_handler(name: str) -> Callable[[Handler], Handler]:
 
     def decorator(fn: Handler) -> Handler:
         if name in _HANDLERS and _HANDLERS[name] is not fn:
-            raise ConfigurationError(
-                f"two service handlers are registered as '{name}'; rename one."
-            )
+            raise ConfigurationError(f"two service handlers are registered as '{name}'; rename one.")
         _HANDLERS[name] = fn
         return fn
 

@@ -32,9 +32,7 @@ BACKOFF_BASE = timedelta(seconds=10)
 INCIDENTS = Incident.__table__
 
 
-def fire_due_wakeups_in(
-    session: Session, now: datetime | None = None, limit: int = 100
-) -> int:
+def fire_due_wakeups_in(session: Session, now: datetime | None = None, limit: int = 100) -> int:
     """Run up to ``limit`` due wakeups inside ``session`` (the caller commits); return how many."""
     done = 0
     skipped: set[int] = set()
@@ -54,9 +52,7 @@ def _run_one(session: Session, now: datetime, skipped: set[int]) -> bool:
         return False
     case = lock_case(session, candidate.case_id)
     wakeup = session.execute(
-        select(WAKEUPS)
-        .where(WAKEUPS.c.id == candidate.id, WAKEUPS.c.due_at <= now)
-        .with_for_update()
+        select(WAKEUPS).where(WAKEUPS.c.id == candidate.id, WAKEUPS.c.due_at <= now).with_for_update()
     ).first()
     if wakeup is None:  # someone else handled it while we waited for the case lock
         skipped.add(candidate.id)
@@ -70,9 +66,7 @@ def _run_one(session: Session, now: datetime, skipped: set[int]) -> bool:
 
 def _fire_timer(session: Session, case: OpenCase, wakeup: Any) -> None:
     task = _task(case, wakeup.task_id)
-    name = (
-        task.task_spec.bpmn_name or task.task_spec.bpmn_id if task is not None else None
-    )
+    name = task.task_spec.bpmn_name or task.task_spec.bpmn_id if task is not None else None
     case.workflow.refresh_timers()
     case.workflow.do_engine_steps()
     case.record("timer_fired", wakeup.task_id, timer=name)
@@ -99,13 +93,9 @@ def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -
     try:
         if handler is None:
             raise LookupError(f"no service handler is registered as '{info.handler}'")
-        result = handler(
-            ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data))
-        )
-    except Exception as exc:  # noqa: BLE001 - a handler's failure must not lose the case
-        _service_failed(
-            session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now
-        )
+        result = handler(ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data)))
+    except Exception as exc:
+        _service_failed(session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now)
         return
     task.data.update(result or {})
     task.run()
@@ -141,28 +131,20 @@ def _service_failed(
             created_at=now,
         )
     )
-    case.record(
-        "incident", wakeup.task_id, handler=info.handler, error=error, attempts=attempts
-    )
+    case.record("incident", wakeup.task_id, handler=info.handler, error=error, attempts=attempts)
     save_case(session, case, Actor.system())
 
 
 def open_incidents(session: Session) -> list[Incident]:
     """Incidents not yet retried, oldest first."""
-    return list(
-        session.scalars(
-            select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.id)
-        )
-    )
+    return list(session.scalars(select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.id)))
 
 
 def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
     """Schedule the failed service task again (now, with a fresh retry budget)."""
     incident = session.get(Incident, incident_id)
     if incident is None or incident.resolved_at is not None:
-        raise NotFound(
-            f"no open incident {incident_id}; list them with `polis incidents list`."
-        )
+        raise NotFound(f"no open incident {incident_id}; list them with `polis incidents list`.")
     case = lock_case(session, incident.case_id)
     incident.resolved_at = utcnow()
     session.execute(

@@ -32,10 +32,8 @@ def _validator(form_key: str) -> Draft202012Validator | None:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
         Draft202012Validator.check_schema(schema)
-    except (ValueError, Exception) as exc:  # noqa: BLE001 - any schema problem is a config error
-        raise ConfigurationError(
-            f"form definition {path} is not a valid JSON Schema: {exc}"
-        ) from None
+    except (ValueError, Exception) as exc:
+        raise ConfigurationError(f"form definition {path} is not a valid JSON Schema: {exc}") from None
     return Draft202012Validator(schema)
 
 
@@ -58,9 +56,7 @@ def validation_errors(form_key: str | None, data: dict[str, Any]) -> list[str]:
             f"form '{form_key}' has no definition; add forms/definitions/{form_key}.json (a JSON Schema)."
         )
     errors = []
-    for error in sorted(
-        validator.iter_errors(data), key=lambda e: list(e.absolute_path)
-    ):
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or "(form)"
         errors.append(f"{where}: {error.message}")
     return errors

@@ -8,7 +8,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.bpmn.names import CAMUNDA, SPIFF, ZEEBE, in_bpmn, label, local_name, tag
-from engine.errors import Problem, ScriptRefused
+from engine.errors import Problem, ScriptRefusedError
 from engine.scripting import check_source
 
 FLOW_NODES = frozenset(
@@ -59,6 +59,11 @@ UNSUPPORTED_HINTS = {
 }
 
 
+#: Task spec names SpiffWorkflow creates in every process; an element with such an id would
+#: silently replace them (a start event with id "Start" disconnects the process).
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
+
+
 def service_handler_name(node: etree._Element) -> str | None:
     """The registered handler a service task calls, read from Camunda, Zeebe or Spiff markup."""
     for attribute in ("topic", "delegateExpression", "class", "expression"):
@@ -75,11 +80,7 @@ def service_handler_name(node: etree._Element) -> str | None:
         if operator.get("id"):
             return operator.get("id")
     implementation = node.get("implementation", "")
-    if (
-        implementation
-        and not implementation.startswith("##")
-        and "://" not in implementation
-    ):
+    if implementation and not implementation.startswith("##") and "://" not in implementation:
         return implementation
     return None
 
@@ -105,9 +106,7 @@ def lane_of_nodes(process: etree._Element) -> dict[str, str]:
     return lanes
 
 
-def check_process(
-    process: etree._Element, known_lanes: Collection[str] | None
-) -> list[Problem]:
+def check_process(process: etree._Element, known_lanes: Collection[str] | None) -> list[Problem]:
     """Every problem in one process (and its sub-processes) that would stop it running."""
     problems: list[Problem] = []
     lanes = lane_of_nodes(process)
@@ -117,6 +116,14 @@ def check_process(
             continue
         name = local_name(element)
         element_id, element_name = label(element)
+        if element_id in RESERVED_IDS or element_id.endswith(".EndJoin"):
+            problems.append(
+                Problem(
+                    element_id,
+                    element_name,
+                    f"the id '{element_id}' is reserved by the engine; rename it (e.g. {name}_1).",
+                )
+            )
         if name in UNSUPPORTED_HINTS:
             problems.append(
                 Problem(
@@ -217,7 +224,7 @@ def _check_script(element: etree._Element) -> list[Problem]:
         ]
     try:
         check_source(script.text or "", "exec")
-    except ScriptRefused as exc:
+    except ScriptRefusedError as exc:
         return [Problem(element_id, element_name, f"script does not compile: {exc}")]
     return []
 
@@ -225,7 +232,7 @@ def _check_script(element: etree._Element) -> list[Problem]:
 def _check_expression(owner: etree._Element, text: str, what: str) -> list[Problem]:
     try:
         check_source(text.strip(), "eval")
-    except ScriptRefused as exc:
+    except ScriptRefusedError as exc:
         element_id, element_name = label(owner)
         return [
             Problem(
@@ -237,17 +244,13 @@ def _check_expression(owner: etree._Element, text: str, what: str) -> list[Probl
     return []
 
 
-def _check_gateway(
-    element: etree._Element, flows: list[etree._Element]
-) -> list[Problem]:
+def _check_gateway(element: etree._Element, flows: list[etree._Element]) -> list[Problem]:
     element_id, element_name = label(element)
     outgoing = [f for f in flows if f.get("sourceRef") == element_id]
     if len(outgoing) < 2 or element.get("default"):
         return []
     missing = [
-        f.get("name") or f.get("id", "")
-        for f in outgoing
-        if f.find(tag("conditionExpression")) is None
+        f.get("name") or f.get("id", "") for f in outgoing if f.find(tag("conditionExpression")) is None
     ]
     if not missing:
         return []
@@ -264,11 +267,7 @@ def _check_gateway(
 
 def _check_timer(element: etree._Element, kind: str) -> list[Problem]:
     event = element.getparent()
-    owner = (
-        event.getparent()
-        if event is not None and event.getparent() is not None
-        else element
-    )
+    owner = event.getparent() if event is not None and event.getparent() is not None else element
     text = (element.text or "").strip()
     if not text:
         element_id, element_name = label(owner)
@@ -290,7 +289,7 @@ def _check_timer(element: etree._Element, kind: str) -> list[Problem]:
             TimerEventDefinition.parse_iso_recurring_interval(literal)
         else:
             TimerEventDefinition.parse_time_or_duration(literal)
-    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad literals
+    except Exception:
         element_id, element_name = label(owner)
         return [
             Problem(

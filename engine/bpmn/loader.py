@@ -119,9 +119,7 @@ def task_infos(root: etree._Element) -> dict[str, TaskInfo]:
     infos: dict[str, TaskInfo] = {}
     for process in root.iter(tag("process")):
         lanes = lane_of_nodes(process)
-        for node in process.iter(
-            tag("userTask"), tag("manualTask"), tag("serviceTask")
-        ):
+        for node in process.iter(tag("userTask"), tag("manualTask"), tag("serviceTask")):
             node_id, name = label(node)
             priority = node.get(f"{{{CAMUNDA}}}priority") or "0"
             infos[node_id] = TaskInfo(
@@ -130,9 +128,7 @@ def task_infos(root: etree._Element) -> dict[str, TaskInfo]:
                 title=name or node_id,
                 lane=lanes.get(node_id),
                 form_key=form_key(node),
-                handler=service_handler_name(node)
-                if local_name(node) == "serviceTask"
-                else None,
+                handler=service_handler_name(node) if local_name(node) == "serviceTask" else None,
                 priority=int(priority) if priority.strip().lstrip("-").isdigit() else 0,
             )
     return infos
@@ -199,10 +195,8 @@ def _parse(
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
-        raise DeploymentError(
-            [Problem(exc.id, exc.name, f"{exc}")], file_name
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure must become a message, never a traceback
+        raise DeploymentError([Problem(exc.id, exc.name, f"{exc}")], file_name) from None
+    except Exception as exc:
         raise DeploymentError(
             [
                 Problem(

@@ -91,9 +91,7 @@ def _make_splits_explicit(container: etree._Element) -> list[Problem]:
     outgoing: dict[str, list[etree._Element]] = {}
     for flow in flows:
         outgoing.setdefault(flow.get("sourceRef", ""), []).append(flow)
-    nodes = {
-        child.get("id"): child for child in container if isinstance(child.tag, str)
-    }
+    nodes = {child.get("id"): child for child in container if isinstance(child.tag, str)}
     for source_id, source_flows in outgoing.items():
         node = nodes.get(source_id)
         if node is None or len(source_flows) < 2 or local_name(node) in _GATEWAYS:
@@ -123,9 +121,7 @@ def _insert_parallel_gateway(
     # New elements go right after the node and existing <outgoing> refs are replaced in
     # place, so the copy keeps the element order the BPMN schema prescribes.
     gateway = etree.Element(tag("parallelGateway"), id=gateway_id)
-    link = etree.Element(
-        tag("sequenceFlow"), id=link_id, sourceRef=node_id, targetRef=gateway_id
-    )
+    link = etree.Element(tag("sequenceFlow"), id=link_id, sourceRef=node_id, targetRef=gateway_id)
     node.addnext(link)
     node.addnext(gateway)
     refs = node.findall(tag("outgoing"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.errors import Problem, UnsafeXml
+from engine.errors import Problem, UnsafeXmlError
 
 # No DTD is ever loaded or honoured, entities are not expanded, nothing is fetched: this
 # shuts out XXE (file/network entities) and entity-expansion bombs (billion laughs).
@@ -22,7 +22,7 @@ def parse_xml(data: bytes, file_name: str = "") -> etree._ElementTree:
     """Parse ``data`` as XML, refusing DTDs and entity declarations with a clear error."""
     head = data[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in data.lower():
-        raise UnsafeXml(
+        raise UnsafeXmlError(
             [
                 Problem(
                     "",
@@ -38,7 +38,7 @@ def parse_xml(data: bytes, file_name: str = "") -> etree._ElementTree:
     try:
         tree = etree.ElementTree(etree.fromstring(data, parser))
     except etree.XMLSyntaxError as exc:
-        raise UnsafeXml(
+        raise UnsafeXmlError(
             [
                 Problem(
                     "",
@@ -50,7 +50,7 @@ def parse_xml(data: bytes, file_name: str = "") -> etree._ElementTree:
             file_name,
         ) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise UnsafeXml(
+        raise UnsafeXmlError(
             [
                 Problem(
                     "",

@@ -11,9 +11,7 @@ HEAD = (
 )
 
 
-def process(
-    body: str, lanes: dict[str, list[str]] | None = None, process_id: str = "p"
-) -> bytes:
+def process(body: str, lanes: dict[str, list[str]] | None = None, process_id: str = "p") -> bytes:
     """A definitions document holding one executable process with optional lanes."""
     lane_xml = ""
     if lanes:
@@ -29,21 +27,16 @@ def process(
         )
     pid = f' id="{process_id}"' if process_id else ""
     return (
-        HEAD
-        + f'<bpmn:process{pid} name="Test" isExecutable="true">{lane_xml}{body}</bpmn:process>'
+        HEAD + f'<bpmn:process{pid} name="Test" isExecutable="true">{lane_xml}{body}</bpmn:process>'
         "</bpmn:definitions>"
     ).encode()
 
 
-def flow(
-    source: str, target: str, condition: str | None = None, flow_id: str | None = None
-) -> str:
+def flow(source: str, target: str, condition: str | None = None, flow_id: str | None = None) -> str:
     """A sequence flow, optionally with a condition expression."""
     fid = flow_id or f"f_{source}_{target}"
     if condition is None:
-        return (
-            f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}"/>'
-        )
+        return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}"/>'
     return (
         f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}">'
         f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}'

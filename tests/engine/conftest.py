@@ -31,9 +31,7 @@ class Org:
 def make_org(session: Session) -> Org:
     """Create the departments and users (flushed, not committed)."""
     tag = uuid.uuid4().hex[:8]
-    department = Department(
-        code=f"D{tag}", name_el="Τμήμα Πρωτοκόλλου", name_en="Registry"
-    )
+    department = Department(code=f"D{tag}", name_el="Τμήμα Πρωτοκόλλου", name_en="Registry")
     other = Department(code=f"O{tag}", name_el="Τμήμα Μισθοδοσίας", name_en="Payroll")
     session.add_all([department, other])
     session.flush()

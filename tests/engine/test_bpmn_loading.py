@@ -9,7 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.loader import compile_definition
 from engine.bpmn.rewrite import juel_to_python, timer_to_python
-from engine.errors import DeploymentError, ScriptRefused, UnsafeXml
+from engine.errors import DeploymentError, ScriptRefusedError, UnsafeXmlError
 from engine.scripting import SCRIPT_ENGINE
 from engine.serialization import new_workflow
 from tests.engine.bpmn_builder import flow, process
@@ -36,19 +36,19 @@ def test_xxe_is_refused() -> None:
         b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
         b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</bpmn:definitions>'
     )
-    with pytest.raises(UnsafeXml, match="DOCTYPE"):
+    with pytest.raises(UnsafeXmlError, match="DOCTYPE"):
         compile_bytes(data)
 
 
 def test_billion_laughs_is_refused() -> None:
     entities = "".join(f'<!ENTITY l{i} "&l{i - 1};&l{i - 1};">' for i in range(1, 10))
     data = f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY l0 "ha">{entities}]><d>&l9;</d>'.encode()
-    with pytest.raises(UnsafeXml):
+    with pytest.raises(UnsafeXmlError):
         compile_bytes(data)
 
 
 def test_not_xml_is_refused() -> None:
-    with pytest.raises(UnsafeXml, match="not well-formed XML"):
+    with pytest.raises(UnsafeXmlError, match="not well-formed XML"):
         compile_bytes(b"%PDF-1.7 this is not a diagram")
 
 
@@ -79,9 +79,7 @@ def test_bad_timer_literal_is_refused() -> None:
         '<bpmn:startEvent id="s"/>'
         '<bpmn:intermediateCatchEvent id="wait" name="Wait"><bpmn:timerEventDefinition>'
         "<bpmn:timeDuration>P3X</bpmn:timeDuration></bpmn:timerEventDefinition>"
-        '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>'
-        + flow("s", "wait")
-        + flow("wait", "e")
+        '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>' + flow("s", "wait") + flow("wait", "e")
     )
     with pytest.raises(DeploymentError, match=r'wait "Wait": timer timeDuration'):
         compile_bytes(process(body))
@@ -113,14 +111,9 @@ def test_implicit_parallel_split_is_made_explicit() -> None:
 def test_conditional_flows_from_a_task_are_refused_with_the_fix() -> None:
     body = (
         '<bpmn:startEvent id="s"/><bpmn:task id="a" name="Check"/><bpmn:endEvent id="e1"/>'
-        '<bpmn:endEvent id="e2"/>'
-        + flow("s", "a")
-        + flow("a", "e1", "x")
-        + flow("a", "e2", "not x")
+        '<bpmn:endEvent id="e2"/>' + flow("s", "a") + flow("a", "e1", "x") + flow("a", "e2", "not x")
     )
-    with pytest.raises(
-        DeploymentError, match='a "Check": .*Draw an exclusive or inclusive gateway'
-    ):
+    with pytest.raises(DeploymentError, match=r'a "Check": .*Draw an exclusive or inclusive gateway'):
         compile_bytes(process(body))
 
 
@@ -130,9 +123,7 @@ def test_unsupported_element_is_refused() -> None:
         + flow("s", "g")
         + flow("g", "e")
     )
-    with pytest.raises(
-        DeploymentError, match='g "Odd": bpmn:complexGateway is not supported'
-    ):
+    with pytest.raises(DeploymentError, match='g "Odd": bpmn:complexGateway is not supported'):
         compile_bytes(process(body))
 
 
@@ -149,9 +140,7 @@ def test_gateway_without_default_or_conditions_is_refused() -> None:
         + flow("g", "e1", "x > 1")
         + flow("g", "e2")
     )
-    with pytest.raises(
-        DeploymentError, match='g "Which\\?": gateway has no default flow'
-    ):
+    with pytest.raises(DeploymentError, match='g "Which\\?": gateway has no default flow'):
         compile_bytes(process(body))
 
 
@@ -162,9 +151,7 @@ def test_script_that_does_not_compile_is_refused() -> None:
         + flow("s", "t")
         + flow("t", "e")
     )
-    with pytest.raises(
-        DeploymentError, match='t "Compute": script does not compile: syntax error'
-    ):
+    with pytest.raises(DeploymentError, match='t "Compute": script does not compile: syntax error'):
         compile_bytes(process(body))
 
 
@@ -206,10 +193,16 @@ def test_restricted_scripts_cannot_escape() -> None:
         "open('/etc/passwd')",
         "'{0.__class__}'.format(1)",
     ):
-        with pytest.raises((ScriptRefused, NameError)):
+        with pytest.raises((ScriptRefusedError, NameError)):
             environment.evaluate(source, {})
-    with pytest.raises(ScriptRefused):
+    with pytest.raises(ScriptRefusedError):
         environment.execute("import os", {})
     data = {"name": "__import__('os').system('echo pwned')"}
     # Citizen data is a value in the namespace, never compiled: it stays a string.
     assert environment.evaluate("name", data) == data["name"]
+
+
+def test_reserved_ids_are_refused() -> None:
+    body = '<bpmn:startEvent id="Start" name="Begin"/><bpmn:endEvent id="e"/>' + flow("Start", "e")
+    with pytest.raises(DeploymentError, match="Start \"Begin\": the id 'Start' is reserved"):
+        compile_bytes(process(body))

@@ -40,9 +40,7 @@ def test_prepare_return_then_approve(db_session: Session, org: Org) -> None:
         org.department.id,
     )
     claim_task(db_session, prepare.task_id, org.clerk)
-    complete_task(
-        db_session, prepare.task_id, {"title": "Άδεια", "body": "..."}, org.clerk
-    )
+    complete_task(db_session, prepare.task_id, {"title": "Άδεια", "body": "..."}, org.clerk)
 
     review = only_task(db_session, case.id)
     assert (review.bpmn_id, review.role) == ("Task_Review", "head")
@@ -64,13 +62,9 @@ def test_prepare_return_then_approve(db_session: Session, org: Org) -> None:
     assert row is not None
     db_session.refresh(row)
     assert (row.status, row.milestone) == ("completed", "Approved")
-    assert row.closed_at is not None and row.number.startswith(
-        f"{row.created_at.year}/"
-    )
+    assert row.closed_at is not None and row.number.startswith(f"{row.created_at.year}/")
     assert open_tasks(db_session, case.id) == []
-    assert (
-        db_session.scalars(select(Wakeup).where(Wakeup.case_id == case.id)).all() == []
-    )
+    assert db_session.scalars(select(Wakeup).where(Wakeup.case_id == case.id)).all() == []
     actions = [e.action for e in case_history(db_session, case.id)]
     assert actions == [
         "case_started", "task_claimed", "task_completed", "task_completed",
@@ -81,9 +75,7 @@ def test_prepare_return_then_approve(db_session: Session, org: Org) -> None:
 
 def test_reject(db_session: Session, org: Org) -> None:
     case = start_case(db_session, "document_approval", department_id=org.department.id)
-    complete_task(
-        db_session, only_task(db_session, case.id).task_id, {"title": "x"}, org.clerk
-    )
+    complete_task(db_session, only_task(db_session, case.id).task_id, {"title": "x"}, org.clerk)
     complete_task(
         db_session,
         only_task(db_session, case.id).task_id,
@@ -98,9 +90,7 @@ def test_reject(db_session: Session, org: Org) -> None:
 
 def test_sla_escalates_to_the_substitute(db_session: Session, org: Org) -> None:
     case = start_case(db_session, "document_approval", department_id=org.department.id)
-    complete_task(
-        db_session, only_task(db_session, case.id).task_id, {"title": "x"}, org.clerk
-    )
+    complete_task(db_session, only_task(db_session, case.id).task_id, {"title": "x"}, org.clerk)
     review = only_task(db_session, case.id)
     assert review.due_at is not None
     assert fire_due_wakeups_in(db_session) == 0  # not due yet
@@ -110,9 +100,7 @@ def test_sla_escalates_to_the_substitute(db_session: Session, org: Org) -> None:
     substitute_task = only_task(db_session, case.id)
     assert substitute_task.bpmn_id == "Task_SubstituteReview"
     assert substitute_task.assignee_id == org.substitute.id
-    complete_task(
-        db_session, substitute_task.task_id, {"decision": "approve"}, org.substitute
-    )
+    complete_task(db_session, substitute_task.task_id, {"decision": "approve"}, org.substitute)
     row = db_session.get(Case, case.id)
     assert row is not None
     db_session.refresh(row)
