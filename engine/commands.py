@@ -33,7 +33,7 @@ from engine.runtime import (
     Actor,
     OpenCase,
     lock_case,
-    lock_case_of_task,
+    lock_task,
     save_case,
     snapshot,
     utcnow,
@@ -124,12 +124,9 @@ def _advance(case: OpenCase) -> None:
 
 
 def _open_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any]:
-    """Lock the task's case, then read the task's index row fresh (after the lock)."""
-    case = lock_case_of_task(session, task_id)
-    row = None
-    if case is not None:
-        row = session.execute(select(TASKS).where(TASKS.c.task_id == task_id)).first()
-    if row is None:
+    """Lock the task's index row and its case; explain why if the task is not open."""
+    found = lock_task(session, task_id)
+    if found is None:
         done = session.execute(
             select(AuditEvent.actor, AuditEvent.at).where(
                 AuditEvent.task_id == task_id, AuditEvent.action == "task_completed"
@@ -140,8 +137,7 @@ def _open_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any]:
                 f"this task was already completed by {done.actor}; open the case to see the result."
             )
         raise TaskNotFound(f"task {task_id} is not open; it may have been withdrawn. Refresh your inbox.")
-    assert case is not None
-    return case, row
+    return found
 
 
 def _check_may_work(session: Session, user: User, row: Any) -> None:
@@ -154,7 +150,7 @@ def _check_may_work(session: Session, user: User, row: Any) -> None:
                 f"this task is claimed by {other}; ask them or the head of the department to release it."
             )
         return
-    if user.department_id != row.department_id or row.role not in user.roles:
+    if user.department_id != row.task_department_id or row.role not in user.roles:
         raise TaskForbidden(
             f"task '{row.title}' belongs to the {row.role} role of another department; "
             "it is not in your inbox. Ask the head of that department to forward it."
@@ -181,7 +177,7 @@ def release_task(session: Session, task_id: uuid.UUID, user: User) -> None:
     """Give a claimed task back to the department's queue (its assignee or the head)."""
     case, row = _open_task(session, task_id)
     if row.assignee_id != user.id:
-        _check_head(user, row.department_id)
+        _check_head(user, row.task_department_id)
     session.execute(update(TASKS).where(TASKS.c.task_id == task_id).values(assignee_id=None))
     case.record("task_released", task_id, title=row.title)
     save_case(session, case, actor_of(user))
@@ -190,10 +186,10 @@ def release_task(session: Session, task_id: uuid.UUID, user: User) -> None:
 def assign_task(session: Session, task_id: uuid.UUID, assignee: User, head: User) -> None:
     """The head gives a task to a member of the department who holds the task's role."""
     case, row = _open_task(session, task_id)
-    _check_head(head, row.department_id)
+    _check_head(head, row.task_department_id)
     if (
         not assignee.is_active
-        or assignee.department_id != row.department_id
+        or assignee.department_id != row.task_department_id
         or row.role not in assignee.roles
     ):
         raise InvalidInput(
@@ -207,7 +203,7 @@ def assign_task(session: Session, task_id: uuid.UUID, assignee: User, head: User
 def forward_task(session: Session, task_id: uuid.UUID, department_id: uuid.UUID, head: User) -> None:
     """The head moves a task (and the case's responsibility) to another department."""
     case, row = _open_task(session, task_id)
-    _check_head(head, row.department_id)
+    _check_head(head, row.task_department_id)
     target = session.get(Department, department_id)
     if target is None:
         raise InvalidInput("that department does not exist; pick one from the list.")

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -91,13 +90,8 @@ class CaseTask(Base):
     __tablename__ = "case_tasks"
     __table_args__ = (
         Index("ix_case_tasks_assignee_due", "assignee_id", "due_at"),
-        Index(
-            "ix_case_tasks_unclaimed",
-            "department_id",
-            "role",
-            "due_at",
-            postgresql_where=text("assignee_id IS NULL"),
-        ),
+        # Department queues and approval queues: department + role, ordered by due date.
+        Index("ix_case_tasks_department_role_due", "department_id", "role", "due_at"),
         Index("ix_case_tasks_case_id", "case_id"),
     )
 

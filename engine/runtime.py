@@ -22,8 +22,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import audit_values
+from engine.case_store import LOCK_CASE, LOCK_TASK, write_case
 from engine.definitions import LoadedDefinition, load_definition
-from engine.errors import CaseNotFound, TaskConflict
+from engine.errors import CaseNotFound
 from engine.lanes import lane_rules
 from engine.models import AuditEvent, Case, CaseTask, ProcessDefinition, Wakeup
 from engine.serialization import state_from_json, state_to_json
@@ -35,26 +36,6 @@ WAKEUPS = Wakeup.__table__
 DEFINITIONS = ProcessDefinition.__table__
 HUMAN_KINDS = ("userTask", "manualTask")
 SYSTEM_ACTOR = "system"
-
-_CASE_COLUMNS = (
-    CASES.c.id,
-    CASES.c.number,
-    CASES.c.definition_id,
-    CASES.c.process_id,
-    CASES.c.status,
-    CASES.c.department_id,
-    CASES.c.state,
-    CASES.c.version,
-    CASES.c.audit_seq,
-    CASES.c.audit_hash,
-    CASES.c.milestone,
-    CASES.c.data,
-    # The definition's hash finds the cached spec without another round trip.
-    select(DEFINITIONS.c.content_hash)
-    .where(DEFINITIONS.c.id == CASES.c.definition_id)
-    .scalar_subquery()
-    .label("content_hash"),
-)
 
 
 @dataclass
@@ -104,17 +85,16 @@ def utcnow() -> datetime:
 
 def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
     """SELECT … FOR UPDATE the case and restore its workflow."""
-    row = session.execute(select(*_CASE_COLUMNS).where(CASES.c.id == case_id).with_for_update()).first()
+    row = session.execute(LOCK_CASE, {"case_id": case_id}).first()
     if row is None:
         raise CaseNotFound(f"case {case_id} does not exist; check the link or the case number.")
     return _open(session, row)
 
 
-def lock_case_of_task(session: Session, task_id: uuid.UUID) -> OpenCase | None:
-    """Lock the case that owns index row ``task_id``; None if no such open task."""
-    owner = select(TASKS.c.case_id).where(TASKS.c.task_id == task_id).scalar_subquery()
-    row = session.execute(select(*_CASE_COLUMNS).where(CASES.c.id == owner).with_for_update()).first()
-    return None if row is None else _open(session, row)
+def lock_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any] | None:
+    """Lock an open task's index row and its case (fresh after any wait); None if not open."""
+    row = session.execute(LOCK_TASK, {"task_id": task_id}).first()
+    return None if row is None else (_open(session, row), row)
 
 
 def _open(session: Session, row: Any) -> OpenCase:
@@ -144,12 +124,27 @@ def snapshot(case: OpenCase) -> None:
     case.waits_before = pending_wakeups(case)
 
 
+def ready_manual_tasks(case: OpenCase) -> list[SpiffTask]:
+    """READY tasks that wait for someone (people or the job queue), in one pass.
+
+    Iterates the task dictionaries directly: SpiffWorkflow's filtered tree walk costs
+    more than everything else a command does in Python.
+    """
+    workflows = [case.workflow, *case.workflow.subprocesses.values()]
+    return [
+        task
+        for workflow in workflows
+        for task in workflow.tasks.values()
+        if task.state == TaskState.READY and task.task_spec.manual
+    ]
+
+
 def human_tasks(case: OpenCase) -> list[SpiffTask]:
     """Ready tasks that people do (user and manual tasks)."""
     tasks = case.definition.tasks
     return [
         t
-        for t in case.workflow.get_tasks(state=TaskState.READY, manual=True)
+        for t in ready_manual_tasks(case)
         if (info := tasks.get(t.task_spec.bpmn_id)) is not None and info.kind in HUMAN_KINDS
     ]
 
@@ -162,7 +157,7 @@ def pending_wakeups(case: OpenCase) -> dict[tuple[uuid.UUID, str], datetime]:
         if due is not None:
             wakeups[(task.id, "timer")] = due
     infos = case.definition.tasks
-    for task in case.workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in ready_manual_tasks(case):
         info = infos.get(task.task_spec.bpmn_id)
         if info is not None and info.kind == "serviceTask":
             wakeups[(task.id, "service")] = utcnow()
@@ -243,45 +238,38 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
         )
         case.audit_seq, case.audit_hash = values["seq"], values["hash"]
         audit_rows.append(values)
-    state = state_to_json(workflow)
     values: dict[str, Any] = {
-        "state": state,
+        "state": state_to_json(workflow),
         "status": case.status,
         "milestone": case.milestone,
         "department_id": case.department_id,
         "data": case.data,
-        "updated_at": now,
-        "version": case.version + 1,
+        "now": now,
+        "closed_at": now if case.status != "active" else None,
         "audit_seq": case.audit_seq,
         "audit_hash": case.audit_hash,
     }
-    if case.status != "active":
-        values["closed_at"] = now
+    new_columns = None
     if case.new_columns is not None:
-        columns = {
-            "created_at": now,
-            "definition_id": case.definition.id,
-            "process_id": case.process_id,
-        }
-        session.execute(insert(CASES).values(id=case.id, **case.new_columns, **columns, **values))
-        case.new_columns = None
-    else:
-        result = session.execute(
-            update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version).values(**values)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise TaskConflict(f"case {case.number} changed at the same time; reload it and try again.")
+        new_columns = {**case.new_columns, "definition_id": case.definition.id, "process_id": case.process_id}
+    write_case(
+        session,
+        case_id=case.id,
+        number=case.number,
+        version=case.version,
+        values=values,
+        new_columns=new_columns,
+        gone=[tid for tid in case.ready_before if tid not in ready_after],
+        added=[
+            _index_row(session, case, t, now)
+            for tid, t in ready_after.items()
+            if tid not in case.ready_before
+        ],
+        audit=audit_rows,
+    )
+    case.new_columns = None
     case.version += 1
-    # The case row exists now (new cases are inserted above): write the deltas against it.
-    gone = [tid for tid in case.ready_before if tid not in ready_after]
-    if gone:
-        session.execute(delete(TASKS).where(TASKS.c.task_id.in_(gone)))
-    added = [t for tid, t in ready_after.items() if tid not in case.ready_before]
-    if added:
-        session.execute(insert(TASKS), [_index_row(session, case, t, now) for t in added])
     _save_wakeups(session, case, waits_after)
-    if audit_rows:
-        session.execute(insert(AUDIT), audit_rows)
     case.events.clear()
     snapshot(case)
 

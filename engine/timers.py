@@ -177,3 +177,15 @@ def run_worker(
             worked = False
         if not worked:
             stop.wait(poll_seconds)
+
+
+def start_worker_thread(
+    factory: sessionmaker[Session], poll_seconds: float = 1.0
+) -> tuple[threading.Thread, threading.Event]:
+    """Run the wakeup loop in a daemon thread (for `polis run`); set the event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(factory, stop, poll_seconds), name="polis-worker", daemon=True
+    )
+    thread.start()
+    return thread, stop

@@ -170,11 +170,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_case_tasks_case_id", "case_tasks", ["case_id"], unique=False)
     op.create_index(
-        "ix_case_tasks_unclaimed",
-        "case_tasks",
-        ["department_id", "role", "due_at"],
-        unique=False,
-        postgresql_where=sa.text("assignee_id IS NULL"),
+        "ix_case_tasks_department_role_due", "case_tasks", ["department_id", "role", "due_at"], unique=False
     )
     op.create_table(
         "engine_wakeups",
@@ -238,11 +234,7 @@ def downgrade() -> None:
     op.drop_table("incidents")
     op.drop_index("ix_engine_wakeups_due_at", table_name="engine_wakeups")
     op.drop_table("engine_wakeups")
-    op.drop_index(
-        "ix_case_tasks_unclaimed",
-        table_name="case_tasks",
-        postgresql_where=sa.text("assignee_id IS NULL"),
-    )
+    op.drop_index("ix_case_tasks_department_role_due", table_name="case_tasks")
     op.drop_index("ix_case_tasks_case_id", table_name="case_tasks")
     op.drop_index("ix_case_tasks_assignee_due", table_name="case_tasks")
     op.drop_table("case_tasks")
