@@ -85,7 +85,7 @@ def approval_queue(session: Session, user: User, filters: InboxFilter | None = N
     return _run(session, condition, filters)
 
 
-def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[Any]:
+def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[CaseTask, str, str]:
     """The SELECT behind an inbox (exposed so tests can check the plan)."""
     filters = filters or InboxFilter()
     if filters.sort not in SORTS:

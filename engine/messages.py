@@ -8,11 +8,11 @@ the matching catch event; a second message with the same message id is ignored.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from engine.errors import CaseNotFound
 from engine.models import Case, Message
 from engine.runtime import Actor, OpenCase, lock_case, save_case, utcnow
 
-MESSAGES = Message.__table__
+MESSAGES = cast(Table, Message.__table__)
 DEFAULT_TTL = timedelta(days=30)
 
 

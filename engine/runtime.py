@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import audit_values
@@ -29,11 +29,11 @@ from engine.lanes import lane_rules
 from engine.models import AuditEvent, Case, CaseTask, ProcessDefinition, Wakeup
 from engine.serialization import state_from_json, state_to_json
 
-CASES = Case.__table__
-TASKS = CaseTask.__table__
-AUDIT = AuditEvent.__table__
-WAKEUPS = Wakeup.__table__
-DEFINITIONS = ProcessDefinition.__table__
+CASES = cast(Table, Case.__table__)
+TASKS = cast(Table, CaseTask.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
+WAKEUPS = cast(Table, Wakeup.__table__)
+DEFINITIONS = cast(Table, ProcessDefinition.__table__)
 HUMAN_KINDS = ("userTask", "manualTask")
 SYSTEM_ACTOR = "system"
 
@@ -174,7 +174,7 @@ def timer_due(task: SpiffTask) -> datetime | None:
         value = value.get("next")
     if not value:
         return None
-    return TimerEventDefinition.get_datetime(str(value))
+    return cast(datetime, TimerEventDefinition.get_datetime(str(value)))
 
 
 def _waits_for_messages(case: OpenCase) -> bool:
@@ -225,7 +225,7 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
         case.record("case_completed", None, milestone=case.milestone)
     audit_rows = []
     for action, task_id, details in case.events:
-        values = audit_values(
+        row = audit_values(
             case.id,
             case.audit_seq + 1,
             case.audit_hash,
@@ -236,8 +236,8 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
             task_id,
             details,
         )
-        case.audit_seq, case.audit_hash = values["seq"], values["hash"]
-        audit_rows.append(values)
+        case.audit_seq, case.audit_hash = row["seq"], row["hash"]
+        audit_rows.append(row)
     values: dict[str, Any] = {
         "state": state_to_json(workflow),
         "status": case.status,

@@ -13,7 +13,7 @@ import datetime as _dt
 import decimal
 from functools import lru_cache
 from types import CodeType
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
@@ -109,7 +109,7 @@ def _compile(source: str, mode: str) -> CodeType:
             )
         if isinstance(node, ast.Name) and node.id.startswith("__"):
             raise ScriptRefusedError(f"name '{node.id}' is not allowed in process scripts.")
-    return compile(tree, "<string>", mode)
+    return compile(cast(Any, tree), "<string>", mode)
 
 
 class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]

@@ -14,11 +14,11 @@ import logging
 import threading
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import NotFound
@@ -29,7 +29,7 @@ from engine.services import ServiceCall, get_handler
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=10)
-INCIDENTS = Incident.__table__
+INCIDENTS = cast(Table, Incident.__table__)
 
 
 def fire_due_wakeups_in(session: Session, now: datetime | None = None, limit: int = 100) -> int:

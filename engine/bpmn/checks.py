@@ -72,16 +72,16 @@ def service_handler_name(node: etree._Element) -> str | None:
             value = value.strip()
             if value.startswith(("${", "#{")) and value.endswith("}"):
                 value = value[2:-1]
-            return value.strip() or None
+            return str(value).strip() or None
     for definition in node.iter(f"{{{ZEEBE}}}taskDefinition"):
         if definition.get("type"):
-            return definition.get("type")
+            return str(definition.get("type"))
     for operator in node.iter(f"{{{SPIFF}}}serviceTaskOperator"):
         if operator.get("id"):
-            return operator.get("id")
+            return str(operator.get("id"))
     implementation = node.get("implementation", "")
     if implementation and not implementation.startswith("##") and "://" not in implementation:
-        return implementation
+        return str(implementation)
     return None
 
 
@@ -89,10 +89,10 @@ def form_key(node: etree._Element) -> str | None:
     """The form a user task shows, from ``camunda:formKey`` or a Zeebe form definition."""
     value = node.get(f"{{{CAMUNDA}}}formKey")
     if value:
-        return value.strip()
+        return str(value).strip()
     for definition in node.iter(f"{{{ZEEBE}}}formDefinition"):
         if definition.get("formKey"):
-            return definition.get("formKey")
+            return str(definition.get("formKey"))
     return None
 
 

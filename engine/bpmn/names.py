@@ -19,7 +19,7 @@ def tag(local: str) -> str:
 
 def local_name(element: etree._Element) -> str:
     """The tag of ``element`` without its namespace."""
-    return etree.QName(element).localname
+    return str(etree.QName(element).localname)
 
 
 def in_bpmn(element: etree._Element) -> bool:

@@ -43,7 +43,7 @@ def parse_xml(data: bytes, file_name: str = "") -> etree._ElementTree:
                 Problem(
                     "",
                     "",
-                    f"the file is not well-formed XML ({exc.msg}, line {exc.lineno}). "
+                    f"the file is not well-formed XML ({exc.msg}). "
                     "Export it again as BPMN 2.0 XML from the modeler.",
                 )
             ],

@@ -51,7 +51,7 @@ def test_timer_due_during_outage_fires_once_after_restart(
                 break
             time.sleep(0.05)
         time.sleep(0.3)  # give a duplicate firing every chance to happen
-        for thread, stop in workers:
+        for _, stop in workers:
             stop.set()
         for thread, _ in workers:
             thread.join(5)
