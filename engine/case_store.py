@@ -1,6 +1,8 @@
 """The hot-path SQL: one locked read and one write statement per command.
 
-Written as plain SQL on the session's connection because a command's writes (case
+Written as plain SQL run by psycopg on the session's own connection (same transaction,
+no SQLAlchemy statement and result processing, which cost more CPU than the workflow
+itself), because a command's writes (case
 state, task-index delta, audit rows) go out as one statement with data-modifying CTEs:
 one round trip instead of four. Every part is guarded by the optimistic version check,
 so a lost race writes nothing.
@@ -14,7 +16,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from psycopg import Cursor
+from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session
 
 from engine.errors import TaskConflict
@@ -30,56 +33,69 @@ TASK_COLUMNS = (
 )
 AUDIT_COLUMNS = "case_id, seq, at, actor_id, actor, action, task_id, details, prev_hash, hash"
 
-LOCK_CASE = text(f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = :case_id FOR UPDATE OF c")
+LOCK_CASE = f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = %(case_id)s FOR UPDATE OF c"
 # Locking the task row as well makes PostgreSQL re-read both rows after a wait: a task
 # completed by the transaction we waited for is then simply not found.
-LOCK_TASK = text(
+LOCK_TASK = (
     f"SELECT {CASE_COLUMNS}, t.task_id, t.title, t.bpmn_id, t.department_id AS task_department_id, "
     "t.role, t.assignee_id, t.form_key "
-    "FROM case_tasks t JOIN cases c ON c.id = t.case_id WHERE t.task_id = :task_id FOR UPDATE OF c, t"
+    "FROM case_tasks t JOIN cases c ON c.id = t.case_id WHERE t.task_id = %(task_id)s FOR UPDATE OF c, t"
 )
 
 _DELTAS = f"""
 gone AS (
-    DELETE FROM case_tasks WHERE task_id = ANY(CAST(:gone AS uuid[])) AND EXISTS (SELECT 1 FROM written)
+    DELETE FROM case_tasks WHERE task_id = ANY(%(gone)s::uuid[]) AND EXISTS (SELECT 1 FROM written)
 ),
 added AS (
     INSERT INTO case_tasks ({TASK_COLUMNS})
-    SELECT {TASK_COLUMNS} FROM jsonb_populate_recordset(NULL::case_tasks, CAST(:tasks AS jsonb))
+    SELECT {TASK_COLUMNS} FROM jsonb_populate_recordset(NULL::case_tasks, %(tasks)s::jsonb)
     WHERE EXISTS (SELECT 1 FROM written)
 ),
 audit AS (
     INSERT INTO audit_events ({AUDIT_COLUMNS})
-    SELECT {AUDIT_COLUMNS} FROM jsonb_populate_recordset(NULL::audit_events, CAST(:audit AS jsonb))
+    SELECT {AUDIT_COLUMNS} FROM jsonb_populate_recordset(NULL::audit_events, %(audit)s::jsonb)
     WHERE EXISTS (SELECT 1 FROM written)
 )
 SELECT count(*) FROM written
 """
-UPDATE_CASE = text(
+UPDATE_CASE = (
     """
 WITH written AS (
-    UPDATE cases SET state = :state, status = :status, milestone = :milestone,
-        department_id = :department_id, data = CAST(:data AS jsonb), updated_at = :now,
-        closed_at = COALESCE(CAST(:closed_at AS timestamptz), closed_at), version = version + 1,
-        audit_seq = :audit_seq, audit_hash = :audit_hash
-    WHERE id = :id AND version = :version
+    UPDATE cases SET state = %(state)s, status = %(status)s, milestone = %(milestone)s,
+        department_id = %(department_id)s, data = %(data)s::jsonb, updated_at = %(now)s,
+        closed_at = COALESCE(%(closed_at)s::timestamptz, closed_at), version = version + 1,
+        audit_seq = %(audit_seq)s, audit_hash = %(audit_hash)s
+    WHERE id = %(id)s AND version = %(version)s
     RETURNING id
 ),"""
     + _DELTAS
 )
-INSERT_CASE = text(
+INSERT_CASE = (
     """
 WITH written AS (
     INSERT INTO cases (id, number, tracking_code, definition_id, process_id, status, milestone,
         department_id, applicant, data, created_at, updated_at, closed_at, due_at, state, version,
         audit_seq, audit_hash)
-    VALUES (:id, :number, :tracking_code, :definition_id, :process_id, :status, :milestone,
-        :department_id, CAST(:applicant AS jsonb), CAST(:data AS jsonb), :now, :now,
-        CAST(:closed_at AS timestamptz), :due_at, :state, 1, :audit_seq, :audit_hash)
+    VALUES (%(id)s, %(number)s, %(tracking_code)s, %(definition_id)s, %(process_id)s, %(status)s, %(milestone)s,
+        %(department_id)s, %(applicant)s::jsonb, %(data)s::jsonb, %(now)s, %(now)s,
+        %(closed_at)s::timestamptz, %(due_at)s, %(state)s, 1, %(audit_seq)s, %(audit_hash)s)
     RETURNING id
 ),"""
     + _DELTAS
 )
+
+
+def _cursor(session: Session) -> Cursor[Any]:
+    """A psycopg cursor on the session's connection, inside the session's transaction."""
+    driver = session.connection().connection.driver_connection
+    return driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+
+
+def fetch_one(session: Session, sql: str, params: dict[str, Any]) -> Any:
+    """Run a query and return its first row (attribute access), or None."""
+    with _cursor(session) as cursor:
+        cursor.execute(sql, params)  # type: ignore[arg-type]
+        return cursor.fetchone()
 
 
 def _json(value: Any) -> str:
@@ -111,14 +127,14 @@ def write_case(
         **values,
         "id": case_id,
         "data": _json(values["data"]),
-        "gone": [str(g) for g in gone],
+        "gone": gone,
         "tasks": _json(added),
         "audit": _json(audit),
     }
     if new_columns is not None:
         params.update(new_columns, applicant=_json(new_columns["applicant"]))
-        session.execute(INSERT_CASE, params)
+        fetch_one(session, INSERT_CASE, params)
         return
     params["version"] = version
-    if session.execute(UPDATE_CASE, params).scalar_one() != 1:
+    if fetch_one(session, UPDATE_CASE, params)[0] != 1:
         raise TaskConflict(f"case {number} changed at the same time; reload it and try again.")

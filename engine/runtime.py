@@ -22,7 +22,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import audit_values
-from engine.case_store import LOCK_CASE, LOCK_TASK, write_case
+from engine.case_store import LOCK_CASE, LOCK_TASK, fetch_one, write_case
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound
 from engine.lanes import lane_rules
@@ -85,7 +85,7 @@ def utcnow() -> datetime:
 
 def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
     """SELECT … FOR UPDATE the case and restore its workflow."""
-    row = session.execute(LOCK_CASE, {"case_id": case_id}).first()
+    row = fetch_one(session, LOCK_CASE, {"case_id": case_id})
     if row is None:
         raise CaseNotFound(f"case {case_id} does not exist; check the link or the case number.")
     return _open(session, row)
@@ -93,7 +93,7 @@ def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
 
 def lock_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any] | None:
     """Lock an open task's index row and its case (fresh after any wait); None if not open."""
-    row = session.execute(LOCK_TASK, {"task_id": task_id}).first()
+    row = fetch_one(session, LOCK_TASK, {"task_id": task_id})
     return None if row is None else (_open(session, row), row)
 
 
