@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString, cast
 
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session
 
@@ -76,8 +76,8 @@ WITH written AS (
     INSERT INTO cases (id, number, tracking_code, definition_id, process_id, status, milestone,
         department_id, applicant, data, created_at, updated_at, closed_at, due_at, state, version,
         audit_seq, audit_hash)
-    VALUES (%(id)s, %(number)s, %(tracking_code)s, %(definition_id)s, %(process_id)s, %(status)s, %(milestone)s,
-        %(department_id)s, %(applicant)s::jsonb, %(data)s::jsonb, %(now)s, %(now)s,
+    VALUES (%(id)s, %(number)s, %(tracking_code)s, %(definition_id)s, %(process_id)s, %(status)s,
+        %(milestone)s, %(department_id)s, %(applicant)s::jsonb, %(data)s::jsonb, %(now)s, %(now)s,
         %(closed_at)s::timestamptz, %(due_at)s, %(state)s, 1, %(audit_seq)s, %(audit_hash)s)
     RETURNING id
 ),"""
@@ -87,14 +87,14 @@ WITH written AS (
 
 def _cursor(session: Session) -> Cursor[Any]:
     """A psycopg cursor on the session's connection, inside the session's transaction."""
-    driver = session.connection().connection.driver_connection
-    return driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+    driver = cast(Connection[Any], session.connection().connection.driver_connection)
+    return driver.cursor(row_factory=namedtuple_row)
 
 
 def fetch_one(session: Session, sql: str, params: dict[str, Any]) -> Any:
     """Run a query and return its first row (attribute access), or None."""
     with _cursor(session) as cursor:
-        cursor.execute(sql, params)  # type: ignore[arg-type]
+        cursor.execute(cast(LiteralString, sql), params)
         return cursor.fetchone()
 
 
