@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any, LiteralString, cast
+from typing import Any, cast
 
 from psycopg import Connection, Cursor
 from psycopg.rows import namedtuple_row
@@ -94,7 +94,7 @@ def _cursor(session: Session) -> Cursor[Any]:
 def fetch_one(session: Session, sql: str, params: dict[str, Any]) -> Any:
     """Run a query and return its first row (attribute access), or None."""
     with _cursor(session) as cursor:
-        cursor.execute(cast(LiteralString, sql), params)
+        cursor.execute(sql, params)
         return cursor.fetchone()
 
 
