@@ -38,11 +38,17 @@ def _build_serializer() -> BpmnWorkflowSerializer:
         lambda v: decimal.Decimal(v["value"]),
     )
     registry.register(set, lambda v: {"value": sorted(v, key=repr)}, lambda v: set(v["value"]))
-    return BpmnWorkflowSerializer(registry)
+    serializer = BpmnWorkflowSerializer(registry)
+    # SpiffWorkflow 3.2 leaves task data unconverted and relies on its JSON encoder to turn
+    # dates, Decimals... into tagged dicts, which it does only in "encoder mode". We always
+    # dump through that encoder, so the mode stays on (also no thread flips it back and forth).
+    registry._encoder_mode = True
+    return serializer
 
 
 SERIALIZER = _build_serializer()
 _REGISTRY = SERIALIZER.registry
+_ENCODER = SERIALIZER._encoder_cls
 
 
 def spec_to_json(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
@@ -52,7 +58,7 @@ def spec_to_json(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessS
         "spec": _REGISTRY.convert(spec),
         "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
     }
-    return json.dumps(payload, separators=(",", ":"))
+    return json.dumps(payload, separators=(",", ":"), cls=_ENCODER)
 
 
 def spec_from_json(text: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
@@ -73,7 +79,7 @@ def state_to_json(workflow: BpmnWorkflow) -> str:
     dct = _workflow_converter().state_to_dict(workflow)
     dct["format"] = STATE_FORMAT
     dct["serializer_version"] = SERIALIZER.VERSION
-    return json.dumps(dct, separators=(",", ":"), default=_json_default)
+    return json.dumps(dct, separators=(",", ":"), cls=_ENCODER)
 
 
 def state_from_json(
@@ -88,12 +94,6 @@ def state_from_json(
     # The script engine is not serialized: put the restricted one back every time.
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} cannot be stored in a case; store plain JSON values")
 
 
 class _StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
