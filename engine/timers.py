@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import NotFound
 from engine.models import Incident
-from engine.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, utcnow
+from engine.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, timer_due, utcnow
 from engine.services import ServiceCall, get_handler
 
 log = logging.getLogger(__name__)
@@ -32,48 +32,62 @@ BACKOFF_BASE = timedelta(seconds=10)
 INCIDENTS = cast(Table, Incident.__table__)
 
 
-def fire_due_wakeups_in(session: Session, now: datetime | None = None, limit: int = 100) -> int:
-    """Run up to ``limit`` due wakeups inside ``session`` (the caller commits); return how many."""
-    done = 0
+def fire_due_wakeups_in(
+    session: Session, now: datetime | None = None, limit: int = 100, current: list[int] | None = None
+) -> int:
+    """Run up to ``limit`` due wakeups inside ``session`` (the caller commits); return how many ran.
+
+    ``current`` receives the id of each wakeup as it is taken, so a caller whose
+    transaction failed knows which one to postpone.
+    """
+    ran = 0
     skipped: set[int] = set()
-    while done < limit:
-        if not _run_one(session, now or utcnow(), skipped):
+    while ran < limit:
+        outcome = _run_one(session, now or utcnow(), skipped, current if current is not None else [])
+        if outcome is None:
             break
-        done += 1
-    return done
+        ran += outcome
+    return ran
 
 
-def _run_one(session: Session, now: datetime, skipped: set[int]) -> bool:
+def _run_one(session: Session, now: datetime, skipped: set[int], current: list[int]) -> int | None:
+    """Take the earliest due wakeup: 1 if it ran, 0 if skipped, None if nothing is due."""
     query = select(WAKEUPS.c.id, WAKEUPS.c.case_id).where(WAKEUPS.c.due_at <= now)
     if skipped:
         query = query.where(WAKEUPS.c.id.not_in(skipped))
     candidate = session.execute(query.order_by(WAKEUPS.c.due_at).limit(1)).first()
     if candidate is None:
-        return False
+        return None
+    current.append(candidate.id)
     case = lock_case(session, candidate.case_id)
     wakeup = session.execute(
         select(WAKEUPS).where(WAKEUPS.c.id == candidate.id, WAKEUPS.c.due_at <= now).with_for_update()
     ).first()
     if wakeup is None:  # someone else handled it while we waited for the case lock
         skipped.add(candidate.id)
-        return True
+        return 0
     if wakeup.kind == "timer":
-        _fire_timer(session, case, wakeup)
-    else:
-        _run_service(session, case, wakeup, now)
-    return True
+        return _fire_timer(session, case, wakeup, skipped)
+    _run_service(session, case, wakeup, now)
+    return 1
 
 
-def _fire_timer(session: Session, case: OpenCase, wakeup: Any) -> None:
+def _fire_timer(session: Session, case: OpenCase, wakeup: Any, skipped: set[int]) -> int:
     task = _task(case, wakeup.task_id)
-    name = task.task_spec.bpmn_name or task.task_spec.bpmn_id if task is not None else None
+    if task is None or task.state != TaskState.WAITING:  # stale: the timer is gone
+        session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+        return 1
+    due_before = timer_due(task)
+    name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
     case.workflow.refresh_timers()
+    if task.state == TaskState.WAITING and timer_due(task) == due_before:
+        # Not due by the engine's clock yet (the row says otherwise): leave it for later.
+        skipped.add(wakeup.id)
+        return 0
     case.workflow.do_engine_steps()
     case.record("timer_fired", wakeup.task_id, timer=name)
-    # save_case deletes the wakeup as part of the delta; make sure even a stale one goes.
-    session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
-    case.waits_before.pop((wakeup.task_id, "timer"), None)
     save_case(session, case, Actor.system())
+    return 1
 
 
 def _task(case: OpenCase, task_id: uuid.UUID) -> Any:
@@ -169,14 +183,34 @@ def run_worker(
     stop = stop or threading.Event()
     log.info("polis worker started")
     while not stop.is_set():
+        current: list[int] = []
         try:
             with factory.begin() as session:
-                worked = _run_one(session, utcnow(), set())
-        except Exception:
-            log.exception("wakeup failed; retrying in %.0f s", poll_seconds)
-            worked = False
-        if not worked:
+                ran = fire_due_wakeups_in(session, limit=1, current=current)
+        except Exception as exc:
+            log.exception("wakeup failed; it is postponed")
+            if current:
+                _postpone(factory, current[-1], exc)
+            ran = 0
+        if not ran:
             stop.wait(poll_seconds)
+
+
+def _postpone(factory: sessionmaker[Session], wakeup_id: int, exc: Exception) -> None:
+    """Push a wakeup that broke its transaction back, so it cannot block the ones behind it."""
+    try:
+        with factory.begin() as session:
+            session.execute(
+                update(WAKEUPS)
+                .where(WAKEUPS.c.id == wakeup_id)
+                .values(
+                    attempts=WAKEUPS.c.attempts + 1,
+                    last_error=f"{type(exc).__name__}: {exc}",
+                    due_at=utcnow() + BACKOFF_BASE * 6,
+                )
+            )
+    except Exception:
+        log.exception("could not postpone wakeup %s", wakeup_id)
 
 
 def start_worker_thread(
