@@ -13,11 +13,28 @@ from engine.definitions import PROCESSES_DIR, validate_file
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 FILES = sorted(PROCESSES_DIR.glob("*.bpmn"))
 TESTS = Path(__file__).parent
-DRAWN = (
-    "startEvent endEvent intermediateCatchEvent intermediateThrowEvent boundaryEvent task userTask "
-    "manualTask scriptTask serviceTask sendTask receiveTask callActivity subProcess exclusiveGateway "
-    "parallelGateway inclusiveGateway eventBasedGateway lane participant"
-).split()
+DRAWN = [
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "task",
+    "userTask",
+    "manualTask",
+    "scriptTask",
+    "serviceTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
+    "subProcess",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "lane",
+    "participant",
+]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
