@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from engine.definitions import latest_definition_id, load_definition
+from engine.definitions import latest_definition
 from engine.errors import (
     CaseNotFound,
     FormInvalid,
@@ -70,10 +70,9 @@ def start_case(
     due_at: datetime | None = None,
 ) -> OpenCase:
     """Start a case on the newest version of ``process_id`` and run it to its first wait."""
-    definition_id = latest_definition_id(session, process_id)
-    if definition_id is None:
+    definition = latest_definition(session, process_id)
+    if definition is None:
         raise CaseNotFound(f"process '{process_id}' is not deployed; run `polis processes deploy` first.")
-    definition = load_definition(session, definition_id)
     now = utcnow()
     workflow = new_workflow(definition.spec, definition.subprocess_specs)
     case = OpenCase(

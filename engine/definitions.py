@@ -126,14 +126,17 @@ def _parts(
     return cached.spec, cached.subprocess_specs, cached.tasks
 
 
-def latest_definition_id(session: Session, process_id: str) -> int | None:
-    """The newest deployed version of ``process_id`` (new cases start on it)."""
-    return session.scalar(
-        select(ProcessDefinition.id)
+def latest_definition(session: Session, process_id: str) -> LoadedDefinition | None:
+    """The newest deployed version of ``process_id`` (new cases start on it), or None."""
+    row = session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.version, ProcessDefinition.content_hash)
         .where(ProcessDefinition.process_id == process_id)
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
-    )
+    ).first()
+    if row is None:
+        return None
+    return load_definition(session, row.id, row.content_hash, row.version)
 
 
 def list_definitions(session: Session) -> list[ProcessDefinition]:
