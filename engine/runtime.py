@@ -1,9 +1,10 @@
 """Load a locked case, advance its workflow, save everything it changed in one go.
 
-Per command the database sees: one locked read of the case with its state, one
-conditional UPDATE (version check), the task-index delta, the wakeup delta (timers and
-service tasks, usually nothing) and one audit row per event. Commands live in
-engine.commands; this module is the shared machinery.
+Per command the database sees one locked read of the case (with its state and, for task
+commands, the task's index row) and one write statement that updates the case under its
+version check and carries the task-index delta and the audit rows (engine.case_store);
+the wakeup delta (timers, service tasks) adds statements only when it is not empty.
+Commands live in engine.commands; this module is the shared machinery.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ from engine.case_store import LOCK_CASE, LOCK_TASK, fetch_one, write_case
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound
 from engine.lanes import lane_rules
-from engine.models import AuditEvent, Case, CaseTask, ProcessDefinition, Wakeup
+from engine.models import CaseTask, Wakeup
 from engine.serialization import state_from_json, state_to_json
 
-CASES = cast(Table, Case.__table__)
 TASKS = cast(Table, CaseTask.__table__)
-AUDIT = cast(Table, AuditEvent.__table__)
 WAKEUPS = cast(Table, Wakeup.__table__)
-DEFINITIONS = cast(Table, ProcessDefinition.__table__)
 HUMAN_KINDS = ("userTask", "manualTask")
 SYSTEM_ACTOR = "system"
 
