@@ -206,3 +206,27 @@ def test_reserved_ids_are_refused() -> None:
     body = '<bpmn:startEvent id="Start" name="Begin"/><bpmn:endEvent id="e"/>' + flow("Start", "e")
     with pytest.raises(DeploymentError, match="Start \"Begin\": the id 'Start' is reserved"):
         compile_bytes(process(body))
+
+
+def test_camunda_modeler_export_loads_as_it_is() -> None:
+    data = (Path(__file__).parent / "bpmn" / "camunda_modeler_leave.bpmn").read_bytes()
+    definition = compile_definition(data, "camunda_modeler_leave.bpmn", LANES)
+    assert definition.original_xml == data  # colours, DI and Camunda extensions kept
+    assert definition.tasks["Activity_Notify"].handler == "notify_applicant"
+    assert definition.tasks["Activity_Check"].lane == "Clerk"
+    workflow = new_workflow(definition.spec, definition.subprocess_specs)
+    workflow.do_engine_steps()
+    (check,) = workflow.get_tasks(state=TaskState.READY, manual=True)
+    check.run()
+    workflow.do_engine_steps()
+    assert len(workflow.waiting_events()) == 1  # the P1D timer literal was accepted
+
+
+def test_bpmn_io_default_diagram_without_lanes_gets_the_lane_fix() -> None:
+    body = (
+        '<bpmn:startEvent id="StartEvent_1"/><bpmn:userTask id="Activity_1" name="Review"/>'
+        '<bpmn:endEvent id="Event_1"/>' + flow("StartEvent_1", "Activity_1") + flow("Activity_1", "Event_1")
+    )
+    data = process(body).replace(b'isExecutable="true"', b'isExecutable="false"')
+    with pytest.raises(DeploymentError, match='Activity_1 "Review": user task is in no lane'):
+        compile_bytes(data)
