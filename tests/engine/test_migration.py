@@ -1,0 +1,27 @@
+"""The engine's revision downgrades and upgrades cleanly, and matches the models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+import engine.models
+import engine.org  # noqa: F401
+import storage.models  # noqa: F401
+from core.database import downgrade_database, upgrade_database
+from core.db import Base
+
+
+def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
+    downgrade_database(fresh_db_url, "0001_foundation")
+    engine = create_engine(fresh_db_url)
+    try:
+        with engine.connect() as connection:
+            assert "cases" not in inspect(connection).get_table_names()
+        upgrade_database(fresh_db_url)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
