@@ -73,6 +73,13 @@ def start_case(
     definition = latest_definition(session, process_id)
     if definition is None:
         raise CaseNotFound(f"process '{process_id}' is not deployed; run `polis processes deploy` first.")
+    start_forms = [i.form_key for i in definition.tasks.values() if i.kind == "startEvent" and i.form_key]
+    if start_forms:
+        errors = validation_errors(start_forms[0], data or {})
+        if errors:
+            raise FormInvalid(
+                f"the request form has errors: {'; '.join(errors)}. Correct them and submit again.", errors
+            )
     now = utcnow()
     workflow = new_workflow(definition.spec, definition.subprocess_specs)
     case = OpenCase(

@@ -119,7 +119,8 @@ def task_infos(root: etree._Element) -> dict[str, TaskInfo]:
     infos: dict[str, TaskInfo] = {}
     for process in root.iter(tag("process")):
         lanes = lane_of_nodes(process)
-        for node in process.iter(tag("userTask"), tag("manualTask"), tag("serviceTask")):
+        # Start events are listed for their start form (camunda:formKey), which start_case checks.
+        for node in process.iter(tag("userTask"), tag("manualTask"), tag("serviceTask"), tag("startEvent")):
             node_id, name = label(node)
             priority = node.get(f"{{{CAMUNDA}}}priority") or "0"
             infos[node_id] = TaskInfo(

@@ -28,11 +28,13 @@ def snapshot(session: Session) -> tuple[Any, ...]:
     )
 
 
-def refused(session: Session, error: type[Exception], match: str, call: Any, *args: Any) -> None:
+def refused(
+    session: Session, error: type[Exception], match: str, call: Any, *args: Any, **kwargs: Any
+) -> None:
     before = snapshot(session)
     savepoint = session.begin_nested()
     with pytest.raises(error, match=match):
-        call(session, *args)
+        call(session, *args, **kwargs)
     savepoint.rollback()
     assert snapshot(session) == before
 
@@ -126,3 +128,18 @@ def test_audit_rows_cannot_be_updated_or_deleted(
         with pytest.raises(Exception, match="append-only"):
             db_session.execute(text(statement))
         savepoint.rollback()
+
+
+def test_start_form_is_validated(db_session: Session, org: Org) -> None:
+    from tests.engine.bpmn_builder import flow, process
+
+    body = (
+        '<bpmn:startEvent id="StartEvent_1" camunda:formKey="document_prepare"/><bpmn:endEvent id="E"/>'
+        + flow("StartEvent_1", "E")
+    )
+    deploy_definition(db_session, process(body, process_id="with_start_form"), "with_start_form.bpmn")
+    refused(
+        db_session, FormInvalid, "request form has errors", start_case, "with_start_form", department_id=None
+    )
+    case = start_case(db_session, "with_start_form", department_id=None, data={"title": "ok"})
+    assert case.status == "completed"
