@@ -138,3 +138,23 @@ def write_case(
     params["version"] = version
     if fetch_one(session, UPDATE_CASE, params)[0] != 1:
         raise TaskConflict(f"case {number} changed at the same time; reload it and try again.")
+
+
+#: The procrastinate task that runs one wakeup (see engine.jobs).
+WAKEUP_QUEUE = "engine"
+WAKEUP_TASK = "engine.run_wakeup"
+# A procrastinate job per wakeup, deferred in the command's own transaction through
+# procrastinate's SQL API: the job exists exactly when the wakeup row does.
+DEFER_WAKEUPS = f"""
+SELECT procrastinate_defer_jobs_v1(ARRAY(
+    SELECT ROW('{WAKEUP_QUEUE}', '{WAKEUP_TASK}', 0, NULL, NULL,
+               jsonb_build_object('wakeup_id', w.id), w.due)::procrastinate_job_to_defer_v1
+    FROM unnest(%(ids)s::bigint[], %(dues)s::timestamptz[]) AS w(id, due)
+))
+"""
+
+
+def defer_wakeup_jobs(session: Session, wakeups: list[tuple[int, datetime]]) -> None:
+    """Queue a job at each wakeup's due time (in the caller's transaction)."""
+    if wakeups:
+        fetch_one(session, DEFER_WAKEUPS, {"ids": [w[0] for w in wakeups], "dues": [w[1] for w in wakeups]})

@@ -23,7 +23,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import audit_values
-from engine.case_store import LOCK_CASE, LOCK_TASK, fetch_one, write_case
+from engine.case_store import LOCK_CASE, LOCK_TASK, defer_wakeup_jobs, fetch_one, write_case
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound
 from engine.lanes import lane_rules
@@ -310,33 +310,26 @@ def _save_wakeups(
     for task_id, kind in gone:
         session.execute(
             delete(WAKEUPS).where(
-                WAKEUPS.c.case_id == case.id,
-                WAKEUPS.c.task_id == task_id,
-                WAKEUPS.c.kind == kind,
+                WAKEUPS.c.case_id == case.id, WAKEUPS.c.task_id == task_id, WAKEUPS.c.kind == kind
             )
         )
     added = [
-        {
-            "case_id": case.id,
-            "task_id": task_id,
-            "kind": kind,
-            "due_at": due,
-            "attempts": 0,
-        }
+        {"case_id": case.id, "task_id": task_id, "kind": kind, "due_at": due, "attempts": 0}
         for (task_id, kind), due in waits_after.items()
         if (task_id, kind) not in case.waits_before
     ]
+    jobs: list[tuple[int, datetime]] = []
     if added:
-        session.execute(insert(WAKEUPS), added)
+        rows = session.execute(insert(WAKEUPS).returning(WAKEUPS.c.id, WAKEUPS.c.due_at), added)
+        jobs.extend((row.id, row.due_at) for row in rows)
     for (task_id, kind), due in waits_after.items():
         before = case.waits_before.get((task_id, kind))
         if kind == "timer" and before is not None and before != due:  # a cycle timer moved on
-            session.execute(
+            moved = session.execute(
                 update(WAKEUPS)
-                .where(
-                    WAKEUPS.c.case_id == case.id,
-                    WAKEUPS.c.task_id == task_id,
-                    WAKEUPS.c.kind == kind,
-                )
+                .where(WAKEUPS.c.case_id == case.id, WAKEUPS.c.task_id == task_id, WAKEUPS.c.kind == kind)
                 .values(due_at=due, attempts=0)
+                .returning(WAKEUPS.c.id, WAKEUPS.c.due_at)
             )
+            jobs.extend((row.id, row.due_at) for row in moved)
+    defer_wakeup_jobs(session, jobs)

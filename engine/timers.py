@@ -1,8 +1,9 @@
-"""Wakeups: BPMN timers and service tasks, run when due by `polis worker`.
+"""Wakeups: BPMN timers and service tasks, run when due by the job queue (engine.jobs).
 
-Wakeup rows are written in the same transaction as the workflow state, so they survive
-restarts; firing one deletes it in the transaction that advances the case, so a timer
-that came due while no worker ran fires exactly once when one starts.
+Wakeup rows (and their procrastinate jobs) are written in the same transaction as the
+workflow state, so they survive restarts; firing one deletes or moves it in the
+transaction that advances the case, so a timer that came due while no worker ran fires
+exactly once when one starts.
 
 Lock order is always case row first, then wakeup row (as in every command), so the
 worker and people working on the same case cannot deadlock.
@@ -11,7 +12,6 @@ worker and people working on the same case cannot deadlock.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -22,6 +22,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import NotFound
+from engine.case_store import defer_wakeup_jobs
 from engine.models import Incident
 from engine.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, timer_due, utcnow
 from engine.services import ServiceCall, get_handler
@@ -123,15 +124,13 @@ def _service_failed(
 ) -> None:
     attempts = wakeup.attempts + 1
     if attempts < MAX_ATTEMPTS:
+        due = now + BACKOFF_BASE * 2 ** (attempts - 1)
         session.execute(
             update(WAKEUPS)
             .where(WAKEUPS.c.id == wakeup.id)
-            .values(
-                attempts=attempts,
-                last_error=error,
-                due_at=now + BACKOFF_BASE * 2 ** (attempts - 1),
-            )
+            .values(attempts=attempts, last_error=error, due_at=due)
         )
+        defer_wakeup_jobs(session, [(wakeup.id, due)])
         return
     session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
     session.execute(
@@ -161,65 +160,54 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
         raise NotFound(f"no open incident {incident_id}; list them with `polis incidents list`.")
     case = lock_case(session, incident.case_id)
     incident.resolved_at = utcnow()
-    session.execute(
-        insert(WAKEUPS).values(
-            case_id=case.id,
-            task_id=incident.task_id,
-            kind="service",
-            due_at=utcnow(),
-            attempts=0,
-        )
-    )
+    now = utcnow()
+    wakeup_id = session.execute(
+        insert(WAKEUPS)
+        .values(case_id=case.id, task_id=incident.task_id, kind="service", due_at=now, attempts=0)
+        .returning(WAKEUPS.c.id)
+    ).scalar_one()
+    defer_wakeup_jobs(session, [(wakeup_id, now)])
     case.record("incident_retried", incident.task_id, incident=incident_id)
     save_case(session, case, actor)
 
 
-def run_worker(
-    factory: sessionmaker[Session],
-    stop: threading.Event | None = None,
-    poll_seconds: float = 1.0,
-) -> None:
-    """Fire due wakeups forever (one transaction each) until ``stop`` is set."""
-    stop = stop or threading.Event()
-    log.info("polis worker started")
-    while not stop.is_set():
-        current: list[int] = []
-        try:
-            with factory.begin() as session:
-                ran = fire_due_wakeups_in(session, limit=1, current=current)
-        except Exception as exc:
-            log.exception("wakeup failed; it is postponed")
-            if current:
-                _postpone(factory, current[-1], exc)
-            ran = 0
-        if not ran:
-            stop.wait(poll_seconds)
+def run_wakeup(session: Session, wakeup_id: int, now: datetime | None = None) -> bool:
+    """Run one wakeup if it is still due (the job queue calls this); False if it was not.
+
+    A job whose wakeup is gone (already handled, case cancelled) or was moved later (a
+    retry with backoff, the next cycle of a timer, each with its own job) does nothing:
+    the row, not the job, decides, so every firing happens exactly once.
+    """
+    now = now or utcnow()
+    case_id = session.scalar(select(WAKEUPS.c.case_id).where(WAKEUPS.c.id == wakeup_id))
+    if case_id is None:
+        return False
+    case = lock_case(session, case_id)
+    wakeup = session.execute(
+        select(WAKEUPS).where(WAKEUPS.c.id == wakeup_id, WAKEUPS.c.due_at <= now).with_for_update()
+    ).first()
+    if wakeup is None:
+        return False
+    if wakeup.kind == "timer":
+        return _fire_timer(session, case, wakeup, set()) == 1
+    _run_service(session, case, wakeup, now)
+    return True
 
 
-def _postpone(factory: sessionmaker[Session], wakeup_id: int, exc: Exception) -> None:
-    """Push a wakeup that broke its transaction back, so it cannot block the ones behind it."""
+def postpone_wakeup(factory: sessionmaker[Session], wakeup_id: int, exc: BaseException) -> None:
+    """Push back a wakeup whose transaction failed, with its own new job, and log why."""
     try:
         with factory.begin() as session:
-            session.execute(
+            due = utcnow() + BACKOFF_BASE * 6
+            moved = session.execute(
                 update(WAKEUPS)
                 .where(WAKEUPS.c.id == wakeup_id)
                 .values(
-                    attempts=WAKEUPS.c.attempts + 1,
-                    last_error=f"{type(exc).__name__}: {exc}",
-                    due_at=utcnow() + BACKOFF_BASE * 6,
+                    attempts=WAKEUPS.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}", due_at=due
                 )
-            )
+                .returning(WAKEUPS.c.id)
+            ).first()
+            if moved is not None:
+                defer_wakeup_jobs(session, [(wakeup_id, due)])
     except Exception:
         log.exception("could not postpone wakeup %s", wakeup_id)
-
-
-def start_worker_thread(
-    factory: sessionmaker[Session], poll_seconds: float = 1.0
-) -> tuple[threading.Thread, threading.Event]:
-    """Run the wakeup loop in a daemon thread (for `polis run`); set the event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_worker, args=(factory, stop, poll_seconds), name="polis-worker", daemon=True
-    )
-    thread.start()
-    return thread, stop

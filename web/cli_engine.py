@@ -83,7 +83,7 @@ def worker(ctx: click.Context, poll: float) -> None:
     """Fire due timers and run service tasks until stopped (Ctrl-C or SIGTERM)."""
     import threading
 
-    from engine.timers import run_worker
+    from engine.jobs import run_worker
 
     engine = make_engine(prepare_database(settings_of(ctx)))
     stop = threading.Event()
