@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
 from engine.runtime import utcnow
+from engine.services import load_handlers
 from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def run_worker(
 ) -> None:
     """Run the procrastinate worker for the engine queue until ``stop`` is set."""
     stop = stop or threading.Event()
+    load_handlers()
     asyncio.run(_serve(build_app(factory), stop, poll_seconds))
 
 
@@ -89,14 +91,18 @@ async def _serve(app: procrastinate.App, stop: threading.Event, poll_seconds: fl
             )
         )
         log.info("polis worker started")
-        while not stop.is_set() and not worker.done():
-            await asyncio.sleep(0.05)
-        if worker.done():
-            worker.result()  # a crashed worker raises here
-            return
-        worker.cancel()
-        with suppress(asyncio.CancelledError):
-            await worker
+        try:
+            while not stop.is_set() and not worker.done():
+                await asyncio.sleep(0.05)
+        finally:
+            # Also on cancellation (Ctrl-C): let the worker finish its shutdown while the
+            # app (its connection pool) is still open.
+            if not worker.done():
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
+        if not worker.cancelled():
+            worker.result()  # a worker that crashed raises here
     log.info("polis worker stopped")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,16 @@ class ServiceCall:
 
 Handler = Callable[[ServiceCall], dict[str, Any] | None]
 _HANDLERS: dict[str, Handler] = {}
+
+#: Modules whose import registers handlers; the worker imports them before it starts.
+#: Each area adds its own (e.g. "engine.protocol.handlers", "signing.handlers").
+HANDLER_MODULES: list[str] = []
+
+
+def load_handlers() -> None:
+    """Import every module in HANDLER_MODULES so its handlers are registered."""
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
 
 
 def register_handler(name: str) -> Callable[[Handler], Handler]:

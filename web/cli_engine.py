@@ -87,7 +87,8 @@ def worker(ctx: click.Context, poll: float) -> None:
 
     engine = make_engine(prepare_database(settings_of(ctx)))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     click.echo("polis worker: running (Ctrl-C to stop)")
     try:
         run_worker(make_session_factory(engine), stop, poll)
