@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from core.clock import athens_year
 from core.errors import InvalidInput
 from engine.definitions import latest_definition
 from engine.errors import (
@@ -84,7 +85,7 @@ def start_case(
     workflow = new_workflow(definition.spec, definition.subprocess_specs)
     case = OpenCase(
         id=uuid.uuid4(),
-        number=next_case_number(session, now.year),
+        number=next_case_number(session, athens_year(now)),
         process_id=process_id,
         status="active",
         department_id=department_id,

@@ -114,3 +114,15 @@ def test_state_keeps_dates_money_and_sets_without_the_spec() -> None:
     task = restored.get_next_task(manual=True)
     assert task is not None
     assert {k: task.data[k] for k in values} == values
+
+
+def test_case_numbers_follow_the_athens_calendar_year(db_session: Session, org: Org) -> None:
+    import time_machine
+
+    # 23:59 on 31 December in Athens is 21:59 UTC; Athens midnight is 22:00 UTC.
+    with time_machine.travel(dt.datetime(2026, 12, 31, 21, 59, tzinfo=dt.UTC), tick=False):
+        old_year = start_case(db_session, "document_approval", department_id=org.department.id)
+    with time_machine.travel(dt.datetime(2026, 12, 31, 22, 0, tzinfo=dt.UTC), tick=False):
+        new_year = start_case(db_session, "document_approval", department_id=org.department.id)
+    assert old_year.number.startswith("2026/")
+    assert new_year.number == "2027/000001"
