@@ -25,6 +25,12 @@ data as the process needs.
 
 Bad parameters or data raise :class:`engine.protocol.errors.InvalidEntry` (an InvalidInput)
 before any number is taken.
+
+The engine's job loop calls handlers as ``handler(ServiceCall) -> dict`` without a session.
+Registration must share the job's transaction (else a failed case step followed by a retry
+would register the same document twice, under two numbers), so
+:func:`handle_service_call` takes the job's session as well; the engine registers it once
+its handlers receive the session. The task's parameters come from ``data["protocol"]``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import ProtocolEntry
 from engine.protocol.numbering import utc_now
 from engine.protocol.service import register
+from engine.services import ServiceCall
 
 _COPIED = (
     "direction",
@@ -100,3 +107,31 @@ def _fill(template: str, data: Mapping[str, Any]) -> str:
                 fields={"subject": "bad placeholder"},
             )
     return template.format_map({key: data[key] for key in data if isinstance(key, str)})
+
+
+#: The key of the task data holding the registration parameters (set by the process).
+PARAMS_KEY = "protocol"
+#: The key under which the registered entry is put back into the task data.
+RESULT_KEY = "protocol_entry"
+
+
+def handle_service_call(session: Session, call: ServiceCall) -> dict[str, Any]:
+    """Adapter for the engine's service tasks: register, and return the data to merge."""
+    params = call.data.get(PARAMS_KEY)
+    if not isinstance(params, Mapping):
+        raise InvalidEntry(
+            f"The service task {call.bpmn_id} has no '{PARAMS_KEY}' parameters in its data; set"
+            f" e.g. {{'{PARAMS_KEY}': {{'direction': 'ΕΞ', 'subject_field': 'title'}}}}.",
+        )
+    entry = register_protocol(
+        session, call.data, {**params, "case_id": call.case_id, "case_number": call.case_number}
+    )
+    return {
+        RESULT_KEY: {
+            "id": str(entry.id),
+            "number": entry.number,
+            "year": entry.year,
+            "display": entry.display_number,
+            "registered_at": entry.registered_at.isoformat(),
+        }
+    }

@@ -15,7 +15,8 @@ from engine.protocol.errors import EntryNotFound, InvalidEntry
 from engine.protocol.models import ProtocolEntry
 from engine.protocol.receipts import ensure_receipt, receipt_for
 from engine.protocol.service import register
-from engine.protocol.tasks import register_protocol
+from engine.protocol.tasks import handle_service_call, register_protocol
+from engine.services import ServiceCall
 from storage.filesystem import FilesystemStore
 from storage.models import StoredObjectRecord
 from tests.protocol.factories import fixed_clock, incoming, make_user
@@ -98,3 +99,23 @@ def test_the_service_task_refuses_bad_parameters(
 ) -> None:
     with pytest.raises(InvalidEntry, match=message):
         register_protocol(db_session, {"kind": "x"}, params)
+
+
+def test_the_engine_adapter_registers_from_a_service_call(db_session: Session) -> None:
+    call = ServiceCall(
+        case_id=uuid.uuid4(),
+        case_number="2026/000007",
+        bpmn_id="register_answer",
+        data={"title": "Απάντηση σε αίτημα", "protocol": {"direction": "ΕΞ", "subject_field": "title"}},
+    )
+    result = handle_service_call(db_session, call)["protocol_entry"]
+    entry = db_session.get(ProtocolEntry, uuid.UUID(result["id"]))
+    assert entry is not None
+    assert (entry.case_id, entry.case_number, entry.subject) == (
+        call.case_id,
+        "2026/000007",
+        "Απάντηση σε αίτημα",
+    )
+    assert result["display"] == entry.display_number
+    with pytest.raises(InvalidEntry, match="no 'protocol' parameters"):
+        handle_service_call(db_session, ServiceCall(call.case_id, "x", "t", {}))
