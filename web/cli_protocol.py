@@ -13,12 +13,29 @@ import click
 from core.database import database_url
 from core.db import make_engine, make_session_factory, session_scope
 from engine.protocol.export import count_book, csv_lines, iter_book, json_chunks
+from engine.protocol.service import create_registry
 from web.cli import settings_of
 
 
 @click.group()
 def protocol() -> None:
     """Protocol registry (πρωτόκολλο)."""
+
+
+@protocol.command("add-registry")
+@click.argument("code")
+@click.argument("name_el")
+@click.argument("name_en")
+@click.pass_context
+def add_registry(ctx: click.Context, code: str, name_el: str, name_en: str) -> None:
+    """Add a registry besides the general one (GEN), e.g. one per directorate."""
+    engine = make_engine(database_url(settings_of(ctx)))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            create_registry(session, code, name_el, name_en)
+    finally:
+        engine.dispose()
+    click.echo(f"Registry {code} added; its numbering starts at 1 with its first entry.")
 
 
 @protocol.command()

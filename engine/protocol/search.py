@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, func, literal, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.protocol.drafts import parse_direction
@@ -77,7 +77,7 @@ def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
         }
         entries = [found[entry_id] for entry_id in ids]
     else:
-        statement = select(ProtocolEntry).where(*plain).order_by(*NEWEST_FIRST).limit(limit + 1)
+        statement = select(ProtocolEntry).where(*plain).order_by(*NEWEST_FIRST).limit(_fixed(limit + 1))
         entries = list(session.scalars(statement))
     more = len(entries) > limit
     entries = entries[:limit]
@@ -111,14 +111,14 @@ def _full_text_ids(
         )
         .where(*plain)
         .order_by(*NEWEST_FIRST)
-        .limit(PROBE_ROWS)
+        .limit(_fixed(PROBE_ROWS))
         .subquery("newest")
     )
     probe = (
         select(newest.c.id)
         .where(*(newest.c[name].bool_op("@@")(tsquery) for name, tsquery in words))
         .order_by(newest.c.registered_at.desc(), newest.c.id.desc())
-        .limit(wanted)
+        .limit(_fixed(wanted))
     )
     ids = list(session.scalars(probe))
     if len(ids) == wanted:
@@ -129,8 +129,19 @@ def _full_text_ids(
         .cte("matches")
         .prefix_with("MATERIALIZED")  # collect every match through the GIN index, then sort
     )
-    ordered = select(matches.c.id).order_by(matches.c.registered_at.desc(), matches.c.id.desc()).limit(wanted)
+    ordered = (
+        select(matches.c.id)
+        .order_by(matches.c.registered_at.desc(), matches.c.id.desc())
+        .limit(_fixed(wanted))
+    )
     return list(session.scalars(ordered))
+
+
+def _fixed(count: int) -> ColumnElement[int]:
+    """A LIMIT written into the SQL: psycopg prepares repeated statements, and PostgreSQL's
+    generic plan for ``LIMIT $n`` does not know the page is small, so it sorts every match
+    instead of walking the time index (50 ms instead of 1 ms on a million entries)."""
+    return literal(count, Integer, literal_execute=True)
 
 
 def _conditions(

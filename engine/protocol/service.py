@@ -54,6 +54,8 @@ def create_registry(session: Session, code: str, name_el: str, name_en: str) -> 
     """Add a registry (e.g. one per directorate)."""
     if not code.strip() or len(code) > 32:
         raise InvalidEntry("A registry code needs 1 to 32 characters, e.g. ΔΤΥ.")
+    if session.scalar(select(Registry.id).where(Registry.code == code.strip())) is not None:
+        raise InvalidEntry(f"A registry with code {code.strip()!r} exists already; choose another code.")
     registry = Registry(code=code.strip(), name_el=name_el, name_en=name_en)
     session.add(registry)
     session.flush()

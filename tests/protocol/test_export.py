@@ -76,3 +76,15 @@ def test_an_unknown_registry_is_a_clear_error(
     result = CliRunner().invoke(main, ["protocol", "export", "--year", "2026", "--registry", "ΧΧ"])
     assert result.exit_code == 1
     assert "no protocol registry with code 'ΧΧ'" in result.output
+
+
+def test_a_registry_is_added_from_the_command_line(
+    fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLIS_DATABASE_URL", fresh_db_url)
+    monkeypatch.setenv("POLIS_VAR_DIR", str(tmp_path / "var"))
+    args = ["protocol", "add-registry", "ΔΟΥ", "Διεύθυνση Οικονομικών", "Finance"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1
+    assert "exists already" in again.output
