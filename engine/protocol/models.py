@@ -168,6 +168,15 @@ class ProtocolEntry(Base):
         CheckConstraint("(cancelled_at IS NULL) = (cancel_reason IS NULL)", name="cancel_reason_given"),
         Index("ix_protocol_entries_year_number", "year", "number"),
         Index("ix_protocol_entries_registered_at", "registered_at", "id"),
+        # Classified entries are few: without this a classification filter walks the whole
+        # time index to fill a page.
+        Index(
+            "ix_protocol_entries_classification_registered_at",
+            "classification",
+            "registered_at",
+            "id",
+            postgresql_where=text("classification IS NOT NULL"),
+        ),
         Index("ix_protocol_entries_case_id", "case_id", postgresql_where=text("case_id IS NOT NULL")),
         Index(
             "ix_protocol_entries_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")

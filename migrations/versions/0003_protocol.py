@@ -206,6 +206,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_protocol_entries_year_number"), "protocol_entries", ["year", "number"])
     op.create_index(op.f("ix_protocol_entries_registered_at"), "protocol_entries", ["registered_at", "id"])
     op.create_index(
+        op.f("ix_protocol_entries_classification_registered_at"),
+        "protocol_entries",
+        ["classification", "registered_at", "id"],
+        postgresql_where=sa.text("classification IS NOT NULL"),
+    )
+    op.create_index(
         op.f("ix_protocol_entries_case_id"),
         "protocol_entries",
         ["case_id"],
