@@ -1,0 +1,1 @@
+"""Form definitions and the catalogue of services citizens can request."""
