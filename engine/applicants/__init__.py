@@ -1,0 +1,1 @@
+"""Applicants (citizens): registration, email verification, sign-in, OIDC."""
