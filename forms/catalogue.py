@@ -10,26 +10,50 @@ always; the messages come in Greek and English.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import jinja2
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from core.errors import ConfigurationError, NotFound
-from forms.greek_ids import make_format_checker
 from forms.service_schema import SERVICE_SCHEMA
-from forms.submission_errors import FieldError, translate_schema_error
+from forms.services import (
+    FORMAT_CHECKER,
+    AttachmentInfo,
+    AttachmentSpec,
+    FormRule,
+    LocalText,
+    Service,
+)
+from forms.submission_errors import FieldError
+from forms.submissions import check_submission
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "AttachmentInfo",
+    "AttachmentSpec",
+    "Catalogue",
+    "CatalogueError",
+    "FieldError",
+    "FormRule",
+    "LocalText",
+    "Service",
+    "UnknownService",
+    "default_catalogue",
+    "get_service",
+    "list_services",
+    "load_catalogue",
+    "load_service",
+    "validate_submission",
+]
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 SERVICE_FILE = "service.json"
-_FORMAT_CHECKER = make_format_checker()
 _META_VALIDATOR = Draft202012Validator(SERVICE_SCHEMA)
 
 
@@ -41,72 +65,6 @@ class UnknownService(NotFound):
     """No service with this code in the catalogue."""
 
     code = "unknown_service"
-
-
-@dataclass(frozen=True)
-class LocalText:
-    """A text in Greek and English."""
-
-    el: str
-    en: str
-
-    def get(self, locale: str) -> str:
-        """The text in ``locale`` (Greek unless English is asked for)."""
-        return self.en if locale == "en" else self.el
-
-
-@dataclass(frozen=True)
-class AttachmentSpec:
-    """A kind of file a request takes: which types, how big, how many, required or not."""
-
-    key: str
-    label: LocalText
-    help: LocalText | None
-    required: bool
-    mime_types: tuple[str, ...]
-    max_bytes: int
-    max_files: int
-
-
-@dataclass(frozen=True)
-class AttachmentInfo:
-    """What the server knows about one uploaded file before accepting it (type sniffed)."""
-
-    key: str
-    filename: str
-    content_type: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Service:
-    """One request type of the catalogue."""
-
-    code: str
-    title: LocalText
-    description: LocalText
-    department: str
-    process: str
-    fee_eur: Decimal
-    deadline_working_days: int
-    validity_months: int | None
-    certificate_template: Path
-    form_schema: Mapping[str, Any]
-    ui: Mapping[str, Any]
-    attachments: tuple[AttachmentSpec, ...]
-
-    def field_label(self, name: str, locale: str) -> str:
-        """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""
-        field = self.ui["fields"].get(name)
-        return str(field["label"]["en" if locale == "en" else "el"]) if field else name
-
-    def attachment(self, key: str) -> AttachmentSpec | None:
-        """The attachment kind ``key``, or None."""
-        return next((spec for spec in self.attachments if spec.key == key), None)
-
-    def validator(self) -> Draft202012Validator:
-        """A validator of this service's form data, with the Greek formats checked."""
-        return Draft202012Validator(self.form_schema, format_checker=_FORMAT_CHECKER)
 
 
 class Catalogue:
@@ -164,10 +122,10 @@ def _check_form(doc: Mapping[str, Any], problems: list[str]) -> None:
     for name in schema.get("required", []):
         if name not in properties:
             problems.append(f"form.schema.required: {name!r} is required but not in properties.")
-    unknown_formats = set(_formats_in(schema)) - set(_FORMAT_CHECKER.checkers)
+    unknown_formats = set(_formats_in(schema)) - set(FORMAT_CHECKER.checkers)
     for name in sorted(unknown_formats):
         problems.append(
-            f"form.schema: unknown format {name!r}; known formats are {sorted(_FORMAT_CHECKER.checkers)}."
+            f"form.schema: unknown format {name!r}; known formats are {sorted(FORMAT_CHECKER.checkers)}."
         )
     order = ui["order"]
     for name in sorted(properties - set(order)):
@@ -179,6 +137,11 @@ def _check_form(doc: Mapping[str, Any], problems: list[str]) -> None:
         problems.append(f"form.ui.fields.{name}: missing; every field needs a label in el and en.")
     for name in sorted(set(fields) - properties):
         problems.append(f"form.ui.fields.{name}: not a field of form.schema.properties.")
+    for index, rule in enumerate(doc["form"].get("rules", [])):
+        for key in ("field", "other"):
+            spec = schema["properties"].get(rule[key])
+            if spec is None or spec.get("format") != "date":
+                problems.append(f"form.rules.{index}.{key}: {rule[key]!r} must be a date field of the form.")
     groups = set(ui.get("groups", {}))
     for name, field in fields.items():
         if "group" in field and field["group"] not in groups:
@@ -256,6 +219,7 @@ def load_service(folder: Path) -> Service:
             )
             for spec in doc["attachments"]
         ),
+        rules=tuple(FormRule(**rule) for rule in doc["form"].get("rules", [])),
     )
 
 
@@ -295,80 +259,6 @@ def list_services() -> list[Service]:
 # Submissions ----------------------------------------------------------------------------
 
 
-def _attachment_errors(service: Service, attachments: Sequence[AttachmentInfo]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    counts: dict[str, int] = {}
-    for index, info in enumerate(attachments):
-        where = f"attachments[{index}]"
-        spec = service.attachment(info.key)
-        if spec is None:
-            known = ", ".join(s.key for s in service.attachments) or "—"
-            errors.append(
-                FieldError(
-                    where,
-                    f"Άγνωστο είδος συνημμένου {info.key[:64]!r}· επιτρέπονται: {known}.",
-                    f"Unknown attachment kind {info.key[:64]!r}; allowed: {known}.",
-                )
-            )
-            continue
-        counts[spec.key] = counts.get(spec.key, 0) + 1
-        label = spec.label
-        name = info.filename
-        if (
-            not name.strip()
-            or len(name) > 255
-            or PurePosixPath(name).name != name
-            or PureWindowsPath(name).name != name
-            or name in (".", "..")
-            or any(unicodedata.category(char).startswith("C") for char in name)
-        ):
-            errors.append(
-                FieldError(
-                    where,
-                    f"{label.el}: μη αποδεκτό όνομα αρχείου· στείλτε μόνο το όνομα, χωρίς φάκελο.",
-                    f"{label.en}: unacceptable file name; send the bare name, without folders.",
-                )
-            )
-        if info.content_type not in spec.mime_types:
-            allowed = ", ".join(spec.mime_types)
-            errors.append(
-                FieldError(
-                    where,
-                    f"{label.el}: ο τύπος {info.content_type[:64]} δεν γίνεται δεκτός· "
-                    f"επιτρέπονται: {allowed}.",
-                    f"{label.en}: type {info.content_type[:64]} is not accepted; allowed: {allowed}.",
-                )
-            )
-        if info.size <= 0 or info.size > spec.max_bytes:
-            limit = f"{spec.max_bytes / 1048576:g} MB"
-            errors.append(
-                FieldError(
-                    where,
-                    f"{label.el}: το αρχείο είναι κενό ή μεγαλύτερο από {limit}.",
-                    f"{label.en}: the file is empty or larger than {limit}.",
-                )
-            )
-    for spec in service.attachments:
-        count = counts.get(spec.key, 0)
-        if spec.required and count == 0:
-            errors.append(
-                FieldError(
-                    f"attachments.{spec.key}",
-                    f"{spec.label.el}: υποχρεωτικό συνημμένο· επισυνάψτε το.",
-                    f"{spec.label.en}: required attachment; please attach it.",
-                )
-            )
-        if count > spec.max_files:
-            errors.append(
-                FieldError(
-                    f"attachments.{spec.key}",
-                    f"{spec.label.el}: έως {spec.max_files} αρχεία.",
-                    f"{spec.label.en}: at most {spec.max_files} files.",
-                )
-            )
-    return errors
-
-
 def validate_submission(
     code: str,
     data: Any,
@@ -382,33 +272,4 @@ def validate_submission(
     type, size). An unknown ``code`` raises UnknownService.
     """
     service = (catalogue or default_catalogue()).get(code)
-    if not isinstance(data, Mapping):
-        return [
-            FieldError("", "Τα στοιχεία της αίτησης λείπουν.", "The form data is missing or not an object.")
-        ]
-    errors: list[FieldError] = []
-    validation_errors: list[ValidationError] = sorted(
-        service.validator().iter_errors(dict(data)), key=lambda e: list(map(str, e.absolute_path))
-    )
-    for error in validation_errors:
-        for item in translate_schema_error(service, error):
-            if item not in errors:
-                errors.append(item)
-    infos = []
-    for meta in attachments_meta:
-        if isinstance(meta, AttachmentInfo):
-            infos.append(meta)
-            continue
-        try:
-            infos.append(
-                AttachmentInfo(
-                    key=str(meta["key"]),
-                    filename=str(meta["filename"]),
-                    content_type=str(meta["content_type"]),
-                    size=int(meta["size"]),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TypeError(f"attachment metadata needs key, filename, content_type, size: {exc}") from exc
-    errors.extend(_attachment_errors(service, infos))
-    return errors
+    return check_submission(service, data, attachments_meta)

@@ -11,6 +11,9 @@ _TEXT = {
     "additionalProperties": False,
 }
 
+#: Checks across fields that JSON Schema cannot express: "not_before" = field's date >= other's.
+RULES = ("not_before",)
+
 #: Widgets a portal knows how to draw; a field's "widget" must be one of them.
 WIDGETS = ("text", "textarea", "email", "tel", "date", "number", "select", "radio", "checkbox")
 
@@ -46,6 +49,19 @@ SERVICE_SCHEMA: dict[str, Any] = {
             "required": ["schema", "ui"],
             "additionalProperties": False,
             "properties": {
+                "rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["rule", "field", "other"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "rule": {"enum": list(RULES)},
+                            "field": {"type": "string"},
+                            "other": {"type": "string"},
+                        },
+                    },
+                },
                 "schema": {
                     "type": "object",
                     "required": ["type", "properties"],

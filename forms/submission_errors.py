@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import ValidationError
 
 if TYPE_CHECKING:
-    from forms.catalogue import Service
+    from forms.services import Service
 
 
 @dataclass(frozen=True)

@@ -218,3 +218,34 @@ def test_bad_json_and_bad_template_syntax(catalogue_copy):
         load_catalogue(catalogue_copy)
     assert "no_debts/service.json: not valid JSON at line 1" in error.value.message
     assert "certificate.html line 1" in error.value.message
+
+
+def test_a_business_certificate_needs_the_business_details():
+    service = get_service("no_debts")
+    data = sample_data(service) | {"holder": "business"}
+    del data["business_afm"]
+    errors = validate_submission("no_debts", data, sample_attachments(service))
+    assert [(e.field, e.en) for e in errors] == [
+        ("business_afm", "Business tax number: required; please fill it in.")
+    ]
+    data = sample_data(service) | {"holder": "person"}
+    del data["business_afm"], data["business_name"]
+    assert validate_submission("no_debts", data, sample_attachments(service)) == []
+
+
+def test_a_permit_cannot_end_before_it_starts():
+    service = get_service("public_space_use")
+    data = sample_data(service) | {"start_date": "2027-05-01", "end_date": "2027-04-30"}
+    errors = validate_submission("public_space_use", data, sample_attachments(service))
+    assert [(e.field, e.en) for e in errors] == [("end_date", "Until: cannot be before “From”.")]
+    assert errors[0].el == "Έως: δεν μπορεί να είναι πριν από «Από»."
+
+
+def test_a_rule_on_a_non_date_field_is_a_catalogue_error(catalogue_copy):
+    _edit(
+        catalogue_copy,
+        "family_status",
+        lambda d: d["form"].update(rules=[{"rule": "not_before", "field": "afm", "other": "birth_date"}]),
+    )
+    with pytest.raises(CatalogueError, match=r"form.rules.0.field: 'afm' must be a date field"):
+        load_catalogue(catalogue_copy)
