@@ -1,1 +1,1 @@
-"""Form definitions and the catalogue of services citizens can request."""
+"""Form definitions (JSON Schema per form key), their validation, and the catalogue of services."""

@@ -4,6 +4,15 @@ migrations/env.py and the migration tests import this; a new models module is ad
 """
 
 import engine.applicants.models
+import engine.models
 import engine.notifications.models
 import engine.org  # noqa: F401
 import storage.models  # noqa: F401
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's own tables and indexes (created from its schema in 0002_engine)
+    out of autogenerate: they belong to the library, not to our models."""
+    if type_ == "table":
+        return not (name or "").startswith("procrastinate_")
+    return True

@@ -58,6 +58,7 @@ def test_run_twice_reuses_the_same_data(var_dir: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert f"Polis is running: http://{bind}" in first.stdout
     assert "proistamenos" in first.stdout and "polis-demo" in first.stdout
+    assert "document_approval v1" in first.stdout
 
     # Leave a mark in the database between the runs.
     cluster = embedded_cluster(Settings(var_dir=var_dir))

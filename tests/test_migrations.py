@@ -8,9 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-import migrations.env_models  # noqa: F401  (every model registered, as in migrations/env.py)
 from core.database import alembic_config, current_revision, downgrade_database, upgrade_database
 from core.db import Base, make_engine
+from migrations.env_models import include_name  # also registers every model, as in env.py
 
 
 @pytest.fixture
@@ -25,7 +25,9 @@ def _pending_changes(url: str) -> list:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_name": include_name}
+            )
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
@@ -47,6 +49,20 @@ def test_downgrade_to_base_and_upgrade_again(empty_db_url):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     upgrade_database(empty_db_url)
+    assert _pending_changes(empty_db_url) == []
+
+
+def test_every_revision_steps_down_and_up_again(empty_db_url):
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [revision.revision for revision in script.walk_revisions("base", "heads")]
+    upgrade_database(empty_db_url)
+    for _ in revisions:
+        downgrade_database(empty_db_url, "-1")
+    engine = make_engine(empty_db_url)
+    assert current_revision(engine) is None
+    engine.dispose()
+    for _ in revisions:
+        upgrade_database(empty_db_url, "+1")
     assert _pending_changes(empty_db_url) == []
 
 

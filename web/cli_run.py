@@ -44,6 +44,18 @@ def check_port_free(bind: str) -> None:
             ) from exc
 
 
+def deploy_builtin_processes(settings: Settings) -> list[str]:
+    """Deploy processes/*.bpmn (a file whose content is already deployed is left as it is)."""
+    from engine.definitions import deploy_directory
+
+    engine = make_engine(database_url(settings))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return [f"{result.process_id} v{result.version}" for result in deploy_directory(session)]
+    finally:
+        engine.dispose()
+
+
 def seed_demo(settings: Settings) -> bool:
     """Create the demo municipality if the database has none."""
     engine = make_engine(database_url(settings))
@@ -74,7 +86,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.
     raise ServiceUnavailable(f"Polis did not become healthy within {timeout:.0f} s: {last}")
 
 
-def _banner(settings: Settings, url: str, demo: bool) -> None:
+def _banner(settings: Settings, url: str, demo: bool, processes: list[str]) -> None:
     line = "─" * 64
     click.echo(line)
     click.secho(f"  Polis is running: {url}", fg="green", bold=True)
@@ -82,6 +94,7 @@ def _banner(settings: Settings, url: str, demo: bool) -> None:
     where = f"embedded, {settings.var_dir / 'pg'}" if not settings.database_url else "external server"
     click.echo(f"  Database:     {where}")
     click.echo(f"  Files:        {open_store(settings).describe()}")
+    click.echo(f"  Processes:    {', '.join(processes) or 'none'}")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for account in ACCOUNTS:
@@ -97,7 +110,7 @@ def _banner(settings: Settings, url: str, demo: bool) -> None:
 @click.option("--check-only", is_flag=True, help="Prepare everything, start, wait until healthy, then stop.")
 @click.pass_context
 def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
-    """Start Polis: database, migrations, demo data, web server."""
+    """Start Polis: database, migrations, processes, demo data, web server and worker."""
     settings = settings_of(ctx)
     demo = settings.env != "production" if demo is None else demo
     check_port_free(settings.bind)
@@ -121,8 +134,16 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             cluster.stop()
             click.echo("PostgreSQL stopped.")
 
+    def stop_requested(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM (systemd, docker stop) both end in the same clean shutdown, even
+    # when started from a script that left SIGINT ignored.
+    signal.signal(signal.SIGINT, stop_requested)
+    signal.signal(signal.SIGTERM, stop_requested)
     try:
         upgrade_database(url)
+        deployed = deploy_builtin_processes(settings)
         if demo:
             seed_demo(settings)
         env = dict(os.environ)
@@ -136,17 +157,19 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             str(settings.web_workers),
             "--access-logfile",
             "-",
+            "--no-control-socket",
             "--graceful-timeout",
             "10",
             "web.app:create_app()",
         ]
         children.append(subprocess.Popen(command, env=env))
+        # Timers, service tasks and messages run in the worker, a process of its own.
+        children.append(subprocess.Popen([sys.executable, "-m", "web", "worker"], env=env))
         public = f"http://{settings.bind}"
         _wait_healthy(public, children[0])
-        _banner(settings, settings.base_url or public, demo)
+        _banner(settings, settings.base_url or public, demo, deployed)
         if check_only:
             return
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         raise ServiceUnavailable("A Polis process exited unexpectedly; see the log above.")

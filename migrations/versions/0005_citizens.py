@@ -1,7 +1,7 @@
 """citizens: applicants, email verification tokens, notification outbox
 
 Revision ID: 0005_citizens
-Revises: 0001_foundation
+Revises: 0002_engine
 Create Date: 2026-11-22
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = "0005_citizens"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_engine"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
