@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class Service:
         """The attachment kind ``key``, or None."""
         return next((spec for spec in self.attachments if spec.key == key), None)
 
+    @cached_property
     def validator(self) -> Draft202012Validator:
-        """A validator of this service's form data, with the Greek formats checked."""
+        """A validator of this service's form data, with the Greek formats checked (built once)."""
         return Draft202012Validator(self.form_schema, format_checker=FORMAT_CHECKER)

@@ -134,7 +134,7 @@ def check_submission(
         ]
     errors: list[FieldError] = []
     validation_errors: list[ValidationError] = sorted(
-        service.validator().iter_errors(dict(data)), key=lambda e: list(map(str, e.absolute_path))
+        service.validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.absolute_path))
     )
     for error in validation_errors:
         for item in translate_schema_error(service, error):
