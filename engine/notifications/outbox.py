@@ -202,9 +202,13 @@ def deliver_due(
     """
     moment = now or datetime.now(UTC)
     report = DeliveryReport()
-    for _ in range(limit):
-        if not _attempt_one(session_factory, moment, senders, policy or RetryPolicy(), report):
-            break
+    try:
+        for _ in range(limit):
+            if not _attempt_one(session_factory, moment, senders, policy or RetryPolicy(), report):
+                break
+    finally:
+        for sender in senders.values():
+            sender.close()
     return report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -37,6 +38,9 @@ class Sender(Protocol):
     def send(self, notification: Notification) -> None:
         """Deliver ``notification`` to its recipient."""
 
+    def close(self) -> None:
+        """Release what ``send`` kept open (connections) at the end of a delivery run."""
+
 
 def build_email(notification: Notification, sender: str) -> EmailMessage:
     """The MIME message of an email notification: text, plus HTML when there is some."""
@@ -57,7 +61,11 @@ def build_email(notification: Notification, sender: str) -> EmailMessage:
 
 
 class SmtpSender:
-    """Email over SMTP (smtplib), with STARTTLS and login when configured."""
+    """Email over SMTP (smtplib), with STARTTLS and login when configured.
+
+    A connection is kept per thread for the length of a delivery run (``close`` ends it):
+    a TLS handshake and login per message would cost more than the message.
+    """
 
     def __init__(
         self,
@@ -76,25 +84,56 @@ class SmtpSender:
         self.user, self.password, self.starttls = user, password, starttls
         self.timeout = timeout
         self.ssl_context = ssl_context
+        self._local = threading.local()
+
+    def _connection(self) -> smtplib.SMTP:
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        if smtp is not None:
+            try:
+                if smtp.noop()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls:
+                smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._local.smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        """End this thread's SMTP connection, if one is open."""
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        self._local.smtp = None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
     def send(self, notification: Notification) -> None:
         """Hand the email to the SMTP server."""
         message = build_email(notification, self.sender)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
-                if self.user:
-                    smtp.login(self.user, self.password or "")
-                smtp.send_message(message)
+            self._connection().send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
+            # smtplib has reset the transaction: the connection stays usable.
             codes = [code for code, _ in exc.recipients.values()]
             error = PermanentDeliveryError if all(500 <= c < 600 for c in codes) else DeliveryError
             raise error(f"The SMTP server refused {notification.recipient}: {exc.recipients}.") from exc
         except smtplib.SMTPResponseException as exc:
+            self.close()
             error = PermanentDeliveryError if exc.smtp_code in (550, 551, 553) else DeliveryError
             raise error(f"SMTP {self.host}:{self.port} answered {exc.smtp_code} {exc.smtp_error!r}.") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()
             raise DeliveryError(
                 f"Cannot send email through {self.host}:{self.port}: {exc or type(exc).__name__}."
             ) from exc
@@ -125,6 +164,9 @@ class HttpSmsSender:
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
             raise PermanentDeliveryError(detail)
         raise DeliveryError(detail)
+
+    def close(self) -> None:
+        """Nothing is kept open between messages."""
 
 
 def senders_from_settings(settings: Settings) -> dict[str, Sender]:

@@ -55,6 +55,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[bytes] = []
+        self.sessions: set[int] = set()
         self.refuse: set[str] = set()
         self.delay = 0.0
 
@@ -67,6 +68,7 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.delay:
             time.sleep(self.delay)  # blocks the server loop on purpose: a slow server
+        self.sessions.add(id(session))
         self.messages.append(envelope.original_content or envelope.content)
         return "250 Message accepted"
 
@@ -162,6 +164,19 @@ def test_email_is_delivered_with_a_greek_subject_and_both_parts(factory, smtp):
     html = message.get_body(("html",)).get_content()
     assert "https://polis.chania.gr/track/K7QX93FD" in text
     assert 'href="https://polis.chania.gr/track/K7QX93FD"' in html
+
+
+def test_one_connection_serves_a_whole_run_and_a_dropped_one_is_replaced(factory, smtp):
+    smtp.start()
+    for n in range(3):
+        _enqueue(factory, values=VALUES | {"case_number": f"2026-{n:06d}"})
+    sender = _smtp_sender(smtp.port)
+    sender._connection()  # open one now, then lose it: the next send must notice and reconnect
+    sender._local.smtp.sock.close()
+    assert len(deliver_due(factory, NOW, senders={"email": sender}).sent) == 3
+    assert len(smtp.mailbox.messages) == 3
+    assert len(smtp.mailbox.sessions) == 1
+    assert sender._local.smtp is None  # closed at the end of the run
 
 
 def test_nothing_is_sent_before_its_time_or_twice(factory, smtp):
