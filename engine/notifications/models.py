@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 
 CHANNELS = ("email", "sms")
+#: "sending" is kept for senders that hand off asynchronously; the outbox itself holds the
+#: row lock while it sends, so other workers never see a row in flight.
 STATUSES = ("queued", "sending", "sent", "failed")
 
 

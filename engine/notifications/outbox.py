@@ -9,6 +9,7 @@ last attempt.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from engine.notifications.messages import render_email, render_sms
 from engine.notifications.models import Notification
 from engine.notifications.senders import DeliveryError, PermanentDeliveryError, Sender, email_address_ok
 from forms.greek_ids import is_valid_greek_phone, normalise_phone
+
+logger = logging.getLogger(__name__)
 
 
 class NotificationRecipient(Protocol):
@@ -171,8 +174,14 @@ def _attempt_one(
         notification.attempts += 1
         try:
             senders[notification.channel].send(notification)
-        except DeliveryError as exc:
-            notification.last_error = exc.message[:2000]
+        except Exception as exc:
+            # Any failure counts as an attempt, so a message that crashes its sender ends as
+            # failed instead of blocking the queue forever.
+            message = exc.message if isinstance(exc, DeliveryError) else f"Unexpected error: {exc!r}"
+            logger.warning(
+                "Notification %s attempt %d failed: %s", notification.id, notification.attempts, message
+            )
+            notification.last_error = message[:2000]
             if isinstance(exc, PermanentDeliveryError) or notification.attempts >= policy.max_attempts:
                 notification.status = "failed"
                 report.failed.append(notification.id)

@@ -277,6 +277,20 @@ def test_gateway_refusal_is_permanent(factory, sms_gateway):
     assert report.failed == [notification_id]
 
 
+def test_a_crashing_sender_uses_up_attempts_instead_of_blocking_the_queue(factory):
+    class Broken:
+        def send(self, notification):
+            raise KeyError("bug")
+
+        def close(self):
+            pass
+
+    notification_id = _enqueue(factory)
+    policy = RetryPolicy(max_attempts=1)
+    assert deliver_due(factory, NOW, senders={"email": Broken()}, policy=policy).failed == [notification_id]
+    assert _row(factory, notification_id).last_error == "Unexpected error: KeyError('bug')"
+
+
 def test_channels_without_a_sender_wait(factory, sms_gateway):
     notification_id = _enqueue(factory, channel="sms", recipient="6912345678")
     assert deliver_due(factory, NOW, senders={}).sent == []
