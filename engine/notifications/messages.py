@@ -22,13 +22,20 @@ from markupsafe import Markup
 from core.errors import InvalidInput
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE_KEYS = ("request_received", "document_requested", "certificate_issued", "request_rejected")
+TEMPLATE_KEYS = (
+    "request_received",
+    "document_requested",
+    "certificate_issued",
+    "request_rejected",
+    "email_verification",
+)
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "request_received": (*_COMMON, "tracking_code"),
     "document_requested": (*_COMMON, "document"),
     "certificate_issued": _COMMON,
     "request_rejected": (*_COMMON, "reason"),
+    "email_verification": ("applicant_name", "verification_url", "municipality_name"),
 }
 OPTIONAL_VALUES = ("protocol_number", "expected_by", "reply_by", "verification_url", "tracking_code")
 

@@ -386,6 +386,27 @@ def test_every_sms_fits_one_message(key, locale):
     assert "https://polis.chania.gr/track/K7QX93FD" in text or "K7QX93FD" in text
 
 
+@pytest.mark.parametrize(
+    ("locale", "subject"), [("el", "Επιβεβαιώστε το email σας"), ("en", "Confirm your email")]
+)
+def test_email_verification_message(db_session, locale, subject):
+    notification = enqueue_notification(
+        db_session,
+        channel="email",
+        recipient="eleni@example.gr",
+        locale=locale,
+        template_key="email_verification",
+        values={
+            "applicant_name": "Ελένη",
+            "verification_url": "https://polis.chania.gr/verify-email/abc",
+            "municipality_name": "Δήμος Χανίων",
+        },
+    )
+    assert notification.subject.startswith(subject)
+    assert "https://polis.chania.gr/verify-email/abc" in notification.body_text
+    assert notification.case_id is None
+
+
 def test_senders_from_settings(tmp_path):
     assert senders_from_settings(Settings(var_dir=tmp_path)) == {}
     settings = Settings(var_dir=tmp_path, smtp_host="127.0.0.1", sms_gateway_url="http://127.0.0.1:9/send")
