@@ -1,0 +1,1 @@
+"""PAdES seals and signatures with pyHanko: bytes in, signed bytes out, no knowledge of cases."""
