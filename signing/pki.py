@@ -305,9 +305,12 @@ class PkiServer:
     """Serves a PKI's TSA, OCSP responder, CRLs and certificates on 127.0.0.1.
 
     The socket is bound at construction, so the port is known before the PKI (whose
-    certificates embed the URLs) is generated. ``outage`` answers every request with
-    503 and ``garbage_tsa`` makes the TSA answer nonsense: both exist for tests.
+    certificates embed the URLs) is generated. For tests, ``down`` names the services
+    that answer 503 (``"tsa"``, ``"ocsp"``, ``"crls"``, ``"certs"``), ``outage`` switches
+    them all off, and ``garbage_tsa`` makes the TSA answer nonsense.
     """
+
+    SERVICES = frozenset({"tsa", "ocsp", "crls", "certs"})
 
     def __init__(self, port: int = 0) -> None:
         if port:
@@ -324,8 +327,17 @@ class PkiServer:
         self.port: int = self._server.port
         self._animator: Animator | None = None
         self._thread: threading.Thread | None = None
-        self.outage = False
+        self.down: set[str] = set()
         self.garbage_tsa = False
+
+    @property
+    def outage(self) -> bool:
+        """True when every service is switched off."""
+        return self.down >= self.SERVICES
+
+    @outage.setter
+    def outage(self, value: bool) -> None:
+        self.down = set(self.SERVICES) if value else set()
 
     @property
     def url_prefix(self) -> str:
@@ -343,10 +355,12 @@ class PkiServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         request = Request(environ)
+        parts = request.path.strip("/").split("/")
+        service = parts[1] if len(parts) > 1 else ""
         response: Any
-        if self.outage or self._animator is None:
+        if service in self.down or self._animator is None:
             response = Response("service switched off", status=503)
-        elif self.garbage_tsa and "/tsa/" in request.path:
+        elif self.garbage_tsa and service == "tsa":
             response = Response(b"\x30\x03garbage", mimetype="application/timestamp-reply")
         else:
             return self._animator(environ, start_response)  # type: ignore[no-any-return]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from io import BytesIO
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import QRStampStyle
 
@@ -66,6 +70,28 @@ class Stamp:
         return params
 
 
+@functools.cache
+def _font_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+@dataclass(frozen=True)
+class _InMemoryFontFactory(GlyphAccumulatorFactory):
+    """Reads the font file once; pyHanko's factory opens it per stamp and never closes it."""
+
+    def create_font_engine(
+        self, writer: BasePdfFileWriter, obj_stream: Any = None
+    ) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(
+            writer=writer,
+            font_handle=BytesIO(_font_bytes(self.font_file)),
+            font_size=self.font_size,
+            obj_stream=obj_stream,
+        )
+
+
 def stamp_style(font_path: Path = DEJAVU_SANS) -> QRStampStyle:
     """A QR stamp style with an embedded Greek-capable font (subset on write)."""
     if not font_path.exists():
@@ -73,7 +99,7 @@ def stamp_style(font_path: Path = DEJAVU_SANS) -> QRStampStyle:
             f"the stamp font {font_path} does not exist; install fonts-dejavu-core "
             "or point POLIS_SIGNING_STAMP_FONT to a TrueType font that covers Greek."
         )
-    font = GlyphAccumulatorFactory(str(font_path), font_size=8)
+    font = _InMemoryFontFactory(str(font_path), font_size=8)
     return QRStampStyle(
         stamp_text=STAMP_TEXT,
         text_box_style=TextBoxStyle(font=font, font_size=8, leading=10),

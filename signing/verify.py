@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from asn1crypto import cms, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
@@ -32,6 +33,7 @@ from pyhanko.sign.validation import (
 )
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 #: Beyond this many signatures a file is reported indeterminate rather than checked:
 #: each one costs a full chain and diff analysis.
 MAX_SIGNATURES = 50
+#: Seconds allowed for one OCSP/CRL/certificate download when fetching is allowed.
+FETCH_TIMEOUT = 10
 
 VERIFY_REVOCATION_POLICY = CertRevTrustPolicy(
     RevocationCheckingPolicy(
@@ -183,12 +187,12 @@ def _context(
     roots: Sequence[x509.Certificate],
     dss: DocumentSecurityStore | None,
     *,
-    allow_fetching: bool,
+    http: aiohttp.ClientSession | None,
     moment: datetime | None,
 ) -> ValidationContext:
     kwargs: dict[str, Any] = {
         "trust_roots": list(roots),
-        "allow_fetching": allow_fetching,
+        "allow_fetching": http is not None,
         "revinfo_policy": VERIFY_REVOCATION_POLICY,
         # empty lists (not None): "no revocation data" is a finding, not a usage error
         "crls": [],
@@ -196,6 +200,8 @@ def _context(
     }
     if moment is not None:
         kwargs["moment"] = moment
+    if http is not None:
+        kwargs["fetcher_backend"] = AIOHttpFetcherBackend(http, per_request_timeout=FETCH_TIMEOUT)
     if dss is not None:
         return dss.as_validation_context(kwargs)
     return ValidationContext(**kwargs)
@@ -258,17 +264,20 @@ async def _check_signature(
     embedded: EmbeddedPdfSignature,
     roots: Sequence[x509.Certificate],
     dss: DocumentSecurityStore | None,
-    allow_fetching: bool,
+    http: aiohttp.ClientSession | None,
     doc_timestamps: int,
 ) -> SignatureReport:
     name = str(embedded.field_name)
     cert = embedded.signer_cert
     ts_time = _timestamp_time(embedded)
     ltv = _dss_covers(dss, cert)
-    ts_context = _context(roots, dss, allow_fetching=allow_fetching, moment=None)
+    if ltv:
+        # self-contained by design: a failed download must not shadow the embedded data
+        http = None
+    ts_context = _context(roots, dss, http=http, moment=None)
     # With a timestamp the signature existed at ts_time: check the chain then, against
     # the revocation data gathered at signing. pyHanko checks the timestamp itself now.
-    signer_context = _context(roots, dss, allow_fetching=allow_fetching, moment=ts_time)
+    signer_context = _context(roots, dss, http=http, moment=ts_time)
     status = await async_validate_pdf_signature(
         embedded, signer_validation_context=signer_context, ts_validation_context=ts_context
     )
@@ -301,6 +310,19 @@ async def _check_signature(
 async def _check_document(
     reader: PdfFileReader, roots: Sequence[x509.Certificate], allow_fetching: bool, digest: str
 ) -> VerificationReport:
+    if not allow_fetching:
+        return await _check_signatures(reader, roots, None, digest)
+    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT * 3)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        return await _check_signatures(reader, roots, http, digest)
+
+
+async def _check_signatures(
+    reader: PdfFileReader,
+    roots: Sequence[x509.Certificate],
+    http: aiohttp.ClientSession | None,
+    digest: str,
+) -> VerificationReport:
     try:
         dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
     except Exception:  # noqa: BLE001 - no DSS (or an unreadable one): verify without it
@@ -311,7 +333,7 @@ async def _check_document(
     for embedded in regular:
         try:
             reports.append(
-                await _check_signature(embedded, roots, dss, allow_fetching, len(doc_timestamps))
+                await _check_signature(embedded, roots, dss, http, len(doc_timestamps))
             )
         except Exception as exc:  # noqa: BLE001 - one broken signature must not hide the others
             log.info("signature %s could not be checked", embedded.field_name, exc_info=True)
@@ -325,7 +347,7 @@ async def _check_document(
     for ts in doc_timestamps:
         try:
             ts_status = await async_validate_pdf_timestamp(
-                ts, validation_context=_context(roots, dss, allow_fetching=allow_fetching, moment=None)
+                ts, validation_context=_context(roots, dss, http=http, moment=None)
             )
             broken = not (ts_status.intact and ts_status.valid)
         except Exception:  # noqa: BLE001
