@@ -22,7 +22,7 @@ from io import BytesIO
 from typing import Any, TypeVar
 
 import aiohttp
-from asn1crypto import x509
+from asn1crypto import tsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -191,6 +191,18 @@ def translate_signing_error(exc: BaseException, *, tsa_url: str | None) -> Polis
     )
 
 
+class _StrictTimeStamper(HTTPTimeStamper):
+    """An HTTP timestamper whose unparseable answers count as TSA failures, not crashes."""
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        response = await super().async_request_tsa_response(req)
+        try:
+            response.native  # noqa: B018 - asn1crypto parses lazily; force it now
+        except (ValueError, TypeError) as exc:
+            raise TimestampRequestError(f"the TSA answered something that is not a timestamp ({exc})") from exc
+        return response
+
+
 class Sealer:
     """Seals PDFs with one signer at one PAdES level; build once, reuse for every document."""
 
@@ -259,7 +271,7 @@ class Sealer:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http, self.signer.batch() as signer:
             timestamper = (
-                HTTPTimeStamper(self.tsa_url, timeout=int(self.timeout), session=http)
+                _StrictTimeStamper(self.tsa_url, timeout=int(self.timeout), session=http)
                 if self.tsa_url and self.level.rank >= PadesLevel.B_T.rank
                 else None
             )

@@ -327,9 +327,25 @@ async def _check_signatures(
         dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
     except Exception:  # noqa: BLE001 - no DSS (or an unreadable one): verify without it
         dss = None
-    regular = list(reader.embedded_regular_signatures)
-    doc_timestamps = list(reader.embedded_timestamp_signatures)
     reports = []
+    regular: list[EmbeddedPdfSignature] = []
+    doc_timestamps: list[EmbeddedPdfSignature] = []
+    for name, _, field_ref in fields.enumerate_sig_fields(reader, filled_status=True):
+        try:
+            embedded = EmbeddedPdfSignature(reader, field_ref, name)
+        except Exception as exc:  # noqa: BLE001 - garbage in one field must not hide the rest
+            reports.append(
+                SignatureReport(
+                    field_name=str(name),
+                    verdict=Verdict.INVALID,
+                    reason=f"the signature is malformed and could not be read ({type(exc).__name__})",
+                )
+            )
+            continue
+        if embedded.sig_object_type == "/DocTimeStamp":
+            doc_timestamps.append(embedded)
+        else:
+            regular.append(embedded)
     for embedded in regular:
         try:
             reports.append(

@@ -264,3 +264,65 @@ def openssl_verify_all(pdf: bytes, root_pem: Path) -> int:
             assert result.returncode == 0, f"openssl rejected {embedded.field_name}: {result.stderr}"
             checked += 1
     return checked
+
+
+def encrypted_pdf() -> bytes:
+    """A password-protected PDF."""
+    writer = PdfFileWriter()
+    writer.insert_page(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/MediaBox"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+                ),
+            }
+        )
+    )
+    writer.encrypt("owner-secret", "user-secret")
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_with_fake_signatures(count: int) -> bytes:
+    """A PDF whose AcroForm holds ``count`` filled signature fields with garbage CMS."""
+    writer = PdfFileWriter()
+    page_ref = writer.insert_page(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/MediaBox"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+                ),
+            }
+        )
+    )
+    del page_ref
+    fields_array = generic.ArrayObject()
+    for number in range(count):
+        sig = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Sig"),
+                generic.NameObject("/Filter"): generic.NameObject("/Adobe.PPKLite"),
+                generic.NameObject("/SubFilter"): generic.NameObject("/ETSI.CAdES.detached"),
+                generic.NameObject("/ByteRange"): generic.ArrayObject(
+                    [generic.NumberObject(n) for n in (0, 10, 20, 10)]
+                ),
+                generic.NameObject("/Contents"): generic.ByteStringObject(b"\x30\x03\x02\x01\x00"),
+            }
+        )
+        field = generic.DictionaryObject(
+            {
+                generic.NameObject("/FT"): generic.NameObject("/Sig"),
+                generic.NameObject("/T"): generic.TextStringObject(f"Fake{number}"),
+                generic.NameObject("/V"): writer.add_object(sig),
+            }
+        )
+        fields_array.append(writer.add_object(field))
+    writer.root[generic.NameObject("/AcroForm")] = generic.DictionaryObject(
+        {generic.NameObject("/Fields"): fields_array}
+    )
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
