@@ -119,7 +119,11 @@ def ensure_demo_pki(directory: Path, port: int = DEFAULT_PORT) -> DemoPki:
     pki = Pki.load(directory)
     actual_port = int(pki.url_prefix.rsplit(":", 1)[1].rstrip("/"))
     if actual_port != port:
-        log.info("the demo PKI in %s serves on port %d (fixed when it was generated)", directory, actual_port)
+        log.info(
+            "the demo PKI in %s serves on port %d (fixed when it was generated)",
+            directory,
+            actual_port,
+        )
     return DemoPki(
         directory=directory,
         port=actual_port,
@@ -139,7 +143,9 @@ def serve_demo_pki(demo: DemoPki) -> PkiServer | None:
         server = PkiServer(demo.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            log.info("demo PKI port %d already in use; assuming another process serves it", demo.port)
+            log.info(
+                "demo PKI port %d already in use; assuming another process serves it", demo.port
+            )
             return None
         raise
     server.mount(Pki.load(demo.directory))

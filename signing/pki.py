@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +23,19 @@ from certomancer.integrations.animator import Animator, AnimatorArchStore
 from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, PKIArchitecture
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
 
 # Importing registers the qcStatements extension with asn1crypto, so certomancer can
 # encode QC statements for "qualified" test certificates.
 from pyhanko.sign.ades import qualified_asn1  # noqa: F401
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 CONFIG_FILE = "certomancer.yml"
-LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,7 @@ class LeafSpec:
     common_name: str
     key_usage: tuple[str, ...] = ("digital_signature", "non_repudiation")
     valid_from: datetime = LONG_AGO
-    valid_to: datetime = field(
-        default_factory=lambda: datetime.now(timezone.utc) + timedelta(days=3650)
-    )
+    valid_to: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(days=3650))
     revoked_since: datetime | None = None
     qualified: bool = False  # adds QcCompliance, QcSSCD and QcType eseal
     organizational_unit: str | None = None
@@ -111,7 +109,7 @@ def build_config(
     *, url_prefix: str, arch: str, names: PkiNames, leaves: Iterable[LeafSpec]
 ) -> dict[str, Any]:
     """Return a certomancer configuration (as a dict) for root → intermediate → leaves."""
-    far = _iso(datetime.now(timezone.utc) + timedelta(days=365 * 30))
+    far = _iso(datetime.now(UTC) + timedelta(days=365 * 30))
     start = _iso(LONG_AGO)
     leaves = list(leaves)
     key_labels = ["root", "interm", "tsa", "ocsp"] + [leaf.label for leaf in leaves]
@@ -143,7 +141,10 @@ def build_config(
                 _key_usage("digital_signature", "key_cert_sign", "crl_sign"),
                 {
                     "id": "crl_distribution_points",
-                    "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["root"]}},
+                    "smart-value": {
+                        "schema": "crl-dist-url",
+                        "params": {"crl-repo-names": ["root"]},
+                    },
                 },
             ],
         },
@@ -164,7 +165,10 @@ def build_config(
                 {"id": "extended_key_usage", "critical": True, "value": ["time_stamping"]},
                 {
                     "id": "crl_distribution_points",
-                    "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["root"]}},
+                    "smart-value": {
+                        "schema": "crl-dist-url",
+                        "params": {"crl-repo-names": ["root"]},
+                    },
                 },
             ],
         },

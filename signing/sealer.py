@@ -17,7 +17,7 @@ import concurrent.futures
 import enum
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any, TypeVar
 
@@ -74,9 +74,7 @@ class PadesLevel(enum.Enum):
         for level in cls:
             if level.value == normalised:
                 return level
-        raise ConfigurationError(
-            f"unknown PAdES level {text!r}; use one of B-B, B-T, B-LT, B-LTA."
-        )
+        raise ConfigurationError(f"unknown PAdES level {text!r}; use one of B-B, B-T, B-LT, B-LTA.")
 
 
 @dataclass(frozen=True)
@@ -109,14 +107,26 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
 
 def open_pdf(pdf: bytes) -> PdfFileReader:
     """Parse PDF bytes, turning every parser failure into :class:`UnreadablePdf`."""
-    if not isinstance(pdf, (bytes, bytearray)) or not bytes(pdf[:1024]).lstrip().startswith(b"%PDF-"):
-        raise UnreadablePdf("the file is not a PDF (it does not start with %PDF-); upload a PDF file.")
+    if not isinstance(pdf, (bytes, bytearray)) or not bytes(pdf[:1024]).lstrip().startswith(
+        b"%PDF-"
+    ):
+        raise UnreadablePdf(
+            "the file is not a PDF (it does not start with %PDF-); upload a PDF file."
+        )
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         encrypted = reader.encrypted
         if not encrypted:
             reader.root  # noqa: B018 - forces the catalogue to be parsed now
-    except (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+    except (
+        PdfError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         raise UnreadablePdf(
             f"the PDF is damaged and cannot be read ({type(exc).__name__}: {exc}); "
             "re-export it from the original application."
@@ -181,7 +191,9 @@ def translate_signing_error(exc: BaseException, *, tsa_url: str | None) -> Polis
                 f"could not collect OCSP/CRL validation data for B-LT ({item}). The document "
                 "was not sealed; check that the OCSP responder or CRL server is reachable."
             )
-    if any(isinstance(item, (aiohttp.ClientError, OSError, asyncio.TimeoutError)) for item in chain):
+    if any(
+        isinstance(item, (aiohttp.ClientError, OSError, asyncio.TimeoutError)) for item in chain
+    ):
         return RevocationInfoUnavailable(
             f"a PKI service did not answer ({exc}); the document was not sealed. Retry later."
         )
@@ -199,7 +211,9 @@ class _StrictTimeStamper(HTTPTimeStamper):
         try:
             response.native  # noqa: B018 - asn1crypto parses lazily; force it now
         except (ValueError, TypeError) as exc:
-            raise TimestampRequestError(f"the TSA answered something that is not a timestamp ({exc})") from exc
+            raise TimestampRequestError(
+                f"the TSA answered something that is not a timestamp ({exc})"
+            ) from exc
         return response
 
 
@@ -230,7 +244,7 @@ class Sealer:
         self.reason = reason
         self.location = location
         cert = signer.signing_cert
-        _check_certificate(cert, datetime.now(timezone.utc))
+        _check_certificate(cert, datetime.now(UTC))
         self._trust_roots = list(trust_roots) or [
             c for c in signer.chain if c.self_signed in ("maybe", "yes")
         ]
@@ -255,7 +269,7 @@ class Sealer:
             return run_coroutine(self._seal_batch(items))
         except PolisError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a Polis error
+        except Exception as exc:  # every failure becomes a Polis error
             raise translate_signing_error(exc, tsa_url=self.tsa_url) from exc
 
     def _validation_context(self, http: aiohttp.ClientSession) -> ValidationContext:
@@ -276,9 +290,7 @@ class Sealer:
                 else None
             )
             context = (
-                self._validation_context(http)
-                if self.level.rank >= PadesLevel.B_LT.rank
-                else None
+                self._validation_context(http) if self.level.rank >= PadesLevel.B_LT.rank else None
             )
             results = []
             for item in items:
@@ -323,7 +335,7 @@ class Sealer:
             field_spec = fields.SigFieldSpec(
                 sig_field_name=field_name, on_page=placement.page, box=placement.box
             )
-            text_params = item.stamp.text_params(datetime.now(timezone.utc))
+            text_params = item.stamp.text_params(datetime.now(UTC))
         pdf_signer = signers.PdfSigner(
             meta,
             signer,

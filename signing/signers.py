@@ -60,7 +60,7 @@ def _load_certs(paths: Sequence[Path]) -> list[x509.Certificate]:
     certs = []
     for path in paths:
         try:
-            certs.append(load_cert_from_pemder(str(path)))
+            certs.append(load_cert_from_pemder(str(path)))  # type: ignore[no-untyped-call]
         except (OSError, ValueError) as exc:
             raise SignerConfigurationError(
                 f"cannot read the certificate file {path}: {exc}. "
@@ -81,13 +81,17 @@ class _InMemoryKeySigner(pyhanko_signers.Signer):
         self._key = key
         super().__init__(
             signing_cert=signing_cert,
-            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),
+            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
 
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
         algo = mechanism.signature_algo
-        hash_algo = hashes.SHA256() if digest_algorithm == "sha256" else _pyca_hash(digest_algorithm)
+        hash_algo = (
+            hashes.SHA256() if digest_algorithm == "sha256" else _pyca_hash(digest_algorithm)
+        )
         if isinstance(self._key, rsa.RSAPrivateKey) and algo == "rsassa_pkcs1v15":
             return self._key.sign(data, padding.PKCS1v15(), hash_algo)
         if isinstance(self._key, ec.EllipticCurvePrivateKey) and algo == "ecdsa":
@@ -261,7 +265,7 @@ class _PinAuthorizationManager(csc_signer.CSCAuthorizationManager):
 
     async def authorize_signature(self, hash_b64s: list[str]) -> csc_signer.CSCAuthorizationInfo:
         request = self.format_csc_auth_request(pin=self._pin, hash_b64s=hash_b64s)
-        url = self.csc_session_info.endpoint_url("credentials/authorize")
+        url = self.csc_session_info.endpoint_url("credentials/authorize")  # type: ignore[no-untyped-call]
         try:
             async with self._session.post(
                 url,
@@ -271,7 +275,7 @@ class _PinAuthorizationManager(csc_signer.CSCAuthorizationManager):
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
                 data = await response.json()
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SigningError(f"CSC authorisation failed: {exc}") from exc
         return self.parse_csc_auth_response(data)
 
@@ -289,7 +293,9 @@ class CscSigner:
         timeout: float = 30.0,
     ) -> None:
         self._info = csc_signer.CSCServiceSessionInfo(
-            service_url=service_url.rstrip("/"), credential_id=credential_id, oauth_token=oauth_token
+            service_url=service_url.rstrip("/"),
+            credential_id=credential_id,
+            oauth_token=oauth_token,
         )
         self._pin = pin
         self._timeout = timeout
@@ -354,10 +360,12 @@ class _CallbackSigner(pyhanko_signers.Signer):
         self._callback = callback
         super().__init__(
             signing_cert=signing_cert,
-            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),
+            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
 
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
         if dry_run:
             public_key: asn1_keys.PublicKeyInfo = self.signing_cert.public_key  # type: ignore[union-attr]
             return bytes(max(256, public_key.byte_size * 2))
@@ -409,7 +417,7 @@ class ExternalDigestSigner:
 
 
 def sign_digest_with_key(key: Any) -> DigestCallback:
-    """A callback for :class:`ExternalDigestSigner` that signs with a local pyca key (tests, demos)."""
+    """A callback for :class:`ExternalDigestSigner` signing with a local pyca key (tests, demos)."""
 
     def sign(digest: bytes, digest_algorithm: str) -> bytes:
         algo = Prehashed(_pyca_hash(digest_algorithm))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from io import BytesIO
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
-from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import QRStampStyle
 
 from core.errors import ConfigurationError
@@ -44,7 +44,7 @@ class StampPlacement:
         x1, y1, x2, y2 = self.box
         if x2 - x1 < 120 or y2 - y1 < 50:
             raise ConfigurationError(
-                f"the stamp box {self.box} is too small; give at least 120×50 points "
+                f"the stamp box {self.box} is too small; give at least 120x50 points "
                 "(x1, y1, x2, y2 from the bottom-left corner of the page)."
             )
 
@@ -83,7 +83,7 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
         self, writer: BasePdfFileWriter, obj_stream: Any = None
     ) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
-            obj_stream = writer.prepare_object_stream()
+            obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
         return GlyphAccumulator(
             writer=writer,
             font_handle=BytesIO(_font_bytes(self.font_file)),

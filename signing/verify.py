@@ -215,13 +215,14 @@ def _level(embedded: EmbeddedPdfSignature, has_ts: bool, ltv: bool, doc_ts: int)
     return "B-LTA" if doc_ts else "B-LT"
 
 
+_OUT_OF_BOUNDS = "the certificate was expired or not yet valid when the signature was made"
 _TRUST_PROBLEMS = {
     "NO_CERTIFICATE_CHAIN_FOUND": "it does not chain to a trusted root certificate",
     "CERTIFICATE_CHAIN_GENERAL_FAILURE": "the chain could not be checked, usually because no "
     "revocation data (OCSP/CRL) is embedded in the file or reachable",
     "TRY_LATER": "revocation data is not available yet",
-    "OUT_OF_BOUNDS_NO_POE": "the certificate was expired or not yet valid when the signature was made",
-    "OUT_OF_BOUNDS_NOT_REVOKED": "the certificate was expired or not yet valid when the signature was made",
+    "OUT_OF_BOUNDS_NO_POE": _OUT_OF_BOUNDS,
+    "OUT_OF_BOUNDS_NOT_REVOKED": _OUT_OF_BOUNDS,
     "REVOKED_NO_POE": "the certificate is revoked and nothing proves the signature was made before",
     "REVOKED_CA_NO_POE": "an issuing CA is revoked",
     "CHAIN_CONSTRAINTS_FAILURE": "the certificate chain breaks a CA constraint",
@@ -232,12 +233,19 @@ _TRUST_PROBLEMS = {
 
 def _judge(status: PdfSignatureStatus, has_ts: bool) -> tuple[Verdict, str]:
     if not status.intact:
-        return Verdict.INVALID, "the document was changed after it was signed (the hash does not match)"
+        return (
+            Verdict.INVALID,
+            "the document was changed after it was signed (the hash does not match)",
+        )
     if not status.valid:
         return Verdict.INVALID, "the signature value is not valid for the signer's key"
     modification = status.modification_level
     if modification is not None and not status.docmdp_ok:
-        return Verdict.INVALID, f"after signing, {_CHANGES.get(modification, 'the file was changed')}, which the signature does not allow"
+        return (
+            Verdict.INVALID,
+            f"after signing, {_CHANGES.get(modification, 'the file was changed')}, "
+            "which the signature does not allow",
+        )
     if modification is ModificationLevel.OTHER:
         return Verdict.INVALID, "the content was changed after signing"
     if status.revoked:
@@ -245,13 +253,12 @@ def _judge(status: PdfSignatureStatus, has_ts: bool) -> tuple[Verdict, str]:
         when = f" on {details.revocation_date:%Y-%m-%d}" if details else ""
         return Verdict.INVALID, f"the signer's certificate was revoked{when}"
     if status.validation_path is None or status.trust_problem_indic is not None:
-        problem = status.trust_problem_indic
-        why = (
-            _TRUST_PROBLEMS.get(problem.name, problem.name.lower().replace("_", " "))
-            if problem is not None
-            else _TRUST_PROBLEMS["NO_CERTIFICATE_CHAIN_FOUND"]
+        problem = str(getattr(status.trust_problem_indic, "name", "NO_CERTIFICATE_CHAIN_FOUND"))
+        why = _TRUST_PROBLEMS.get(problem, problem.lower().replace("_", " "))
+        return (
+            Verdict.INDETERMINATE,
+            f"the signer's certificate could not be confirmed as trusted: {why}",
         )
-        return Verdict.INDETERMINATE, f"the signer's certificate could not be confirmed as trusted: {why}"
     ts = status.timestamp_validity
     if has_ts and ts is not None and not (ts.intact and ts.valid):
         return Verdict.INVALID, "the signature's timestamp is broken"
@@ -338,7 +345,8 @@ async def _check_signatures(
                 SignatureReport(
                     field_name=str(name),
                     verdict=Verdict.INVALID,
-                    reason=f"the signature is malformed and could not be read ({type(exc).__name__})",
+                    reason="the signature is malformed and could not be read "
+                    f"({type(exc).__name__})",
                 )
             )
             continue
@@ -348,16 +356,15 @@ async def _check_signatures(
             regular.append(embedded)
     for embedded in regular:
         try:
-            reports.append(
-                await _check_signature(embedded, roots, dss, http, len(doc_timestamps))
-            )
-        except Exception as exc:  # noqa: BLE001 - one broken signature must not hide the others
+            reports.append(await _check_signature(embedded, roots, dss, http, len(doc_timestamps)))
+        except Exception as exc:  # one broken signature must not hide the others
             log.info("signature %s could not be checked", embedded.field_name, exc_info=True)
             reports.append(
                 SignatureReport(
                     field_name=str(embedded.field_name),
                     verdict=Verdict.INVALID,
-                    reason=f"the signature is malformed and could not be checked ({type(exc).__name__})",
+                    reason="the signature is malformed and could not be checked "
+                    f"({type(exc).__name__})",
                 )
             )
     for ts in doc_timestamps:
@@ -366,7 +373,7 @@ async def _check_signatures(
                 ts, validation_context=_context(roots, dss, http=http, moment=None)
             )
             broken = not (ts_status.intact and ts_status.valid)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a broken timestamp is a finding
             broken = True
         if broken:
             reports.append(
@@ -415,7 +422,7 @@ def verify(
         return VerificationReport(Verdict.INVALID, exc.message, digest)
     try:
         count = sum(1 for _ in fields.enumerate_sig_fields(reader, filled_status=True))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - malformed fields are a finding
         return VerificationReport(
             Verdict.INVALID, "the signature fields of the PDF are malformed", digest
         )
@@ -428,7 +435,7 @@ def verify(
         )
     try:
         return run_coroutine(_check_document(reader, trust_roots, allow_fetching, digest))
-    except Exception as exc:  # noqa: BLE001 - never crash on a file someone uploaded
+    except Exception as exc:  # never crash on a file someone uploaded
         log.warning("verification failed", exc_info=True)
         return VerificationReport(
             Verdict.INDETERMINATE,

@@ -72,9 +72,7 @@ SIGNER_KINDS = ["pkcs12", "pkcs11", "csc", "external"]
 
 
 @pytest.fixture(scope="session")
-def signer_factory(
-    request: pytest.FixtureRequest, test_pki: TestPki
-) -> Callable[[str], Signer]:
+def signer_factory(request: pytest.FixtureRequest, test_pki: TestPki) -> Callable[[str], Signer]:
     """Builds (once per kind) a signer of each kind holding the ``signer`` certificate."""
     cache: dict[str, Signer] = {}
 

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -84,7 +84,7 @@ def running_pki() -> Iterator[TestPki]:
     directory = Path(tempfile.mkdtemp(prefix="polis-pki-"))
     server = PkiServer()
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         write_pki(
             directory,
             build_config(
@@ -119,7 +119,8 @@ def softhsm_token(test_pki: TestPki, cert_label: str = "signer") -> Iterator[Sof
     (directory / "tokens").mkdir()
     conf = directory / "softhsm2.conf"
     conf.write_text(
-        f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+        f"directories.tokendir = {directory / 'tokens'}\n"
+        "objectstore.backend = file\nlog.level = ERROR\n"
     )
     previous = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
@@ -127,16 +128,40 @@ def softhsm_token(test_pki: TestPki, cert_label: str = "signer") -> Iterator[Sof
     env = dict(os.environ)
     try:
         subprocess.run(
-            ["softhsm2-util", "--init-token", "--free", "--label", token.label,
-             "--pin", token.pin, "--so-pin", "5678"],
-            check=True, capture_output=True, env=env,
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                token.label,
+                "--pin",
+                token.pin,
+                "--so-pin",
+                "5678",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
         )
         key_file = directory / "key.pem"
         key_file.write_bytes(test_pki.pki.private_key_pem(cert_label))
         subprocess.run(
-            ["softhsm2-util", "--import", str(key_file), "--token", token.label,
-             "--label", token.key_label, "--id", "01", "--pin", token.pin],
-            check=True, capture_output=True, env=env,
+            [
+                "softhsm2-util",
+                "--import",
+                str(key_file),
+                "--token",
+                token.label,
+                "--label",
+                token.key_label,
+                "--id",
+                "01",
+                "--pin",
+                token.pin,
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
         )
         key_file.unlink()
         # softhsm2-util cannot import certificates: create the object over PKCS#11
@@ -254,14 +279,41 @@ def openssl_verify_all(pdf: bytes, root_pem: Path) -> int:
             cms_file = Path(tmp) / f"sig{checked}.der"
             cms_file.write_bytes(embedded.pkcs7_content)
             if embedded.sig_object_type == "/DocTimeStamp":
-                command = ["openssl", "ts", "-verify", "-data", str(content), "-in", str(cms_file),
-                           "-token_in", "-CAfile", str(root_pem)]
+                command = [
+                    "openssl",
+                    "ts",
+                    "-verify",
+                    "-data",
+                    str(content),
+                    "-in",
+                    str(cms_file),
+                    "-token_in",
+                    "-CAfile",
+                    str(root_pem),
+                ]
             else:
-                command = ["openssl", "cms", "-verify", "-binary", "-inform", "DER",
-                           "-in", str(cms_file), "-content", str(content), "-CAfile", str(root_pem),
-                           "-purpose", "any", "-out", os.devnull]
+                command = [
+                    "openssl",
+                    "cms",
+                    "-verify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    str(cms_file),
+                    "-content",
+                    str(content),
+                    "-CAfile",
+                    str(root_pem),
+                    "-purpose",
+                    "any",
+                    "-out",
+                    os.devnull,
+                ]
             result = subprocess.run(command, capture_output=True, text=True)
-            assert result.returncode == 0, f"openssl rejected {embedded.field_name}: {result.stderr}"
+            assert result.returncode == 0, (
+                f"openssl rejected {embedded.field_name}: {result.stderr}"
+            )
             checked += 1
     return checked
 

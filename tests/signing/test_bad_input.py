@@ -33,8 +33,8 @@ from tests.signing.pkitools import (
     simple_pdf,
 )
 
-
 # --- verify() on bad files -------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("data", "verdict", "words"),
@@ -95,9 +95,9 @@ def test_verify_refuses_to_check_a_thousand_signatures() -> None:
 def test_tampered_pdf_is_invalid(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url
-    ).seal(pdf)
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
+        pdf
+    )
     tampered = sealed.replace(b"Polis test document 1", b"Polis TEST document 1", 1)
     assert tampered != sealed
 
@@ -111,9 +111,9 @@ def test_tampered_pdf_is_invalid(
 def test_content_changed_in_a_later_revision_is_invalid(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url
-    ).seal(pdf)
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
+        pdf
+    )
     writer = IncrementalPdfFileWriter(BytesIO(sealed))
     page = writer.root["/Pages"]["/Kids"][0].get_object()
     stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 700 Td (Paid: 0 EUR) Tj ET")
@@ -134,9 +134,9 @@ def test_content_changed_in_a_later_revision_is_invalid(
 def test_untrusted_root_is_indeterminate(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url
-    ).seal(pdf)
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
+        pdf
+    )
 
     report = verify(sealed, trust_roots=[])
 
@@ -145,6 +145,7 @@ def test_untrusted_root_is_indeterminate(
 
 
 # --- sealing bad documents -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("data", "error"),
@@ -176,6 +177,7 @@ def test_one_bad_document_refuses_the_whole_batch_before_signing(
 
 # --- bad signers and certificates ------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("label", "words"),
     [("no-nr", "nonRepudiation"), ("expired", "valid only from")],
@@ -195,7 +197,9 @@ def test_revoked_signer_cannot_seal_at_b_lt(pki: TestPki, pdf: bytes) -> None:
 
 def test_revoked_signer_is_reported_by_verify(pki: TestPki, pdf: bytes) -> None:
     # B-T checks no revocation while signing, so the file can exist; verify must say so
-    sealed = Sealer(make_pkcs12(pki, "revoked"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url).seal(pdf)
+    sealed = Sealer(
+        make_pkcs12(pki, "revoked"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url
+    ).seal(pdf)
 
     report = verify(sealed, [pki.root], allow_fetching=True)
 
@@ -215,9 +219,12 @@ def test_missing_pkcs12_file(pki: TestPki) -> None:
 
 
 def test_wrong_pkcs11_pin(hsm_token: SoftHsmToken) -> None:
-    with pytest.raises(SignerConfigurationError, match="PIN .* was refused"):
+    with pytest.raises(SignerConfigurationError, match=r"PIN .* was refused"):
         Pkcs11Signer(
-            module=SOFTHSM_MODULE, token_label=hsm_token.label, pin="0000", key_label=hsm_token.key_label
+            module=SOFTHSM_MODULE,
+            token_label=hsm_token.label,
+            pin="0000",
+            key_label=hsm_token.key_label,
         )
 
 
@@ -234,6 +241,7 @@ def test_unknown_csc_credential(csc_url: str) -> None:
 
 
 # --- services down ---------------------------------------------------------------------
+
 
 def test_level_above_b_b_needs_a_tsa(signer_factory: Callable[[str], Signer]) -> None:
     with pytest.raises(ConfigurationError, match="POLIS_SIGNING_TSA_URL"):
@@ -262,7 +270,9 @@ def test_ocsp_and_crl_down_seals_nothing_at_b_lt(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
     pki.server.down = {"ocsp", "crls"}
-    sealer = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url, timeout=3)
+    sealer = Sealer(
+        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url, timeout=3
+    )
 
     with pytest.raises(RevocationInfoUnavailable, match="not sealed"):
         sealer.seal(pdf)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from signing.sealer import PadesLevel, SealRequest, Sealer
+from signing.sealer import PadesLevel, Sealer, SealRequest
 from signing.signers import Signer
 from signing.stamp import Stamp
 from signing.verify import Verdict, verify
@@ -25,7 +25,9 @@ def test_seal_validates_at_every_level(
     pdf: bytes,
     signer_factory: Callable[[str], Signer],
 ) -> None:
-    sealer = Sealer(signer_factory(kind), level=level, tsa_url=pki.pki.tsa_url, trust_roots=[pki.root])
+    sealer = Sealer(
+        signer_factory(kind), level=level, tsa_url=pki.pki.tsa_url, trust_roots=[pki.root]
+    )
 
     sealed = sealer.seal(pdf, STAMP)
 
@@ -59,9 +61,9 @@ def test_long_term_levels_validate_with_responders_switched_off(
 def test_short_term_levels_are_indeterminate_offline(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url
-    ).seal(pdf)
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url).seal(
+        pdf
+    )
 
     report = verify(sealed, [pki.root])  # no embedded OCSP/CRL, no fetching
 
@@ -76,7 +78,10 @@ def test_seal_many_keeps_order_and_validates_each(
 
     documents = [simple_pdf(text=f"Βεβαίωση {n}") for n in range(5)]
     sealer = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url, trust_roots=[pki.root]
+        signer_factory("pkcs12"),
+        level=PadesLevel.B_LT,
+        tsa_url=pki.pki.tsa_url,
+        trust_roots=[pki.root],
     )
 
     sealed = sealer.seal_many([SealRequest(documents[0], STAMP), *documents[1:]])

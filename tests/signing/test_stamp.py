@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
@@ -22,7 +22,9 @@ from tests.signing.pkitools import TestPki, simple_pdf
 def _widget(pdf: bytes, page: int) -> tuple[PdfFileReader, object]:
     reader = PdfFileReader(BytesIO(pdf))
     page_obj = reader.root["/Pages"]["/Kids"][page].get_object()
-    (widget,) = [a.get_object() for a in page_obj["/Annots"] if a.get_object()["/Subtype"] == "/Widget"]
+    (widget,) = [
+        a.get_object() for a in page_obj["/Annots"] if a.get_object()["/Subtype"] == "/Widget"
+    ]
     return reader, widget
 
 
@@ -30,7 +32,12 @@ def test_stamp_embeds_a_greek_capable_font_where_the_template_says(
     pki: TestPki, signer_factory: Callable[[str], Signer]
 ) -> None:
     placement = StampPlacement(page=0, box=(40, 40, 320, 130))
-    stamp = Stamp("https://polis.example.gr/verify/QR1", "QR1", signer_name="Γραφείο Πρωτοκόλλου", placement=placement)
+    stamp = Stamp(
+        "https://polis.example.gr/verify/QR1",
+        "QR1",
+        signer_name="Γραφείο Πρωτοκόλλου",
+        placement=placement,
+    )
 
     sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_B).seal(simple_pdf(pages=2), stamp)
 
@@ -47,7 +54,9 @@ def test_stamp_embeds_a_greek_capable_font_where_the_template_says(
         assert f"{ord(letter):04X}".encode() in to_unicode
 
 
-def test_stamp_on_last_page_by_default(pki: TestPki, signer_factory: Callable[[str], Signer]) -> None:
+def test_stamp_on_last_page_by_default(
+    pki: TestPki, signer_factory: Callable[[str], Signer]
+) -> None:
     sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_B).seal(
         simple_pdf(pages=3), Stamp("https://polis.example.gr/verify/X", "X")
     )
@@ -56,7 +65,7 @@ def test_stamp_on_last_page_by_default(pki: TestPki, signer_factory: Callable[[s
 
 
 def test_stamp_text_uses_athens_time() -> None:
-    params = Stamp("u", "c").text_params(datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc))
+    params = Stamp("u", "c").text_params(datetime(2026, 7, 1, 9, 30, tzinfo=UTC))
 
     assert params["when"] == "01/07/2026 12:30:00"  # EEST, UTC+3
 
@@ -85,9 +94,9 @@ def test_pdfa_input_keeps_its_pdfa_identity(
         ).write_pdf(pdf_variant="pdf/a-2b")
         gc.collect()
 
-    sealed = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url
-    ).seal(original, Stamp("https://polis.example.gr/verify/A2B", "A2B"))
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
+        original, Stamp("https://polis.example.gr/verify/A2B", "A2B")
+    )
 
     assert sealed.startswith(original), "incremental update: the PDF/A revision is untouched"
     reader = PdfFileReader(BytesIO(sealed))
