@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -28,10 +28,10 @@ from pyhanko_certvalidator import ValidationContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signing.pki import LeafSpec, Pki, PkiNames, PkiServer, build_config, write_pki  # noqa: E402
-from signing.sealer import PadesLevel, SealRequest, Sealer  # noqa: E402
-from signing.signers import Pkcs12Signer  # noqa: E402
-from tests.signing.pkitools import simple_pdf  # noqa: E402
+from signing.pki import LeafSpec, Pki, PkiNames, PkiServer, build_config, write_pki
+from signing.sealer import PadesLevel, Sealer, SealRequest
+from signing.signers import Pkcs12Signer
+from tests.signing.pkitools import simple_pdf
 
 
 def _rate(count: int, action: Callable[[], object]) -> float:
@@ -97,7 +97,9 @@ def run(pki: Pki, directory: Path, documents: int) -> None:
     polis_signer = Pkcs12Signer(p12, b"bench")
 
     def plain_pyhanko(level: PadesLevel) -> None:
-        signer = signers.SimpleSigner.load(str(key_file), str(cert_file), ca_chain_files=chain_files)
+        signer = signers.SimpleSigner.load(
+            str(key_file), str(cert_file), ca_chain_files=chain_files
+        )
         assert signer is not None
         timestamper = HTTPTimeStamper(pki.tsa_url) if level is not PadesLevel.B_B else None
         context = (
@@ -128,10 +130,11 @@ def run(pki: Pki, directory: Path, documents: int) -> None:
         single = _rate(count, lambda: [sealer.seal(pdf) for _ in range(count)])  # noqa: B023
         batch = _rate(count, lambda: sealer.seal_many([SealRequest(pdf)] * count))  # noqa: B023
         plain = "pyHanko SimpleSigner.load + sign_pdf per document (no bytes_reserved)"
-        _emit(f"{level.value} seals, one call per document", single, plain, baseline, documents=count)
-        _emit(f"{level.value} seals, seal_many batch", batch, plain, baseline, documents=count)
+        name = f"{level.value} seals"
+        _emit(f"{name}, one call per document", single, plain, baseline, documents=count)
+        _emit(f"{name}, seal_many batch", batch, plain, baseline, documents=count)
     print(
-        json.dumps({"name": "finished", "at": datetime.now(timezone.utc).isoformat()}),
+        json.dumps({"name": "finished", "at": datetime.now(UTC).isoformat()}),
         file=sys.stderr,
     )
 

@@ -11,11 +11,9 @@ responder and CRL servers switched off.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +21,6 @@ import aiohttp
 from asn1crypto import cms, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
-from pyhanko.sign.ades import qualified_asn1
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import (
     DocumentSecurityStore,
@@ -41,7 +38,23 @@ from pyhanko_certvalidator.policy_decl import (
 )
 
 from core.errors import PolisError
+from signing.report import (
+    QualifiedStatus,
+    SignatureReport,
+    Verdict,
+    VerificationReport,
+    qualified_status,
+)
 from signing.sealer import open_pdf, run_coroutine
+
+__all__ = [
+    "QualifiedStatus",
+    "SignatureReport",
+    "Verdict",
+    "VerificationReport",
+    "qualified_status",
+    "verify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,82 +72,6 @@ VERIFY_REVOCATION_POLICY = CertRevTrustPolicy(
 )
 
 
-class Verdict(enum.Enum):
-    """The bottom line of a check."""
-
-    VALID = "valid"
-    INVALID = "invalid"
-    INDETERMINATE = "indeterminate"
-
-
-@dataclass(frozen=True)
-class QualifiedStatus:
-    """What the signer certificate's QC statements claim (ETSI EN 319 412-5)."""
-
-    qc_compliance: bool = False
-    qc_sscd: bool = False
-    qc_types: tuple[str, ...] = ()
-
-    @property
-    def qualified(self) -> bool:
-        """A qualified certificate whose key sits on a QSCD."""
-        return self.qc_compliance and self.qc_sscd
-
-
-@dataclass(frozen=True)
-class SignatureReport:
-    """Everything we found about one signature."""
-
-    field_name: str
-    verdict: Verdict
-    reason: str
-    intact: bool = False
-    signature_valid: bool = False
-    covers_whole_document: bool = False
-    changes_after: str = "unknown"
-    signer_name: str | None = None
-    signer_certificate_sha256: str | None = None
-    signing_time: datetime | None = None
-    timestamp_time: datetime | None = None
-    timestamp_valid: bool | None = None
-    timestamp_trusted: bool | None = None
-    ltv_embedded: bool = False
-    chain_trusted: bool = False
-    revoked: bool = False
-    qualified: QualifiedStatus = field(default_factory=QualifiedStatus)
-    level: str = "unknown"
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    """The result of :func:`verify` for a whole file."""
-
-    verdict: Verdict
-    reason: str
-    sha256: str
-    signatures: tuple[SignatureReport, ...] = ()
-    document_timestamps: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (enums as strings, datetimes ISO 8601)."""
-
-        def convert(value: Any) -> Any:
-            if isinstance(value, enum.Enum):
-                return value.value
-            if isinstance(value, datetime):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {k: convert(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [convert(v) for v in value]
-            return value
-
-        data: dict[str, Any] = convert(asdict(self))
-        for signature, report in zip(data["signatures"], self.signatures, strict=True):
-            signature["qualified"]["qualified"] = report.qualified.qualified
-        return data
-
-
 _CHANGES = {
     ModificationLevel.NONE: "none",
     ModificationLevel.LTA_UPDATES: "only validation data and timestamps were added",
@@ -142,24 +79,6 @@ _CHANGES = {
     ModificationLevel.ANNOTATIONS: "annotations (comments, stamps) were added",
     ModificationLevel.OTHER: "the content was changed",
 }
-
-
-def qualified_status(cert: x509.Certificate) -> QualifiedStatus:
-    """Read QcCompliance, QcSSCD and QcType from a certificate."""
-    compliance = sscd = False
-    types: list[str] = []
-    try:
-        for statement in qualified_asn1.get_qc_statements(cert):
-            kind = statement["statement_id"].native
-            if kind == "qc_compliance":
-                compliance = True
-            elif kind == "qc_sscd":
-                sscd = True
-            elif kind == "qc_type":
-                types.extend(str(t.native) for t in statement["statement_info"])
-    except (ValueError, TypeError, KeyError):
-        log.info("unparseable QC statements in %s", cert.subject.human_friendly)
-    return QualifiedStatus(compliance, sscd, tuple(types))
 
 
 def _timestamp_time(embedded: EmbeddedPdfSignature) -> datetime | None:

@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from signing.signers import (
-    CscSigner,
-    ExternalDigestSigner,
-    Pkcs11Signer,
-    Pkcs12Signer,
-    Signer,
-    sign_digest_with_key,
-)
+from signing.remote_signers import CscSigner, ExternalDigestSigner, sign_digest_with_key
+from signing.signers import Pkcs11Signer, Pkcs12Signer, Signer
 from tests.signing.pkitools import (
     ARCH,
     SOFTHSM_MODULE,

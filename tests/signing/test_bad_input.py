@@ -19,8 +19,9 @@ from signing.errors import (
     TimestampUnavailable,
     UnreadablePdf,
 )
+from signing.remote_signers import CscSigner
 from signing.sealer import PadesLevel, Sealer
-from signing.signers import CscSigner, Pkcs11Signer, Pkcs12Signer, Signer
+from signing.signers import Pkcs11Signer, Pkcs12Signer, Signer
 from signing.verify import MAX_SIGNATURES, Verdict, verify
 from tests.signing.conftest import make_pkcs12
 from tests.signing.pkitools import (
