@@ -1,0 +1,1 @@
+"""The engine: organisation, cases, tasks and the processes that drive them."""

@@ -1,0 +1,1 @@
+"""The web application: Flask app factory, blueprints, templates, and the ``polis`` CLI."""

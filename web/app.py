@@ -1,0 +1,69 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+
+from core.settings import Settings, get_settings
+from storage import ObjectStore
+from web.csrf import init_csrf
+from web.errors import register_error_handlers
+from web.services import build_services
+from web.unit_of_work import init_unit_of_work
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def create_app(
+    settings: Settings | None = None, *, session_factory: Any = None, store: ObjectStore | None = None
+) -> Flask:
+    """Build the app for ``settings`` (read from the environment when None).
+
+    Tests pass a session factory bound to their own transaction and a store of their own.
+    """
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        POLIS_SETTINGS=settings,
+    )
+    app.extensions["polis"] = build_services(settings, session_factory=session_factory, store=store)
+
+    def select_locale() -> str:
+        choice = request.args.get("lang") or session.get("lang")
+        return choice if choice in ("el", "en") else settings.default_locale
+
+    Babel(app, locale_selector=select_locale, timezone_selector=lambda: settings.timezone)
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["municipality_name"] = settings.municipality_name
+
+    from web import auth, files, health, main
+
+    for blueprint in (health.bp, auth.bp, main.bp, files.bp):
+        app.register_blueprint(blueprint)
+    init_csrf(app)
+    init_unit_of_work(app)
+    register_error_handlers(app)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -1,0 +1,88 @@
+"""``polis``: the operators' command line.
+
+Every command reads the validated settings; a Polis error ends the command with its
+message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from core.errors import PolisError
+from core.settings import Settings, load_settings
+
+
+class PolisGroup(click.Group):
+    """A click group that turns Polis errors into one clear message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PolisError as exc:
+            click.secho(f"polis: {exc.message}", fg="red", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("polis: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=PolisGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Polis: BPMN case and document management for municipalities."""
+    ctx.obj = _LazySettings()
+
+
+class _LazySettings:
+    """Settings read on first use, so that ``polis --help`` works with bad settings."""
+
+    _settings: Settings | None = None
+
+    def get(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The command's validated settings."""
+    lazy: _LazySettings = ctx.find_root().obj
+    return lazy.get()
+
+
+# Command groups registered by the packages that own them. Each entry is a callable that
+# returns a click command; imports happen lazily so one broken area cannot break the CLI.
+def _register(loader: Callable[[], click.Command]) -> None:
+    main.add_command(loader())
+
+
+def _db() -> click.Command:
+    from web.cli_db import db
+
+    return db
+
+
+def _storage() -> click.Command:
+    from web.cli_storage import storage
+
+    return storage
+
+
+def _run() -> click.Command:
+    from web.cli_run import run
+
+    return run
+
+
+def _demo() -> click.Command:
+    from web.cli_run import demo
+
+    return demo
+
+
+for _loader in (_db, _storage, _run, _demo):
+    _register(_loader)

@@ -1,0 +1,89 @@
+"""The one place where Polis errors become HTTP responses.
+
+API paths (``/api/``) get JSON ``{"error": code, "message": text}``; pages get a friendly
+page in the reader's language. Unexpected exceptions are logged with their traceback and
+shown as a plain apology: the traceback never reaches the client.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from core.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PolisError,
+    ServiceUnavailable,
+)
+
+STATUS_BY_ERROR: tuple[tuple[type[PolisError], int], ...] = (
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (ServiceUnavailable, 503),
+    (ConfigurationError, 500),
+)
+
+
+def status_for(error: PolisError) -> int:
+    """The HTTP status of a Polis error (400 for any other kind)."""
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def wants_json() -> bool:
+    """API clients get JSON errors; browsers get pages."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _respond(status: int, code: str, message: str, details: dict[str, object] | None = None) -> Response:
+    if wants_json():
+        body: dict[str, object] = {"error": code, "message": message}
+        if details:
+            body["details"] = details
+        response = jsonify(body)
+        response.status_code = status
+        return response
+    page = render_template("error.html", status=status, message=message)
+    return Response(page, status=status, mimetype="text/html")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on ``app``."""
+
+    @app.errorhandler(PolisError)
+    def _polis_error(error: PolisError) -> Response:
+        status = status_for(error)
+        if status >= 500:
+            app.logger.error("%s: %s", type(error).__name__, error.message)
+        details = {k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list | dict)}
+        return _respond(status, error.code, error.message, details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        messages = {
+            404: _("The page you asked for does not exist. Check the address."),
+            405: _("This address does not accept that kind of request."),
+            413: _("The file is too large."),
+            400: _("The request could not be understood."),
+        }
+        message = messages.get(status, error.description or error.name)
+        return _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return _respond(
+            500,
+            "internal",
+            _("Something went wrong on our side. Nothing was changed; please try again later."),
+        )

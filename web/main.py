@@ -1,0 +1,28 @@
+"""The front page and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from web.auth import current_user
+
+bp = Blueprint("main", __name__)
+LANGUAGES = ("el", "en")
+
+
+@bp.get("/")
+def index() -> str:
+    """Staff see who they are signed in as; everyone else, how to sign in."""
+    return render_template("index.html", user=current_user())
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    """Remember the reader's language and go back where they were."""
+    if code in LANGUAGES:
+        session["lang"] = code
+    target = request.args.get("next") or url_for("main.index")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.index")
+    return redirect(target)
