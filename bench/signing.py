@@ -97,15 +97,11 @@ def run(pki: Pki, directory: Path, documents: int) -> None:
     polis_signer = Pkcs12Signer(p12, b"bench")
 
     def plain_pyhanko(level: PadesLevel) -> None:
-        signer = signers.SimpleSigner.load(
-            str(key_file), str(cert_file), ca_chain_files=chain_files
-        )
+        signer = signers.SimpleSigner.load(str(key_file), str(cert_file), ca_chain_files=chain_files)
         assert signer is not None
         timestamper = HTTPTimeStamper(pki.tsa_url) if level is not PadesLevel.B_B else None
         context = (
-            ValidationContext(trust_roots=[root], allow_fetching=True)
-            if level is PadesLevel.B_LT
-            else None
+            ValidationContext(trust_roots=[root], allow_fetching=True) if level is PadesLevel.B_LT else None
         )
         meta = signers.PdfSignatureMetadata(
             field_name="Signature1",

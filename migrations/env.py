@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import engine.issued
 import engine.org  # noqa: F401  (registers the models on Base.metadata)
 import storage.models  # noqa: F401
 from core.db import Base

@@ -69,9 +69,7 @@ class DemoPki:
 
     def sealer(self, level: PadesLevel = PadesLevel.B_LT) -> Sealer:
         """A sealer with the demo e-seal and the demo TSA (the server must be running for B-T+)."""
-        return Sealer(
-            self.signer(), level=level, tsa_url=self.tsa_url, trust_roots=self.trust_roots()
-        )
+        return Sealer(self.signer(), level=level, tsa_url=self.tsa_url, trust_roots=self.trust_roots())
 
 
 def _generate(directory: Path, port: int) -> None:
@@ -143,9 +141,7 @@ def serve_demo_pki(demo: DemoPki) -> PkiServer | None:
         server = PkiServer(demo.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            log.info(
-                "demo PKI port %d already in use; assuming another process serves it", demo.port
-            )
+            log.info("demo PKI port %d already in use; assuming another process serves it", demo.port)
             return None
         raise
     server.mount(Pki.load(demo.directory))

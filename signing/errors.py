@@ -27,7 +27,7 @@ class SignerConfigurationError(ConfigurationError):
     code = "signer_configuration"
 
 
-class SignerCertificateRejected(ConfigurationError):
+class SignerCertificateError(ConfigurationError):
     """The signer's certificate is unfit to seal: expired, revoked or wrong key usage."""
 
     code = "signer_certificate_rejected"

@@ -142,9 +142,7 @@ class _CallbackSigner(pyhanko_signers.Signer):
             cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
 
-    async def async_sign_raw(
-        self, data: bytes, digest_algorithm: str, dry_run: bool = False
-    ) -> bytes:
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         if dry_run:
             public_key: asn1_keys.PublicKeyInfo = self.signing_cert.public_key  # type: ignore[union-attr]
             return bytes(max(256, public_key.byte_size * 2))

@@ -43,7 +43,7 @@ from core.errors import ConfigurationError, PolisError
 from signing.errors import (
     EncryptedPdf,
     RevocationInfoUnavailable,
-    SignerCertificateRejected,
+    SignerCertificateError,
     SigningFailed,
     TimestampUnavailable,
     UnreadablePdf,
@@ -107,12 +107,8 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
 
 def open_pdf(pdf: bytes) -> PdfFileReader:
     """Parse PDF bytes, turning every parser failure into :class:`UnreadablePdf`."""
-    if not isinstance(pdf, (bytes, bytearray)) or not bytes(pdf[:1024]).lstrip().startswith(
-        b"%PDF-"
-    ):
-        raise UnreadablePdf(
-            "the file is not a PDF (it does not start with %PDF-); upload a PDF file."
-        )
+    if not isinstance(pdf, (bytes, bytearray)) or not bytes(pdf[:1024]).lstrip().startswith(b"%PDF-"):
+        raise UnreadablePdf("the file is not a PDF (it does not start with %PDF-); upload a PDF file.")
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         encrypted = reader.encrypted
@@ -142,7 +138,7 @@ def _check_certificate(cert: x509.Certificate, now: datetime) -> None:
     name = cert.subject.human_friendly
     key_usage = cert.key_usage_value
     if key_usage is None or "non_repudiation" not in key_usage.native:
-        raise SignerCertificateRejected(
+        raise SignerCertificateError(
             f"the signer certificate ({name}) lacks the nonRepudiation key usage that seals and "
             "signatures need; request a seal/signature certificate from the provider."
         )
@@ -150,7 +146,7 @@ def _check_certificate(cert: x509.Certificate, now: datetime) -> None:
     not_before = validity["not_before"].native
     not_after = validity["not_after"].native
     if now < not_before or now > not_after:
-        raise SignerCertificateRejected(
+        raise SignerCertificateError(
             f"the signer certificate ({name}) is valid only from {not_before:%Y-%m-%d} to "
             f"{not_after:%Y-%m-%d}; install a current certificate."
         )
@@ -179,7 +175,7 @@ def translate_signing_error(exc: BaseException, *, tsa_url: str | None) -> Polis
             )
     for item in chain:
         if isinstance(item, RevokedError):
-            return SignerCertificateRejected(
+            return SignerCertificateError(
                 f"the signer certificate is revoked ({item}); install a new certificate."
             )
     text = " ".join(str(item) for item in chain)
@@ -191,9 +187,7 @@ def translate_signing_error(exc: BaseException, *, tsa_url: str | None) -> Polis
                 f"could not collect OCSP/CRL validation data for B-LT ({item}). The document "
                 "was not sealed; check that the OCSP responder or CRL server is reachable."
             )
-    if any(
-        isinstance(item, (aiohttp.ClientError, OSError, asyncio.TimeoutError)) for item in chain
-    ):
+    if any(isinstance(item, (aiohttp.ClientError, OSError, asyncio.TimeoutError)) for item in chain):
         return RevocationInfoUnavailable(
             f"a PKI service did not answer ({exc}); the document was not sealed. Retry later."
         )
@@ -289,9 +283,7 @@ class Sealer:
                 if self.tsa_url and self.level.rank >= PadesLevel.B_T.rank
                 else None
             )
-            context = (
-                self._validation_context(http) if self.level.rank >= PadesLevel.B_LT.rank else None
-            )
+            context = self._validation_context(http) if self.level.rank >= PadesLevel.B_LT.rank else None
             results = []
             for item in items:
                 try:

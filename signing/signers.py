@@ -78,9 +78,7 @@ class _InMemoryKeySigner(pyhanko_signers.Signer):
             cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
 
-    async def async_sign_raw(
-        self, data: bytes, digest_algorithm: str, dry_run: bool = False
-    ) -> bytes:
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
         algo = mechanism.signature_algo
         hash_algo = hashes.SHA256() if digest_algorithm == "sha256" else pyca_hash(digest_algorithm)
@@ -107,8 +105,7 @@ class Pkcs12Signer:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise SignerConfigurationError(
-                f"cannot read the PKCS#12 file {path}: {exc.strerror}. "
-                "Check POLIS_SIGNING_PKCS12_PATH."
+                f"cannot read the PKCS#12 file {path}: {exc.strerror}. Check POLIS_SIGNING_PKCS12_PATH."
             ) from exc
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
@@ -127,9 +124,7 @@ class Pkcs12Signer:
                 f"the key in {path} is neither RSA nor EC; Polis seals with RSA or ECDSA keys."
             )
         self._cert = x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-        self._chain = [
-            x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in extra
-        ]
+        self._chain = [x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in extra]
         self._signer = _InMemoryKeySigner(key, self._cert, self._chain)
 
     @property
@@ -188,8 +183,7 @@ class Pkcs11Signer:
             ) from exc
         except p11_errors.PinLocked as exc:
             raise SignerConfigurationError(
-                f"the token {token_label!r} is locked after too many wrong PINs; "
-                "unblock it with the SO PIN."
+                f"the token {token_label!r} is locked after too many wrong PINs; unblock it with the SO PIN."
             ) from exc
         except (SigningError, p11_errors.PKCS11Error) as exc:
             raise SignerUnavailable(

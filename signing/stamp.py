@@ -26,10 +26,7 @@ ATHENS = ZoneInfo("Europe/Athens")
 DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 STAMP_TEXT = (
-    "Ψηφιακή σφραγίδα · Digital seal\n"
-    "%(signer)s\n"
-    "%(when)s (ώρα Ελλάδας)\n"
-    "Επαλήθευση · Verify: %(code)s"
+    "Ψηφιακή σφραγίδα · Digital seal\n%(signer)s\n%(when)s (ώρα Ελλάδας)\nΕπαλήθευση · Verify: %(code)s"
 )
 
 
@@ -79,9 +76,7 @@ def _font_bytes(path: str) -> bytes:
 class _InMemoryFontFactory(GlyphAccumulatorFactory):
     """Reads the font file once; pyHanko's factory opens it per stamp and never closes it."""
 
-    def create_font_engine(
-        self, writer: BasePdfFileWriter, obj_stream: Any = None
-    ) -> GlyphAccumulator:
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
         return GlyphAccumulator(

@@ -251,7 +251,7 @@ async def _check_signatures(
 ) -> VerificationReport:
     try:
         dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
-    except Exception:  # noqa: BLE001 - no DSS (or an unreadable one): verify without it
+    except Exception:
         dss = None
     reports = []
     regular: list[EmbeddedPdfSignature] = []
@@ -259,13 +259,12 @@ async def _check_signatures(
     for name, _, field_ref in fields.enumerate_sig_fields(reader, filled_status=True):
         try:
             embedded = EmbeddedPdfSignature(reader, field_ref, name)
-        except Exception as exc:  # noqa: BLE001 - garbage in one field must not hide the rest
+        except Exception as exc:
             reports.append(
                 SignatureReport(
                     field_name=str(name),
                     verdict=Verdict.INVALID,
-                    reason="the signature is malformed and could not be read "
-                    f"({type(exc).__name__})",
+                    reason=f"the signature is malformed and could not be read ({type(exc).__name__})",
                 )
             )
             continue
@@ -282,8 +281,7 @@ async def _check_signatures(
                 SignatureReport(
                     field_name=str(embedded.field_name),
                     verdict=Verdict.INVALID,
-                    reason="the signature is malformed and could not be checked "
-                    f"({type(exc).__name__})",
+                    reason=f"the signature is malformed and could not be checked ({type(exc).__name__})",
                 )
             )
     for ts in doc_timestamps:
@@ -292,7 +290,7 @@ async def _check_signatures(
                 ts, validation_context=_context(roots, dss, http=http, moment=None)
             )
             broken = not (ts_status.intact and ts_status.valid)
-        except Exception:  # noqa: BLE001 - a broken timestamp is a finding
+        except Exception:
             broken = True
         if broken:
             reports.append(
@@ -312,11 +310,7 @@ async def _check_signatures(
         else Verdict.VALID
     )
     if worst is Verdict.VALID:
-        reason = (
-            "the signature is valid"
-            if len(reports) == 1
-            else f"all {len(reports)} signatures are valid"
-        )
+        reason = "the signature is valid" if len(reports) == 1 else f"all {len(reports)} signatures are valid"
     else:
         first = next(r for r in reports if r.verdict is worst)
         reason = f"signature {first.field_name}: {first.reason}"
@@ -341,10 +335,8 @@ def verify(
         return VerificationReport(Verdict.INVALID, exc.message, digest)
     try:
         count = sum(1 for _ in fields.enumerate_sig_fields(reader, filled_status=True))
-    except Exception:  # noqa: BLE001 - malformed fields are a finding
-        return VerificationReport(
-            Verdict.INVALID, "the signature fields of the PDF are malformed", digest
-        )
+    except Exception:
+        return VerificationReport(Verdict.INVALID, "the signature fields of the PDF are malformed", digest)
     if count > MAX_SIGNATURES:
         return VerificationReport(
             Verdict.INDETERMINATE,

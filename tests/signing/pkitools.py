@@ -87,9 +87,7 @@ def running_pki() -> Iterator[TestPki]:
         now = datetime.now(UTC)
         write_pki(
             directory,
-            build_config(
-                url_prefix=server.url_prefix, arch=ARCH, names=PkiNames(), leaves=leaves(now)
-            ),
+            build_config(url_prefix=server.url_prefix, arch=ARCH, names=PkiNames(), leaves=leaves(now)),
         )
         pki = Pki.load(directory)
         server.mount(pki)
@@ -119,8 +117,7 @@ def softhsm_token(test_pki: TestPki, cert_label: str = "signer") -> Iterator[Sof
     (directory / "tokens").mkdir()
     conf = directory / "softhsm2.conf"
     conf.write_text(
-        f"directories.tokendir = {directory / 'tokens'}\n"
-        "objectstore.backend = file\nlog.level = ERROR\n"
+        f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
     )
     previous = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
@@ -311,9 +308,7 @@ def openssl_verify_all(pdf: bytes, root_pem: Path) -> int:
                     os.devnull,
                 ]
             result = subprocess.run(command, capture_output=True, text=True)
-            assert result.returncode == 0, (
-                f"openssl rejected {embedded.field_name}: {result.stderr}"
-            )
+            assert result.returncode == 0, f"openssl rejected {embedded.field_name}: {result.stderr}"
             checked += 1
     return checked
 

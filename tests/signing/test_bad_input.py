@@ -13,7 +13,7 @@ from core.errors import ConfigurationError, InvalidInput, ServiceUnavailable
 from signing.errors import (
     EncryptedPdf,
     RevocationInfoUnavailable,
-    SignerCertificateRejected,
+    SignerCertificateError,
     SignerConfigurationError,
     SignerUnavailable,
     TimestampUnavailable,
@@ -93,12 +93,8 @@ def test_verify_refuses_to_check_a_thousand_signatures() -> None:
     assert f"1000 signatures; Polis checks at most {MAX_SIGNATURES}" in report.reason
 
 
-def test_tampered_pdf_is_invalid(
-    pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
-) -> None:
-    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
-        pdf
-    )
+def test_tampered_pdf_is_invalid(pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]) -> None:
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(pdf)
     tampered = sealed.replace(b"Polis test document 1", b"Polis TEST document 1", 1)
     assert tampered != sealed
 
@@ -112,9 +108,7 @@ def test_tampered_pdf_is_invalid(
 def test_content_changed_in_a_later_revision_is_invalid(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
-        pdf
-    )
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(pdf)
     writer = IncrementalPdfFileWriter(BytesIO(sealed))
     page = writer.root["/Pages"]["/Kids"][0].get_object()
     stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 700 Td (Paid: 0 EUR) Tj ET")
@@ -135,9 +129,7 @@ def test_content_changed_in_a_later_revision_is_invalid(
 def test_untrusted_root_is_indeterminate(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(
-        pdf
-    )
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url).seal(pdf)
 
     report = verify(sealed, trust_roots=[])
 
@@ -184,7 +176,7 @@ def test_one_bad_document_refuses_the_whole_batch_before_signing(
     [("no-nr", "nonRepudiation"), ("expired", "valid only from")],
 )
 def test_unfit_certificates_are_rejected(pki: TestPki, label: str, words: str) -> None:
-    with pytest.raises(SignerCertificateRejected, match=words) as caught:
+    with pytest.raises(SignerCertificateError, match=words) as caught:
         Sealer(make_pkcs12(pki, label), level=PadesLevel.B_B)
     assert isinstance(caught.value, ConfigurationError)
 
@@ -192,15 +184,13 @@ def test_unfit_certificates_are_rejected(pki: TestPki, label: str, words: str) -
 def test_revoked_signer_cannot_seal_at_b_lt(pki: TestPki, pdf: bytes) -> None:
     sealer = Sealer(make_pkcs12(pki, "revoked"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url)
 
-    with pytest.raises(SignerCertificateRejected, match="revoked"):
+    with pytest.raises(SignerCertificateError, match="revoked"):
         sealer.seal(pdf)
 
 
 def test_revoked_signer_is_reported_by_verify(pki: TestPki, pdf: bytes) -> None:
     # B-T checks no revocation while signing, so the file can exist; verify must say so
-    sealed = Sealer(
-        make_pkcs12(pki, "revoked"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url
-    ).seal(pdf)
+    sealed = Sealer(make_pkcs12(pki, "revoked"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url).seal(pdf)
 
     report = verify(sealed, [pki.root], allow_fetching=True)
 
@@ -271,9 +261,7 @@ def test_ocsp_and_crl_down_seals_nothing_at_b_lt(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
     pki.server.down = {"ocsp", "crls"}
-    sealer = Sealer(
-        signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url, timeout=3
-    )
+    sealer = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url, timeout=3)
 
     with pytest.raises(RevocationInfoUnavailable, match="not sealed"):
         sealer.seal(pdf)

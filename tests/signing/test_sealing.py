@@ -25,9 +25,7 @@ def test_seal_validates_at_every_level(
     pdf: bytes,
     signer_factory: Callable[[str], Signer],
 ) -> None:
-    sealer = Sealer(
-        signer_factory(kind), level=level, tsa_url=pki.pki.tsa_url, trust_roots=[pki.root]
-    )
+    sealer = Sealer(signer_factory(kind), level=level, tsa_url=pki.pki.tsa_url, trust_roots=[pki.root])
 
     sealed = sealer.seal(pdf, STAMP)
 
@@ -61,9 +59,7 @@ def test_long_term_levels_validate_with_responders_switched_off(
 def test_short_term_levels_are_indeterminate_offline(
     pki: TestPki, pdf: bytes, signer_factory: Callable[[str], Signer]
 ) -> None:
-    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url).seal(
-        pdf
-    )
+    sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_T, tsa_url=pki.pki.tsa_url).seal(pdf)
 
     report = verify(sealed, [pki.root])  # no embedded OCSP/CRL, no fetching
 

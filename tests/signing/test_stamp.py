@@ -22,9 +22,7 @@ from tests.signing.pkitools import TestPki, simple_pdf
 def _widget(pdf: bytes, page: int) -> tuple[PdfFileReader, object]:
     reader = PdfFileReader(BytesIO(pdf))
     page_obj = reader.root["/Pages"]["/Kids"][page].get_object()
-    (widget,) = [
-        a.get_object() for a in page_obj["/Annots"] if a.get_object()["/Subtype"] == "/Widget"
-    ]
+    (widget,) = [a.get_object() for a in page_obj["/Annots"] if a.get_object()["/Subtype"] == "/Widget"]
     return reader, widget
 
 
@@ -54,9 +52,7 @@ def test_stamp_embeds_a_greek_capable_font_where_the_template_says(
         assert f"{ord(letter):04X}".encode() in to_unicode
 
 
-def test_stamp_on_last_page_by_default(
-    pki: TestPki, signer_factory: Callable[[str], Signer]
-) -> None:
+def test_stamp_on_last_page_by_default(pki: TestPki, signer_factory: Callable[[str], Signer]) -> None:
     sealed = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_B).seal(
         simple_pdf(pages=3), Stamp("https://polis.example.gr/verify/X", "X")
     )
@@ -82,9 +78,7 @@ def test_missing_font_is_a_configuration_error(tmp_path: object) -> None:
         stamp_style(Path("/nonexistent/font.ttf"))
 
 
-def test_pdfa_input_keeps_its_pdfa_identity(
-    pki: TestPki, signer_factory: Callable[[str], Signer]
-) -> None:
+def test_pdfa_input_keeps_its_pdfa_identity(pki: TestPki, signer_factory: Callable[[str], Signer]) -> None:
     weasyprint = pytest.importorskip("weasyprint")
     with warnings.catch_warnings():
         # WeasyPrint leaves its sRGB ICC profile file open; not ours to fix
