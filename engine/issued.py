@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import BytesIO
 
 from asn1crypto import x509
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, String, Text, func, select
@@ -22,7 +23,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base
 from core.errors import Conflict, InvalidInput, NotFound
+from signing.sealer import Sealer
+from signing.stamp import Stamp, StampPlacement
 from signing.verify import VerificationReport, verify
+from storage import ObjectStore
+from storage.records import store_file
 
 STATUSES = ("valid", "revoked", "superseded")
 #: 16 random bytes → 22 URL-safe characters.
@@ -189,6 +194,48 @@ def history(session: Session, document: IssuedDocument) -> list[IssuedDocumentEv
             .where(IssuedDocumentEvent.document_id == document.id)
             .order_by(IssuedDocumentEvent.id)
         )
+    )
+
+
+def seal_and_issue(
+    session: Session,
+    sealer: Sealer,
+    store: ObjectStore,
+    *,
+    title: str,
+    pdf: bytes,
+    public_base_url: str,
+    protocol_number: str | None = None,
+    placement: StampPlacement | None = None,
+    signer_name: str | None = None,
+    issued_by: uuid.UUID | None = None,
+    supersedes: IssuedDocument | None = None,
+) -> IssuedDocument:
+    """Seal a PDF with a stamp whose QR code opens its verification page, store and register it.
+
+    Sealing comes first: if the TSA, OCSP responder or token is down, the error propagates
+    and nothing is stored or registered (the caller retries later).
+    """
+    code = new_verification_code()
+    stamp = Stamp(
+        verification_url=public_base_url.rstrip("/") + verification_path(code),
+        verification_code=code,
+        signer_name=signer_name,
+        placement=placement or StampPlacement(),
+    )
+    sealed = sealer.seal(pdf, stamp)
+    record = store_file(
+        session, store, BytesIO(sealed), content_type="application/pdf", filename=f"{code}.pdf"
+    )
+    return issue_document(
+        session,
+        title=title,
+        pdf=sealed,
+        storage_key=record.key,
+        protocol_number=protocol_number,
+        verification_code=code,
+        issued_by=issued_by,
+        supersedes=supersedes,
     )
 
 

@@ -14,8 +14,9 @@ from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
 
 from core.settings import Settings
-from signing.demo_pki import DemoPki, ensure_demo_pki
+from signing.demo_pki import DemoPki, ensure_demo_pki, serve_demo_pki
 from signing.errors import SignerConfigurationError
+from signing.pki import PkiServer
 from signing.remote_signers import CscSigner
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs11Signer, Pkcs12Signer, Signer
@@ -101,3 +102,11 @@ def sealer_for(settings: Settings) -> Sealer:
         timeout=settings.signing_timeout_seconds,
         location=settings.municipality_name,
     )
+
+
+def start_demo_services(settings: Settings) -> PkiServer | None:
+    """For ``polis run``: with the demo signer, generate var/pki if needed and serve its
+    TSA/OCSP/CRLs on 127.0.0.1 (a daemon thread). ``None`` otherwise, or when another
+    process (another worker) already serves them. Stop it with ``server.stop()``."""
+    demo = demo_pki_for(settings)
+    return serve_demo_pki(demo) if demo is not None else None

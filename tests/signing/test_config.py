@@ -51,8 +51,7 @@ def test_b_b_needs_no_tsa(tmp_path: Path, test_pki: TestPki) -> None:
 def test_demo_settings_seal_out_of_the_box(tmp_path: Path) -> None:
     import socket
 
-    from signing.config import demo_pki_for
-    from signing.demo_pki import serve_demo_pki
+    from signing.config import demo_pki_for, start_demo_services
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -60,7 +59,7 @@ def test_demo_settings_seal_out_of_the_box(tmp_path: Path) -> None:
     settings = load_settings(var_dir=tmp_path, signing_demo_pki_port=port)
     demo = demo_pki_for(settings)
     assert demo is not None and demo.directory == tmp_path / "pki"
-    server = serve_demo_pki(demo)
+    server = start_demo_services(settings)
     assert server is not None
     try:
         sealed = sealer_for(settings).seal(simple_pdf())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -19,8 +20,15 @@ from engine.issued import (
     lookup,
     new_verification_code,
     revoke_document,
+    seal_and_issue,
 )
 from engine.org import User
+from signing.errors import TimestampUnavailable
+from signing.sealer import PadesLevel, Sealer
+from signing.verify import Verdict, verify
+from storage.filesystem import FilesystemStore
+from tests.signing.conftest import make_pkcs12
+from tests.signing.pkitools import TestPki, simple_pdf
 
 
 @pytest.fixture
@@ -131,3 +139,47 @@ def test_events_are_append_only(db_session: Session) -> None:
         )
     with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
         db_session.execute(text("DELETE FROM issued_document_events WHERE id = :id"), {"id": event_id})
+
+
+def test_seal_and_issue_stores_the_sealed_file(
+    db_session: Session, object_store: FilesystemStore, test_pki: TestPki
+) -> None:
+    sealer = Sealer(make_pkcs12(test_pki), level=PadesLevel.B_LT, tsa_url=test_pki.pki.tsa_url)
+
+    document = seal_and_issue(
+        db_session,
+        sealer,
+        object_store,
+        title="Πιστοποιητικό οικογενειακής κατάστασης",
+        pdf=simple_pdf(),
+        public_base_url="https://polis.example.gr/",
+        protocol_number="77 ΕΞ 2026",
+    )
+
+    with object_store.open(document.storage_key, expected_sha256=document.sha256) as reader:
+        stored = b"".join(reader)
+    assert hashlib.sha256(stored).hexdigest() == document.sha256
+    report = verify(stored, [test_pki.root])
+    assert report.verdict is Verdict.VALID, report.reason
+    assert lookup(db_session, document.verification_code).title.startswith("Πιστοποιητικό")
+
+
+def test_seal_and_issue_stores_nothing_when_the_tsa_is_down(
+    db_session: Session, object_store: FilesystemStore, test_pki: TestPki
+) -> None:
+    sealer = Sealer(make_pkcs12(test_pki), level=PadesLevel.B_T, tsa_url="http://127.0.0.1:9/tsa", timeout=2)
+    before = db_session.scalar(select(func.count()).select_from(IssuedDocument))
+    files_before = sorted(Path(object_store.root).rglob("*"))
+
+    with pytest.raises(TimestampUnavailable):
+        seal_and_issue(
+            db_session,
+            sealer,
+            object_store,
+            title="Βεβαίωση",
+            pdf=simple_pdf(),
+            public_base_url="https://polis.example.gr",
+        )
+
+    assert db_session.scalar(select(func.count()).select_from(IssuedDocument)) == before
+    assert sorted(Path(object_store.root).rglob("*")) == files_before
