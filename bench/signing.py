@@ -57,7 +57,8 @@ def _emit(name: str, value: float, baseline: str, baseline_value: float, **extra
 def main() -> None:
     """Set up the PKI, measure every level, print JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--documents", type=int, default=30, help="documents per B-B measurement")
+    parser.add_argument("--documents", type=int, default=20, help="documents per B-B round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best counts")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="polis-bench-pki-"))
     server = PkiServer()
@@ -74,13 +75,13 @@ def main() -> None:
         pki = Pki.load(directory)
         server.mount(pki)
         server.start()
-        run(pki, directory, args.documents)
+        run(pki, directory, args.documents, args.rounds)
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def run(pki: Pki, directory: Path, documents: int) -> None:
+def run(pki: Pki, directory: Path, documents: int, rounds: int) -> None:
     """Measure B-B, B-T and B-LT, single documents and batches."""
     key_file = directory / "keys" / "signer.key.pem"
     cert_file = directory / "signer.pem"
@@ -113,22 +114,35 @@ def run(pki: Pki, directory: Path, documents: int) -> None:
         writer = IncrementalPdfFileWriter(BytesIO(pdf))
         signers.sign_pdf(writer, meta, signer=signer, timestamper=timestamper)
 
+    plain = "pyHanko SimpleSigner.load + sign_pdf per document (no bytes_reserved)"
     for level, count in (
         (PadesLevel.B_B, documents),
         (PadesLevel.B_T, max(5, documents // 2)),
-        (PadesLevel.B_LT, max(5, documents // 3)),
+        (PadesLevel.B_LT, max(4, documents // 3)),
     ):
         sealer = Sealer(polis_signer, level=level, tsa_url=pki.tsa_url, trust_roots=[root])
-        sealer.seal(pdf)  # warm-up: font cache, TLS-free HTTP pool, imports
+        sealer.seal(pdf)  # warm-up: font cache, imports
         plain_pyhanko(level)
-
-        baseline = _rate(count, lambda: [plain_pyhanko(level) for _ in range(count)])  # noqa: B023
-        single = _rate(count, lambda: [sealer.seal(pdf) for _ in range(count)])  # noqa: B023
-        batch = _rate(count, lambda: sealer.seal_many([SealRequest(pdf)] * count))  # noqa: B023
-        plain = "pyHanko SimpleSigner.load + sign_pdf per document (no bytes_reserved)"
+        # The machine is shared: interleave the three measurements and keep each one's best
+        # round, so a burst of load elsewhere does not decide the ratio.
+        best = {"baseline": 0.0, "single": 0.0, "batch": 0.0}
+        for _ in range(rounds):
+            best["baseline"] = max(
+                best["baseline"],
+                _rate(count, lambda: [plain_pyhanko(level) for _ in range(count)]),  # noqa: B023
+            )
+            best["single"] = max(
+                best["single"],
+                _rate(count, lambda: [sealer.seal(pdf) for _ in range(count)]),  # noqa: B023
+            )
+            best["batch"] = max(
+                best["batch"],
+                _rate(count, lambda: sealer.seal_many([SealRequest(pdf)] * count)),  # noqa: B023
+            )
         name = f"{level.value} seals"
-        _emit(f"{name}, one call per document", single, plain, baseline, documents=count)
-        _emit(f"{name}, seal_many batch", batch, plain, baseline, documents=count)
+        extra = {"documents": count, "rounds": rounds}
+        _emit(f"{name}, one call per document", best["single"], plain, best["baseline"], **extra)
+        _emit(f"{name}, seal_many batch", best["batch"], plain, best["baseline"], **extra)
     print(
         json.dumps({"name": "finished", "at": datetime.now(UTC).isoformat()}),
         file=sys.stderr,

@@ -10,17 +10,18 @@ each signature, which is most of the cost of a B-B seal.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from asn1crypto import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign import signers as pyhanko_signers
-from pyhanko.sign.general import SigningError, load_cert_from_pemder
+from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
+from pyhanko.sign.general import SigningError, as_signing_certificate_v2, load_cert_from_pemder
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.errors import SignerConfigurationError, SignerUnavailable
@@ -63,6 +64,17 @@ def _load_certs(paths: Sequence[Path]) -> list[x509.Certificate]:
     return certs
 
 
+class _PreparsedAttributeProvider(CMSAttributeProvider):
+    """Serves one attribute value, parsed back from its DER so it is never re-encoded."""
+
+    def __init__(self, attribute_type: str, value: Any) -> None:
+        self.attribute_type = attribute_type
+        self._value = type(value).load(value.dump())
+
+    async def build_attr_value(self, dry_run: bool = False) -> Any:
+        return self._value
+
+
 class _InMemoryKeySigner(pyhanko_signers.Signer):
     """A pyHanko signer holding a parsed private key, so each signature costs only the maths."""
 
@@ -77,6 +89,19 @@ class _InMemoryKeySigner(pyhanko_signers.Signer):
             signing_cert=signing_cert,
             cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
+        self._signing_certificate_attribute = _PreparsedAttributeProvider(
+            "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
+        )
+
+    def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        # pyHanko rebuilds the signing-certificate-v2 attribute for every signature, and
+        # asn1crypto re-encodes its freshly built parts hundreds of times while sorting the
+        # SET OF attributes (~40 % of a B-B seal). A parsed copy built once is never re-encoded.
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if isinstance(provider, SigningCertificateV2Provider):
+                yield self._signing_certificate_attribute
+            else:
+                yield provider
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
