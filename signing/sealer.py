@@ -95,6 +95,22 @@ SIGNING_REVOCATION_POLICY = CertRevTrustPolicy(
 )
 
 
+def signing_validation_context(
+    trust_roots: Sequence[x509.Certificate],
+    chain: Sequence[x509.Certificate],
+    http: aiohttp.ClientSession,
+    timeout: float,
+) -> ValidationContext:
+    """The context that fetches (OCSP first) the validation data a B-LT signature embeds."""
+    return ValidationContext(
+        trust_roots=list(trust_roots),
+        other_certs=list(chain),
+        allow_fetching=True,
+        revinfo_policy=SIGNING_REVOCATION_POLICY,
+        fetcher_backend=AIOHttpFetcherBackend(http, per_request_timeout=timeout),
+    )
+
+
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion, also when the caller already runs an event loop."""
     try:
@@ -134,7 +150,7 @@ def open_pdf(pdf: bytes) -> PdfFileReader:
     return reader
 
 
-def _check_certificate(cert: x509.Certificate, now: datetime) -> None:
+def check_certificate(cert: x509.Certificate, now: datetime) -> None:
     name = cert.subject.human_friendly
     key_usage = cert.key_usage_value
     if key_usage is None or "non_repudiation" not in key_usage.native:
@@ -197,7 +213,7 @@ def translate_signing_error(exc: BaseException, *, tsa_url: str | None) -> Polis
     )
 
 
-class _StrictTimeStamper(HTTPTimeStamper):
+class StrictTimeStamper(HTTPTimeStamper):
     """An HTTP timestamper whose unparseable answers count as TSA failures, not crashes."""
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
@@ -238,7 +254,7 @@ class Sealer:
         self.reason = reason
         self.location = location
         cert = signer.signing_cert
-        _check_certificate(cert, datetime.now(UTC))
+        check_certificate(cert, datetime.now(UTC))
         self._trust_roots = list(trust_roots) or [
             c for c in signer.chain if c.self_signed in ("maybe", "yes")
         ]
@@ -267,19 +283,13 @@ class Sealer:
             raise translate_signing_error(exc, tsa_url=self.tsa_url) from exc
 
     def _validation_context(self, http: aiohttp.ClientSession) -> ValidationContext:
-        return ValidationContext(
-            trust_roots=self._trust_roots,
-            other_certs=list(self.signer.chain),
-            allow_fetching=True,
-            revinfo_policy=SIGNING_REVOCATION_POLICY,
-            fetcher_backend=AIOHttpFetcherBackend(http, per_request_timeout=self.timeout),
-        )
+        return signing_validation_context(self._trust_roots, self.signer.chain, http, self.timeout)
 
     async def _seal_batch(self, items: Sequence[SealRequest]) -> list[bytes]:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http, self.signer.batch() as signer:
             timestamper = (
-                _StrictTimeStamper(self.tsa_url, timeout=int(self.timeout), session=http)
+                StrictTimeStamper(self.tsa_url, timeout=int(self.timeout), session=http)
                 if self.tsa_url and self.level.rank >= PadesLevel.B_T.rank
                 else None
             )
