@@ -200,9 +200,11 @@ async def _check_signature(
     if ltv:
         # self-contained by design: a failed download must not shadow the embedded data
         http = None
-    ts_context = _context(roots, dss, http=http, moment=None)
-    # With a timestamp the signature existed at ts_time: check the chain then, against
-    # the revocation data gathered at signing. pyHanko checks the timestamp itself now.
+    # With embedded validation data both the timestamp and the signer's chain are checked
+    # as they stood when the timestamp was made, using the OCSP/CRL answers gathered then:
+    # that is what lets B-LT and B-LTA files verify offline for years.
+    ts_context = _context(roots, dss, http=http, moment=ts_time if ltv else None)
+    # With a timestamp the signature existed at ts_time: check the signer's chain then.
     signer_context = _context(roots, dss, http=http, moment=ts_time)
     status = await async_validate_pdf_signature(
         embedded, signer_validation_context=signer_context, ts_validation_context=ts_context
@@ -286,8 +288,11 @@ async def _check_signatures(
             )
     for ts in doc_timestamps:
         try:
+            # an archive timestamp is judged at its own time too (its TSA's revocation data
+            # is as old as it is); a broken one is a finding, an old one is not
+            gen_time = ts.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
             ts_status = await async_validate_pdf_timestamp(
-                ts, validation_context=_context(roots, dss, http=http, moment=None)
+                ts, validation_context=_context(roots, dss, http=None, moment=gen_time)
             )
             broken = not (ts_status.intact and ts_status.valid)
         except Exception:

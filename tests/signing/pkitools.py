@@ -68,6 +68,7 @@ def leaves(now: datetime) -> list[LeafSpec]:
         LeafSpec("signer", "Δήμος Δοκιμών — σφραγίδα", organizational_unit="Δοκιμές"),
         LeafSpec("qualified", "Δήμος Δοκιμών — qualified seal", qualified=True),
         LeafSpec("revoked", "Revoked Signer", revoked_since=now - timedelta(days=2)),
+        LeafSpec("revoked-later", "Signer Revoked Next Week", revoked_since=now + timedelta(days=7)),
         LeafSpec(
             "expired",
             "Expired Signer",
