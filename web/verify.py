@@ -13,7 +13,14 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import gettext as _
 
 from core.errors import InvalidInput
-from engine.issued import MAX_COPY_BYTES, CopyCheck, IssuedDocument, check_copy, lookup
+from engine.issued import (
+    MAX_COPY_BYTES,
+    CopyCheck,
+    IssuedDocument,
+    UnknownVerificationCode,
+    check_copy,
+    lookup,
+)
 from signing.config import trust_roots_for
 from web.services import db, services
 
@@ -59,7 +66,12 @@ def _check_json(check: CopyCheck) -> dict[str, Any]:
 @bp.route("/verify/<code>", methods=["GET", "POST"])
 def page(code: str) -> tuple[str, int]:
     """The document's status; on POST, also the check of an uploaded copy."""
-    document = lookup(db(), code)
+    try:
+        document = lookup(db(), code)
+    except UnknownVerificationCode as exc:
+        raise UnknownVerificationCode(
+            _("No document has this verification code. Check the code printed on the document.")
+        ) from exc
     check: CopyCheck | None = None
     problem: str | None = None
     if request.method == "POST":

@@ -118,6 +118,7 @@ def test_unknown_code_is_a_404_page(verify_client: Any) -> None:
 
     assert response.status_code == 404
     assert "text/html" in response.content_type
+    assert "Δεν υπάρχει έγγραφο με αυτόν τον κωδικό επαλήθευσης" in response.get_data(as_text=True)
 
 
 def test_revoked_document_says_so(verify_client: Any, issued: IssuedDocument, db_session: Session) -> None:
