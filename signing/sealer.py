@@ -49,7 +49,7 @@ from signing.errors import (
     UnreadablePdf,
 )
 from signing.signers import Signer
-from signing.stamp import DEJAVU_SANS, Stamp, stamp_style
+from signing.stamp import NOTO_SANS, Stamp, stamp_style
 
 T = TypeVar("T")
 
@@ -238,7 +238,7 @@ class Sealer:
         tsa_url: str | None = None,
         trust_roots: Sequence[x509.Certificate] = (),
         timeout: float = 10.0,
-        font_path: Any = DEJAVU_SANS,
+        font_path: Any = NOTO_SANS,
         reason: str | None = None,
         location: str | None = None,
     ) -> None:

@@ -18,12 +18,15 @@ from pyhanko.stamp import QRStampStyle
 
 from core.errors import ConfigurationError
 
-# fontTools warns on every stamp that it drops the FFTM table of DejaVu while subsetting;
-# the table is a FontForge timestamp, irrelevant in a PDF.
+# fontTools warns on every stamp about font tables it drops while subsetting (e.g. FFTM,
+# a FontForge timestamp); none of them matters in a PDF.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 ATHENS = ZoneInfo("Europe/Athens")
-DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# Noto Sans (Debian fonts-noto-core) covers Greek. pyHanko 0.38 writes glyph widths in font
+# units as if every font had 1000 units per em; DejaVu Sans has 2048, so its text comes out
+# spaced twice too wide. Any replacement font must have 1000 units per em.
+NOTO_SANS = Path("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf")
 
 STAMP_TEXT = (
     "Ψηφιακή σφραγίδα · Digital seal\n%(signer)s\n%(when)s (ώρα Ελλάδας)\nΕπαλήθευση · Verify: %(code)s"
@@ -87,12 +90,12 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
         )
 
 
-def stamp_style(font_path: Path = DEJAVU_SANS) -> QRStampStyle:
+def stamp_style(font_path: Path = NOTO_SANS) -> QRStampStyle:
     """A QR stamp style with an embedded Greek-capable font (subset on write)."""
     if not font_path.exists():
         raise ConfigurationError(
-            f"the stamp font {font_path} does not exist; install fonts-dejavu-core "
-            "or point POLIS_SIGNING_STAMP_FONT to a TrueType font that covers Greek."
+            f"the stamp font {font_path} does not exist; install the Debian package "
+            "fonts-noto-core (a TrueType font covering Greek, with 1000 units per em)."
         )
     font = _InMemoryFontFactory(str(font_path), font_size=8)
     return QRStampStyle(

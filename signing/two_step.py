@@ -47,7 +47,7 @@ from signing.sealer import (
     signing_validation_context,
     translate_signing_error,
 )
-from signing.stamp import DEJAVU_SANS, Stamp, stamp_style
+from signing.stamp import NOTO_SANS, Stamp, stamp_style
 
 
 def _b64(data: bytes) -> str:
@@ -128,7 +128,7 @@ class TwoStepSigning:
         tsa_url: str | None = None,
         trust_roots: Sequence[x509.Certificate] = (),
         timeout: float = 10.0,
-        font_path: Any = DEJAVU_SANS,
+        font_path: Any = NOTO_SANS,
     ) -> None:
         if level.rank >= PadesLevel.B_T.rank and not tsa_url:
             raise ConfigurationError(

@@ -44,7 +44,7 @@ def test_stamp_embeds_a_greek_capable_font_where_the_template_says(
     assert int(widget["/F"]) & 4, "PDF/A needs printable annotations"  # type: ignore[index]
     fonts = widget["/AP"]["/N"]["/Resources"]["/Font"]  # type: ignore[index]
     (font,) = [f.get_object() for f in fonts.values()]
-    assert "DejaVuSans" in str(font["/BaseFont"])
+    assert "NotoSans" in str(font["/BaseFont"])
     descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
     assert "/FontFile2" in descriptor, "the font must be embedded"
     to_unicode = font["/ToUnicode"].data.upper()
@@ -74,7 +74,7 @@ def test_too_small_stamp_box_is_refused() -> None:
 def test_missing_font_is_a_configuration_error(tmp_path: object) -> None:
     from pathlib import Path
 
-    with pytest.raises(ConfigurationError, match="fonts-dejavu-core"):
+    with pytest.raises(ConfigurationError, match="fonts-noto-core"):
         stamp_style(Path("/nonexistent/font.ttf"))
 
 
@@ -98,3 +98,12 @@ def test_pdfa_input_keeps_its_pdfa_identity(pki: TestPki, signer_factory: Callab
     metadata = reader.root["/Metadata"].get_object().data
     assert b"pdfaid:part" in metadata and b"2" in metadata
     assert verify(sealed, [pki.root]).verdict is Verdict.VALID
+
+
+def test_stamp_font_has_1000_units_per_em() -> None:
+    from fontTools.ttLib import TTFont
+
+    from signing.stamp import NOTO_SANS
+
+    # pyHanko writes widths in font units assuming 1000/em; another size garbles the spacing
+    assert TTFont(str(NOTO_SANS))["head"].unitsPerEm == 1000
