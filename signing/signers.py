@@ -197,10 +197,18 @@ class Pkcs11Signer:
                 f"the PKCS#11 module {module} does not exist; install the token's driver "
                 "or fix POLIS_SIGNING_PKCS11_MODULE."
             )
+        criteria = TokenCriteria(label=token_label)
         try:
-            self._session = pyhanko_pkcs11.open_pkcs11_session(
-                str(module), token_criteria=TokenCriteria(label=token_label), user_pin=pin
-            )
+            try:
+                self._session = pyhanko_pkcs11.open_pkcs11_session(
+                    str(module), token_criteria=criteria, user_pin=pin
+                )
+            except p11_errors.UserAlreadyLoggedIn:
+                # PKCS#11 logs in per application: another signer of this process already
+                # did, and a new session shares that login.
+                self._session = pyhanko_pkcs11.open_pkcs11_session(
+                    str(module), token_criteria=criteria, user_pin=None
+                )
         except p11_errors.PinIncorrect as exc:
             raise SignerConfigurationError(
                 f"the PIN for token {token_label!r} was refused. Fix POLIS_SIGNING_PKCS11_PIN "

@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 from asn1crypto import cms, x509
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -95,11 +97,26 @@ def _timestamp_time(embedded: EmbeddedPdfSignature) -> datetime | None:
 
 
 def _dss_covers(dss: DocumentSecurityStore | None, cert: x509.Certificate) -> bool:
+    """Whether the file's DSS holds an OCSP answer about ``cert`` or a CRL of its issuer."""
     if dss is None:
         return False
-    has_revinfo = bool(list(dss.ocsps)) or bool(list(dss.crls))
-    certs = {c.sha256 for c in dss.load_certs()}
-    return has_revinfo and (cert.sha256 in certs or bool(certs))
+    serial = cert.serial_number
+    for ref in dss.ocsps:
+        try:
+            response = asn1_ocsp.OCSPResponse.load(ref.get_object().data)
+            answers = response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"]
+            if any(answer["cert_id"]["serial_number"].native == serial for answer in answers):
+                return True
+        except (ValueError, TypeError, KeyError):
+            continue  # an unreadable entry proves nothing
+    issuer = cert.issuer
+    for ref in dss.crls:
+        try:
+            if asn1_crl.CertificateList.load(ref.get_object().data).issuer == issuer:
+                return True
+        except (ValueError, TypeError, KeyError):
+            continue
+    return False
 
 
 def _context(

@@ -29,6 +29,7 @@ from signing.pki import LeafSpec, Pki, PkiNames, PkiServer, build_config, write_
 
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 ARCH = "polis-test"
+SPARE_TOKEN = "polis-spare"
 
 
 @dataclass
@@ -162,6 +163,24 @@ def softhsm_token(test_pki: TestPki, cert_label: str = "signer") -> Iterator[Sof
             env=env,
         )
         key_file.unlink()
+        # a second, empty token for PIN tests: PKCS#11 logins are per process and token, so
+        # the first token is already logged in once a test signer has used it
+        subprocess.run(
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                SPARE_TOKEN,
+                "--pin",
+                token.pin,
+                "--so-pin",
+                "5678",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         # softhsm2-util cannot import certificates: create the object over PKCS#11
         lib = pkcs11.lib(str(SOFTHSM_MODULE))
         tok = lib.get_token(token_label=token.label)

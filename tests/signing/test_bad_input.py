@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from io import BytesIO
+from typing import Any
 
 import pytest
 from pyhanko.pdf_utils import generic
@@ -27,6 +28,7 @@ from tests.signing.conftest import make_pkcs12
 from tests.signing.pkitools import (
     ARCH,
     SOFTHSM_MODULE,
+    SPARE_TOKEN,
     SoftHsmToken,
     TestPki,
     encrypted_pdf,
@@ -211,12 +213,19 @@ def test_missing_pkcs12_file(pki: TestPki) -> None:
 
 def test_wrong_pkcs11_pin(hsm_token: SoftHsmToken) -> None:
     with pytest.raises(SignerConfigurationError, match=r"PIN .* was refused"):
-        Pkcs11Signer(
-            module=SOFTHSM_MODULE,
-            token_label=hsm_token.label,
-            pin="0000",
-            key_label=hsm_token.key_label,
-        )
+        Pkcs11Signer(module=SOFTHSM_MODULE, token_label=SPARE_TOKEN, pin="0000", key_label="seal")
+
+
+def test_second_signer_on_a_logged_in_token(hsm_token: SoftHsmToken, signer_factory: Any) -> None:
+    first = signer_factory("pkcs11")  # holds a logged-in session on the token
+
+    second = Pkcs11Signer(
+        module=SOFTHSM_MODULE, token_label=hsm_token.label, pin=hsm_token.pin, key_label=hsm_token.key_label
+    )
+    try:
+        assert second.signing_cert.dump() == first.signing_cert.dump()
+    finally:
+        second.close()
 
 
 def test_unknown_pkcs11_token(hsm_token: SoftHsmToken) -> None:
