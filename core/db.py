@@ -69,7 +69,9 @@ def check_database(factory: sessionmaker[Session]) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         bind = session.get_bind()
-        where = bind.url.render_as_string(hide_password=True) if isinstance(bind, Engine) else "test connection"
+        where = (
+            bind.url.render_as_string(hide_password=True) if isinstance(bind, Engine) else "test connection"
+        )
         raise ServiceUnavailable(
             f"Cannot reach the database ({where}): {reason}. Check that the server "
             "is running and that POLIS_DATABASE_URL is right, or unset it to use the embedded "

@@ -186,9 +186,7 @@ class PgCluster:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
         result = subprocess.run(command, capture_output=True, text=True, check=False, cwd="/")
         if check and result.returncode != 0:
-            raise ClusterError(
-                f"'{' '.join(command)}' failed: {(result.stderr or result.stdout).strip()}"
-            )
+            raise ClusterError(f"'{' '.join(command)}' failed: {(result.stderr or result.stdout).strip()}")
         return result
 
     def _prepare_directories(self) -> None:
@@ -199,7 +197,11 @@ class PgCluster:
                 "touch it: move it away, or set POLIS_VAR_DIR to another directory."
             )
         owner = self._server_owner()
-        for directory, mode in ((self.data_dir, 0o700), (self.socket_dir, 0o755), (self.log_file.parent, 0o755)):
+        for directory, mode in (
+            (self.data_dir, 0o700),
+            (self.socket_dir, 0o755),
+            (self.log_file.parent, 0o755),
+        ):
             try:
                 directory.mkdir(parents=True, exist_ok=True)
                 if owner is not None:

@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         examples=["Δήμος Χανίων"],
     )
     default_locale: Literal["el", "en"] = Field(
-        "el", description="UI language when the browser asks for none we have.", examples=["en"]
+        "el", description="UI language until the reader picks the other one.", examples=["en"]
     )
     timezone: str = Field(
         "Europe/Athens", description="Time zone for people (storage is UTC).", examples=["Europe/Athens"]

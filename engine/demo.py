@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts import create_user
+from engine.accounts import create_user, hash_password
 from engine.org import Department, User
 
 #: The one password of every demo account; printed by ``make run``. Never used in production.
-DEMO_PASSWORD = "polis-demo"
+DEMO_PASSWORD = "polis-demo"  # noqa: S105 - public on purpose, printed by make run
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,15 @@ def seed_demo_municipality(session: Session) -> bool:
         departments[code] = department
     session.flush()
     users: dict[str, User] = {}
+    # One hash for the one public demo password: argon2 is slow on purpose.
+    shared_hash = hash_password(DEMO_PASSWORD)
     for account in ACCOUNTS:
         users[account.username] = create_user(
             session,
             username=account.username,
             full_name=account.full_name,
-            password=DEMO_PASSWORD,
+            password=None,
+            password_hash=shared_hash,
             department=departments[account.department],
             roles=list(account.roles),
             email=f"{account.username}@demo.polis.invalid",

@@ -5,10 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import engine.issued
-import engine.org  # noqa: F401  (registers the models on Base.metadata)
-import storage.models  # noqa: F401
 from core.db import Base
+from migrations.env_models import include_name  # also registers every model on Base.metadata
 
 config = context.config
 target_metadata = Base.metadata
@@ -35,13 +33,23 @@ def run_migrations_online() -> None:
     """Run against the database, in one transaction (PostgreSQL has transactional DDL)."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -52,9 +52,13 @@ def open_store(settings: Settings) -> ObjectStore:
         from storage.s3 import S3Store
 
         return S3Store.from_url(
-            url, retention_days=settings.storage_retention_days, retention_mode=settings.storage_retention_mode
+            url,
+            retention_days=settings.storage_retention_days,
+            retention_mode=settings.storage_retention_mode,
         )
-    raise ConfigurationError(f"POLIS_STORAGE_URL={url}: use file:///path or s3://key:secret@host:port/bucket.")
+    raise ConfigurationError(
+        f"POLIS_STORAGE_URL={url}: use file:///path or s3://key:secret@host:port/bucket."
+    )
 
 
 def download_ttl(settings: Settings) -> timedelta:

@@ -107,7 +107,9 @@ class VerifyingReader:
     range, a client that hangs up) is not falsely accused of corruption.
     """
 
-    def __init__(self, raw: BinaryIO, *, expected_sha256: str, key: str, close_callback: object = None) -> None:
+    def __init__(
+        self, raw: BinaryIO, *, expected_sha256: str, key: str, close_callback: object = None
+    ) -> None:
         self._raw = raw
         self._expected = expected_sha256.lower()
         self._hash = hashlib.sha256()
@@ -163,10 +165,18 @@ class VerifyingReader:
         self.close()
 
 
+class Readable(Protocol):
+    """Anything with ``read(size)`` returning bytes: files, sockets, generated streams."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; empty at the end."""
+        ...
+
+
 class HashingReader:
     """Wraps an input stream, counting and hashing what passes through, with a size cap."""
 
-    def __init__(self, raw: BinaryIO, *, max_size: int | None = None) -> None:
+    def __init__(self, raw: Readable, *, max_size: int | None = None) -> None:
         self._raw = raw
         self.hash = hashlib.sha256()
         self.size = 0
@@ -180,8 +190,7 @@ class HashingReader:
             self.size += len(data)
             if self._max_size is not None and self.size > self._max_size:
                 raise InvalidInput(
-                    f"The file is larger than the {self._max_size} bytes allowed here. "
-                    "Send a smaller file."
+                    f"The file is larger than the {self._max_size} bytes allowed here. Send a smaller file."
                 )
         return data
 

@@ -13,7 +13,9 @@ from storage.base import IntegrityError, ObjectNotFound, ObjectStore, StorageErr
 from storage.models import StoredObjectRecord
 
 
-def record_object(session: Session, stored: StoredObject, *, filename: str | None = None) -> StoredObjectRecord:
+def record_object(
+    session: Session, stored: StoredObject, *, filename: str | None = None
+) -> StoredObjectRecord:
     """Add the database record of an object just stored (in the caller's transaction)."""
     record = StoredObjectRecord(
         key=stored.key,

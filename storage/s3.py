@@ -20,10 +20,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import GOVERNANCE, Tags
+from minio.commonconfig import ENABLED, GOVERNANCE, Tags
 from minio.error import S3Error
 from minio.retention import Retention
-from minio.versioningconfig import ENABLED, VersioningConfig
+from minio.versioningconfig import VersioningConfig
 
 from core.errors import ConfigurationError
 from storage.base import (
@@ -36,8 +36,10 @@ from storage.base import (
     validate_metadata,
 )
 
-#: Part size for multipart uploads: bounds memory per upload (S3 allows 10,000 parts).
-PART_SIZE = 8 * 1024 * 1024
+#: Part size for multipart uploads: S3's minimum. The SDK holds about four copies of a part
+#: while sending it, so this bounds an upload's memory (~20 MiB); with S3's 10,000 parts it
+#: still allows objects of up to 48 GiB.
+PART_SIZE = 5 * 1024 * 1024
 SHA_KEY = "polis-sha256"
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchVersion", "InvalidArgument", "NoSuchObject"}
 
@@ -48,9 +50,7 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     bucket = parts.path.strip("/")
     example = "s3://ACCESS_KEY:SECRET@minio.example.gr:9000/polis?secure=true"
     if not parts.hostname or not bucket or "/" in bucket:
-        raise ConfigurationError(
-            f"POLIS_STORAGE_URL must name a host and one bucket, e.g. {example}."
-        )
+        raise ConfigurationError(f"POLIS_STORAGE_URL must name a host and one bucket, e.g. {example}.")
     if parts.username is None or parts.password is None:
         raise ConfigurationError(
             f"POLIS_STORAGE_URL must carry the access key and secret, e.g. {example} "
@@ -60,12 +60,20 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     unknown = set(query) - {"secure", "region"}
     if unknown:
         raise ConfigurationError(
-            f"POLIS_STORAGE_URL has unknown options {sorted(unknown)}; only secure and region "
-            "are understood."
+            f"POLIS_STORAGE_URL has unknown options {sorted(unknown)}; only secure and region are understood."
         )
     secure_text = query.get("secure", "true").lower()
     if secure_text not in ("true", "false", "1", "0"):
         raise ConfigurationError("POLIS_STORAGE_URL: secure must be true or false.")
+    if (
+        not 3 <= len(bucket) <= 63
+        or not bucket.replace("-", "").replace(".", "").isalnum()
+        or not bucket.islower()
+    ):
+        raise ConfigurationError(
+            f"POLIS_STORAGE_URL: {bucket!r} is not a valid bucket name (3 to 63 lower-case letters, "
+            f"digits, '-' or '.'). Example: {example}"
+        )
     try:
         port = parts.port
     except ValueError as exc:
@@ -108,7 +116,12 @@ class S3Store:
             maxsize=16,
         )
         self.client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
         )
         self.bucket = bucket
         self.endpoint = endpoint
@@ -179,7 +192,7 @@ class S3Store:
             if len(head) <= PART_SIZE:
                 digest = hashlib.sha256(head).digest()
                 sha = digest.hex()
-                headers = {
+                headers: dict[str, str | list[str] | tuple[str]] = {
                     **clean,
                     SHA_KEY: sha,
                     "x-amz-checksum-sha256": base64.b64encode(digest).decode(),
@@ -189,14 +202,16 @@ class S3Store:
                 )
                 size = len(head)
             else:
-                reader = HashingReader(_Chained(head, stream))
+                chained = _Chained(head, stream)
+                del head  # only the stream keeps it, until its first part is sent
+                reader = HashingReader(chained)
                 result = self.client.put_object(
                     self.bucket,
                     key,
                     reader,  # type: ignore[arg-type]
                     -1,
                     content_type=content_type,
-                    metadata=dict(clean),
+                    metadata=dict[str, str | list[str] | tuple[str]](clean),
                     part_size=PART_SIZE,
                     num_parallel_uploads=1,
                 )
@@ -239,7 +254,7 @@ class S3Store:
             sha = user.pop(SHA_KEY, None)
             if sha is None:
                 tags = self.client.get_object_tags(self.bucket, key, version_id=info.version_id)
-                sha = (tags or {}).get(SHA_KEY)
+                sha = tags.get(SHA_KEY) if tags else None
         except S3Error as exc:
             if exc.code in _NOT_FOUND_CODES or exc.code == "NoSuchKey":
                 raise ObjectNotFound(f"No object is stored under {key}.", key=key) from exc
@@ -301,7 +316,7 @@ class S3Store:
         filename: str | None = None,
     ) -> str:
         """A presigned GET URL (the S3 server checks it, not Polis)."""
-        headers = None
+        headers: dict[str, str | list[str] | tuple[str]] | None = None
         if filename:
             from urllib.parse import quote
 
@@ -345,13 +360,14 @@ class _Chained:
     """Bytes already read, followed by the rest of the stream."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = io.BytesIO(head)
+        self._head: io.BytesIO | None = io.BytesIO(head)
         self._rest = rest
 
     def read(self, size: int = -1) -> bytes:
-        data = self._head.read(size)
-        if size < 0:
-            return data + self._rest.read()
-        if not data:
+        if self._head is None:
             return self._rest.read(size)
+        data = self._head.read(size)
+        if size < 0 or not data:
+            self._head = None  # release the buffered first part as soon as it is consumed
+            return data + self._rest.read(size)
         return data

@@ -53,7 +53,9 @@ class TestServer:
     def create(self, name: str, template: str | None = None) -> str:
         """(Re)create database ``name``, optionally from ``template``; return its URL."""
         with self.admin() as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
             statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
             if template:
                 statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
@@ -63,7 +65,9 @@ class TestServer:
     def drop(self, name: str) -> None:
         """Drop database ``name`` even if connections remain."""
         with self.admin() as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def _scratch_root() -> Path:
@@ -169,11 +173,15 @@ def test_settings(tmp_path: Path, pg_url: str) -> Settings:
 @pytest.fixture
 def object_store(test_settings: Settings, tmp_path: Path) -> FilesystemStore:
     """A filesystem object store in the test's temporary directory."""
-    return FilesystemStore(tmp_path / "objects", secret=test_settings.secret(), base_url=test_settings.public_base_url)
+    return FilesystemStore(
+        tmp_path / "objects", secret=test_settings.secret(), base_url=test_settings.public_base_url
+    )
 
 
 @pytest.fixture
-def app(test_settings: Settings, session_factory: sessionmaker[Session], object_store: FilesystemStore) -> Any:
+def app(
+    test_settings: Settings, session_factory: sessionmaker[Session], object_store: FilesystemStore
+) -> Any:
     """The Flask app, bound to the test's rolled-back transaction and store."""
     from web.app import create_app
 

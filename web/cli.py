@@ -84,5 +84,13 @@ def _demo() -> click.Command:
     return demo
 
 
+def _engine_commands() -> list[click.Command]:
+    from web.cli_engine import audit, incidents, processes, worker
+
+    return [processes, worker, audit, incidents]
+
+
 for _loader in (_db, _storage, _run, _demo):
     _register(_loader)
+for _command in _engine_commands():
+    main.add_command(_command)

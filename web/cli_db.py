@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core.database import DATABASE_NAME, database_url, downgrade_database, embedded_cluster, upgrade_database
+from core.db import check_database, make_engine, make_session_factory
 from core.settings import Settings
 from web.cli import settings_of
 
@@ -20,7 +21,13 @@ def prepare_database(settings: Settings) -> str:
         cluster = embedded_cluster(settings)
         cluster.ensure_running()
         cluster.ensure_database(DATABASE_NAME)
-    return database_url(settings)
+    url = database_url(settings)
+    engine = make_engine(url)
+    try:
+        check_database(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    return url
 
 
 @db.command()

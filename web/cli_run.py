@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from core.database import database_url, embedded_cluster, upgrade_database
-from core.db import check_database, make_engine, make_session_factory, session_scope
+from core.db import make_engine, make_session_factory, session_scope
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.settings import Settings
 from engine.demo import ACCOUNTS, DEMO_PASSWORD, seed_demo_municipality
@@ -44,6 +44,18 @@ def check_port_free(bind: str) -> None:
             ) from exc
 
 
+def deploy_builtin_processes(settings: Settings) -> list[str]:
+    """Deploy processes/*.bpmn (a file whose content is already deployed is left as it is)."""
+    from engine.definitions import deploy_directory
+
+    engine = make_engine(database_url(settings))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return [f"{result.process_id} v{result.version}" for result in deploy_directory(session)]
+    finally:
+        engine.dispose()
+
+
 def seed_demo(settings: Settings) -> bool:
     """Create the demo municipality if the database has none."""
     engine = make_engine(database_url(settings))
@@ -59,9 +71,11 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.
     last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServiceUnavailable(f"The web server exited (status {process.returncode}); see its log above.")
+            raise ServiceUnavailable(
+                f"The web server exited (status {process.returncode}); see its log above."
+            )
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310 - our own http URL
                 if response.status == 200:
                     return
         except urllib.error.HTTPError as exc:
@@ -72,13 +86,15 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.
     raise ServiceUnavailable(f"Polis did not become healthy within {timeout:.0f} s: {last}")
 
 
-def _banner(settings: Settings, url: str, demo: bool) -> None:
+def _banner(settings: Settings, url: str, demo: bool, processes: list[str]) -> None:
     line = "─" * 64
     click.echo(line)
     click.secho(f"  Polis is running: {url}", fg="green", bold=True)
     click.echo(f"  Municipality: {settings.municipality_name}")
-    click.echo(f"  Database:     {'embedded, ' + str(settings.var_dir / 'pg') if not settings.database_url else 'external server'}")
+    where = f"embedded, {settings.var_dir / 'pg'}" if not settings.database_url else "external server"
+    click.echo(f"  Database:     {where}")
     click.echo(f"  Files:        {open_store(settings).describe()}")
+    click.echo(f"  Processes:    {', '.join(processes) or 'none'}")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for account in ACCOUNTS:
@@ -88,11 +104,13 @@ def _banner(settings: Settings, url: str, demo: bool) -> None:
 
 
 @click.command()
-@click.option("--demo/--no-demo", default=None, help="Create the demo municipality (default: unless production).")
+@click.option(
+    "--demo/--no-demo", default=None, help="Create the demo municipality (default: unless production)."
+)
 @click.option("--check-only", is_flag=True, help="Prepare everything, start, wait until healthy, then stop.")
 @click.pass_context
 def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
-    """Start Polis: database, migrations, demo data, web server."""
+    """Start Polis: database, migrations, processes, demo data, web server and worker."""
     settings = settings_of(ctx)
     demo = settings.env != "production" if demo is None else demo
     check_port_free(settings.bind)
@@ -117,10 +135,8 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             click.echo("PostgreSQL stopped.")
 
     try:
-        engine = make_engine(url)
-        check_database(make_session_factory(engine))
-        engine.dispose()
         upgrade_database(url)
+        deployed = deploy_builtin_processes(settings)
         if demo:
             seed_demo(settings)
         env = dict(os.environ)
@@ -139,9 +155,11 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             "web.app:create_app()",
         ]
         children.append(subprocess.Popen(command, env=env))
+        # Timers, service tasks and messages run in the worker, a process of its own.
+        children.append(subprocess.Popen([sys.executable, "-m", "web", "worker"], env=env))
         public = f"http://{settings.bind}"
         _wait_healthy(public, children[0])
-        _banner(settings, settings.base_url or public, demo)
+        _banner(settings, settings.base_url or public, demo, deployed)
         if check_only:
             return
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

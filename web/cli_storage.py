@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from core.database import database_url
@@ -26,10 +28,14 @@ def verify(ctx: click.Context) -> None:
     with session_scope(make_session_factory(engine)) as session:
         total = count_records(session)
         click.echo(f"Checking {total} objects in {store.describe()} ...")
-        with click.progressbar(length=total, label="verify", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=total, label="verify", file=sys.stderr) as bar:
             report = scrub(session, store, on_progress=lambda _record: bar.update(1))
     engine.dispose()
-    for label, keys in (("MISSING", report.missing), ("ALTERED", report.altered), ("UNREADABLE", report.unreadable)):
+    for label, keys in (
+        ("MISSING", report.missing),
+        ("ALTERED", report.altered),
+        ("UNREADABLE", report.unreadable),
+    ):
         for key in keys:
             click.echo(f"{label}  {key}")
     size_mb = report.bytes_read / 1e6
@@ -37,5 +43,7 @@ def verify(ctx: click.Context) -> None:
         click.echo(f"All {report.checked} objects intact ({size_mb:.1f} MB read).")
         return
     bad = len(report.missing) + len(report.altered) + len(report.unreadable)
-    click.secho(f"{bad} of {report.checked} objects are damaged or missing. Restore them from backup.", fg="red")
+    click.secho(
+        f"{bad} of {report.checked} objects are damaged or missing. Restore them from backup.", fg="red"
+    )
     ctx.exit(2)

@@ -7,6 +7,8 @@ shown as a plain apology: the traceback never reaches the client.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
@@ -44,7 +46,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _respond(status: int, code: str, message: str, details: dict[str, object] | None = None) -> Response:
+def _respond(status: int, code: str, message: str, details: Mapping[str, object] | None = None) -> Response:
     if wants_json():
         body: dict[str, object] = {"error": code, "message": message}
         if details:
@@ -64,7 +66,9 @@ def register_error_handlers(app: Flask) -> None:
         status = status_for(error)
         if status >= 500:
             app.logger.error("%s: %s", type(error).__name__, error.message)
-        details = {k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list | dict)}
+        details = {
+            k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list | dict)
+        }
         return _respond(status, error.code, error.message, details)
 
     @app.errorhandler(HTTPException)

@@ -27,7 +27,9 @@ class Services:
         check_database(self.session_factory)
 
 
-def build_services(settings: Settings, *, session_factory: Any = None, store: ObjectStore | None = None) -> Services:
+def build_services(
+    settings: Settings, *, session_factory: Any = None, store: ObjectStore | None = None
+) -> Services:
     """Connect to the database and the object store named by the settings."""
     engine = None
     if session_factory is None:

@@ -1,0 +1,279 @@
+"""Engine throughput on the embedded PostgreSQL, next to the raw commit rate measured in the same run.
+
+Run: .venv/bin/python bench/engine.py [--cases 400]
+Prints one JSON line per figure. A throwaway, durable (fsync on) cluster is started
+with the foundation's helper and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.database import upgrade_database
+from core.db import make_engine, session_scope
+from core.pgcluster import PgCluster
+from engine import case_store, runtime
+from engine.bpmn.loader import compile_definition
+from engine.commands import complete_task, start_case
+from engine.definitions import deploy_definition
+from engine.lanes import lane_rules
+from engine.models import CaseTask
+from engine.org import Department, User
+from engine.serialization import new_workflow, state_from_json, state_to_json
+
+BASELINE = "raw insert+commit"
+CLIENTS = 4  # processes; the machine has 2 cores and PostgreSQL needs some
+
+TWO_STEP = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_Bench"
+  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="two_step_approval" name="Two-step approval" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="l1" name="Clerk"><bpmn:flowNodeRef>StartEvent_1</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>Prepare</bpmn:flowNodeRef></bpmn:lane>
+      <bpmn:lane id="l2" name="Head"><bpmn:flowNodeRef>Approve</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>EndEvent_1</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="StartEvent_1" name="Submitted"/>
+    <bpmn:userTask id="Prepare" name="Prepare"/>
+    <bpmn:userTask id="Approve" name="Approve"/>
+    <bpmn:endEvent id="EndEvent_1" name="Approved"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="StartEvent_1" targetRef="Prepare"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Prepare" targetRef="Approve"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="Approve" targetRef="EndEvent_1"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def emit(name: str, value: float, raw: float, clients: int = 1, **extra: Any) -> None:
+    """One JSON line, with the raw commit rate of this run as baseline."""
+    line = {
+        "name": name,
+        "value": round(value, 1),
+        "unit": "per s",
+        "baseline": BASELINE,
+        "baseline_value": round(raw, 1),
+        "ratio": round(value / raw, 3),
+        "clients": clients,
+        **extra,
+    }
+    print(json.dumps(line), flush=True)
+
+
+def rate(count: int, fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def raw_commit_rate(cluster: PgCluster, database: str, count: int) -> float:
+    """Single-row INSERT + COMMIT on one connection: what PostgreSQL alone does here."""
+    with psycopg.connect(**cluster.libpq_kwargs(database)) as conn:  # type: ignore[arg-type]
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, payload text)")
+        conn.commit()
+
+        def run() -> None:
+            for i in range(count):
+                conn.execute("INSERT INTO bench_raw (payload) VALUES (%s)", (f"row {i}",))
+                conn.commit()
+
+        return rate(count, run)
+
+
+def bare_spiff(count: int) -> dict[str, float]:
+    """The same process in SpiffWorkflow alone (no persistence, no serialization)."""
+    compiled = compile_definition(TWO_STEP, "bench.bpmn", lane_rules().keys())
+    spec, subs = compiled.spec, compiled.subprocess_specs
+
+    def start() -> Any:
+        workflow = new_workflow(spec, subs)
+        workflow.do_engine_steps()
+        return workflow
+
+    def complete(workflow: Any) -> None:
+        task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.run()
+        workflow.do_engine_steps()
+
+    started = rate(count, lambda: [start() for _ in range(count)] and None)
+    workflows = [start() for _ in range(count)]
+    completed = rate(count, lambda: [complete(w) for w in workflows] and None)
+
+    def approval() -> None:
+        workflow = start()
+        complete(workflow)
+        complete(workflow)
+        assert workflow.is_completed()
+
+    approvals = rate(count, lambda: [approval() for _ in range(count)] and None)
+    states = [state_to_json(start()) for _ in range(count)]
+
+    def restore_run_save() -> None:
+        for state in states:
+            workflow = state_from_json(state, spec, subs)
+            complete(workflow)
+            state_to_json(workflow)
+
+    round_trip = rate(count, restore_run_save)
+    return {"started": started, "completed": completed, "approvals": approvals, "round_trip": round_trip}
+
+
+def _complete_chunk(
+    url: str, chunk: list[uuid.UUID], user_id: uuid.UUID, ready: Any, go: Any, results: Any
+) -> None:
+    """A client process: connect and warm up, wait for the start signal, complete its tasks."""
+    engine = make_engine(url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with session_scope(factory) as session:
+        user = session.get(User, user_id)
+        session.expunge(user)
+    ready.wait()
+    go.wait()
+    for task_id in chunk:
+        with session_scope(factory) as session:
+            complete_task(session, task_id, {}, user)
+    results.put(time.time())
+    engine.dispose()
+
+
+def setup_org(factory: sessionmaker[Session]) -> tuple[uuid.UUID, User, User]:
+    with session_scope(factory) as session:
+        deploy_definition(session, TWO_STEP, "two_step_approval.bpmn")
+        department = Department(code="BENCH", name_el="Τμήμα", name_en="Bench")
+        session.add(department)
+        session.flush()
+        clerk = User(username="clerk", full_name="Clerk", department_id=department.id, roles=["clerk"])
+        head = User(username="head", full_name="Head", department_id=department.id, roles=["head"])
+        session.add_all([clerk, head])
+        session.flush()
+        return department.id, clerk, head
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=400)
+    args = parser.parse_args()
+    n = args.cases
+
+    root = Path(tempfile.mkdtemp(prefix="polis-bench-"))
+    root.chmod(0o755)
+    cluster = PgCluster(root / "pg", durable=True)
+    cluster.ensure_running()
+    try:
+        cluster.ensure_database("bench")
+        url = cluster.url("bench")
+        upgrade_database(url)
+        raw = raw_commit_rate(cluster, "bench", max(n * 3, 2000))
+        engine = make_engine(url)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        statements = [0]
+        event.listen(
+            engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__(0, statements[0] + 1)
+        )
+        # The hot path runs its two statements on the driver directly: count those too.
+        plain_fetch = case_store.fetch_one
+
+        def counted_fetch(*args: Any) -> Any:
+            statements[0] += 1
+            return plain_fetch(*args)
+
+        case_store.fetch_one = counted_fetch  # type: ignore[assignment]
+        runtime.fetch_one = counted_fetch  # type: ignore[attr-defined]
+        department_id, clerk, head = setup_org(factory)
+
+        def start_one() -> uuid.UUID:
+            with session_scope(factory) as session:
+                return start_case(session, "two_step_approval", department_id=department_id).id
+
+        def task_of(case_id: uuid.UUID) -> uuid.UUID:
+            with session_scope(factory) as session:
+                task_id = session.scalar(select(CaseTask.task_id).where(CaseTask.case_id == case_id))
+                assert task_id is not None
+                return task_id
+
+        def complete(task_id: uuid.UUID, user: User) -> None:
+            with session_scope(factory) as session:
+                complete_task(session, task_id, {}, user)
+
+        start_one()  # warm the spec cache and the connection pool
+        case_ids: list[uuid.UUID] = []
+        statements[0] = 0
+        started = rate(n, lambda: case_ids.extend(start_one() for _ in range(n)))
+        per_start = statements[0] / n
+        tasks = [task_of(c) for c in case_ids]
+        statements[0] = 0
+        completed = rate(n, lambda: [complete(t, clerk) for t in tasks] and None)
+        per_completion = statements[0] / n
+
+        def parallel_completions(clients: int) -> float:
+            """Completions from ``clients`` processes at once (the GIL would cap threads)."""
+            fresh = [start_one() for _ in range(n)]
+            todo = [task_of(c) for c in fresh]
+            engine.dispose()  # children must not share the parent's connections
+            context = multiprocessing.get_context("fork")
+            go = context.Event()
+            ready = context.Barrier(clients + 1)
+            results = context.Queue()
+            procs = [
+                context.Process(
+                    target=_complete_chunk, args=(url, todo[i::clients], clerk.id, ready, go, results)
+                )
+                for i in range(clients)
+            ]
+            for proc in procs:
+                proc.start()
+            ready.wait()
+            start = time.time()
+            go.set()
+            ends = [results.get(timeout=600) for _ in procs]
+            for proc in procs:
+                proc.join()
+            return n / (max(ends) - start)
+
+        completed_8 = parallel_completions(CLIENTS)
+
+        def approval() -> None:
+            # Each step is its own committed command; the next task id comes back from the
+            # command (as the web layer redirects to it), not from an extra inbox query.
+            with session_scope(factory) as session:
+                case = start_case(session, "two_step_approval", department_id=department_id)
+                prepare = next(iter(case.ready_before))
+            with session_scope(factory) as session:
+                approve = next(iter(complete_task(session, prepare, {}, clerk).ready_before))
+            with session_scope(factory) as session:
+                assert complete_task(session, approve, {}, head).status == "completed"
+
+        approvals = rate(n // 2, lambda: [approval() for _ in range(n // 2)] and None)
+        bare = bare_spiff(n)
+        emit("cases started", started, raw, sql_statements_per_command=round(per_start, 1))
+        emit("human-task completions", completed, raw, sql_statements_per_command=round(per_completion, 1))
+        emit("human-task completions", completed_8, raw, clients=CLIENTS)
+        emit("two-step approvals (start, Prepare, Approve; each committed)", approvals, raw)
+        emit("bare SpiffWorkflow cases started (no persistence)", bare["started"], raw)
+        emit("bare SpiffWorkflow task completions (no persistence)", bare["completed"], raw)
+        emit("bare SpiffWorkflow two-step approvals (no persistence)", bare["approvals"], raw)
+        emit("bare SpiffWorkflow restore+complete+serialize (no database)", bare["round_trip"], raw)
+        print(json.dumps({"name": BASELINE, "value": round(raw, 1), "unit": "per s", "clients": 1}))
+        engine.dispose()
+    finally:
+        cluster.stop(mode="fast")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Loading BPMN files: safe XML, Camunda compatibility rewrites, validation, parsing."""

@@ -1,0 +1,80 @@
+"""Errors raised by the engine; each says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolisError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a BPMN file cannot be executed, tied to the element that causes it."""
+
+    element_id: str
+    element_name: str
+    message: str
+
+    def __str__(self) -> str:
+        label = self.element_id or "(file)"
+        if self.element_name:
+            label += f' "{self.element_name}"'
+        return f"{label}: {self.message}"
+
+
+class DeploymentError(InvalidInput):
+    """A BPMN file was refused at deploy time; ``problems`` lists every reason found."""
+
+    code = "bpmn_invalid"
+
+    def __init__(self, problems: list[Problem], file_name: str = "") -> None:
+        where = f"{file_name}: " if file_name else ""
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{where}this BPMN file cannot be executed:\n{lines}")
+        self.problems = problems
+
+
+class UnsafeXmlError(DeploymentError):
+    """The file uses XML features we refuse (DTDs, entities) or is not XML at all."""
+
+    code = "bpmn_unsafe_xml"
+
+
+class ScriptRefusedError(PolisError):
+    """A script or expression uses something the restricted engine does not allow."""
+
+    code = "script_refused"
+
+
+class CaseNotFound(NotFound):
+    """No case with that number, id or tracking code."""
+
+    code = "case_not_found"
+
+
+class TaskNotFound(NotFound):
+    """No open task with that id."""
+
+    code = "task_not_found"
+
+
+class TaskConflict(Conflict):
+    """The task changed under the caller (completed, claimed by someone else...)."""
+
+    code = "task_conflict"
+
+
+class TaskForbidden(PermissionDenied):
+    """The task belongs to another department or role."""
+
+    code = "task_forbidden"
+
+
+class FormInvalid(InvalidInput):
+    """The submitted form data does not match the task's form definition."""
+
+    code = "form_invalid"
+
+    def __init__(self, message: str, errors: list[str]) -> None:
+        super().__init__(message, errors=errors)
+        self.errors = errors

@@ -1,0 +1,118 @@
+"""The job queue: procrastinate on PostgreSQL runs the engine's wakeups.
+
+Each wakeup row (a BPMN timer, a service task to try) gets a procrastinate job at its
+due time, deferred in the same transaction that wrote the row (engine.case_store), so
+jobs survive restarts and one that came due while no worker ran is picked up when one
+starts. The job only names the wakeup; the row, locked with its case, decides whether
+anything happens, which makes every firing exactly-once even if a job runs twice. A
+periodic sweep is the safety net for rows without a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import suppress
+from datetime import timedelta
+
+import procrastinate
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
+from engine.runtime import utcnow
+from engine.services import load_handlers
+from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
+
+log = logging.getLogger(__name__)
+SWEEP_TASK = "engine.sweep_wakeups"
+SWEEP_GRACE = timedelta(minutes=1)
+
+
+def libpq_conninfo(factory: sessionmaker[Session]) -> str:
+    """The factory's database as a libpq URI (procrastinate talks to psycopg directly)."""
+    engine = factory.kw["bind"]
+    url = engine.url.set(drivername="postgresql")
+    return str(url.render_as_string(hide_password=False))
+
+
+def build_app(factory: sessionmaker[Session]) -> procrastinate.App:
+    """A procrastinate app whose tasks run wakeups through ``factory``'s sessions."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_conninfo(factory), min_size=1, max_size=3)
+    )
+
+    @app.task(name=WAKEUP_TASK, queue=WAKEUP_QUEUE)
+    def run_wakeup_job(wakeup_id: int) -> None:
+        try:
+            with factory.begin() as session:
+                run_wakeup(session, wakeup_id)
+        except Exception as exc:
+            log.exception("wakeup %s failed; postponed", wakeup_id)
+            postpone_wakeup(factory, wakeup_id, exc)
+
+    @app.periodic(cron="* * * * *", periodic_id="engine-sweep")
+    @app.task(name=SWEEP_TASK, queue=WAKEUP_QUEUE, queueing_lock=SWEEP_TASK)
+    def sweep_wakeups(timestamp: int) -> None:
+        # Wakeups overdue by more than a minute lost their job (e.g. written by hand).
+        while True:
+            current: list[int] = []
+            try:
+                with factory.begin() as session:
+                    if not fire_due_wakeups_in(session, utcnow() - SWEEP_GRACE, limit=1, current=current):
+                        return
+            except Exception as exc:
+                log.exception("wakeup sweep failed")
+                if current:
+                    postpone_wakeup(factory, current[-1], exc)
+                return
+
+    return app
+
+
+def run_worker(
+    factory: sessionmaker[Session], stop: threading.Event | None = None, poll_seconds: float = 1.0
+) -> None:
+    """Run the procrastinate worker for the engine queue until ``stop`` is set."""
+    stop = stop or threading.Event()
+    load_handlers()
+    asyncio.run(_serve(build_app(factory), stop, poll_seconds))
+
+
+async def _serve(app: procrastinate.App, stop: threading.Event, poll_seconds: float) -> None:
+    async with app.open_async():
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                queues=[WAKEUP_QUEUE],
+                wait=True,
+                install_signal_handlers=False,
+                delete_jobs="successful",
+                fetch_job_polling_interval=poll_seconds,
+            )
+        )
+        log.info("polis worker started")
+        try:
+            while not stop.is_set() and not worker.done():
+                await asyncio.sleep(0.05)
+        finally:
+            # Also on cancellation (Ctrl-C): let the worker finish its shutdown while the
+            # app (its connection pool) is still open.
+            if not worker.done():
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
+        if not worker.cancelled():
+            worker.result()  # a worker that crashed raises here
+    log.info("polis worker stopped")
+
+
+def start_worker_thread(
+    factory: sessionmaker[Session], poll_seconds: float = 1.0
+) -> tuple[threading.Thread, threading.Event]:
+    """Run the worker in a daemon thread (for `polis run`); set the event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(factory, stop, poll_seconds), name="polis-worker", daemon=True
+    )
+    thread.start()
+    return thread, stop

@@ -1,0 +1,57 @@
+"""Service task handlers: Python functions registered by name, called by the job loop."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """What a handler gets: the case and a copy of the task data (never the session)."""
+
+    case_id: uuid.UUID
+    case_number: str
+    bpmn_id: str
+    data: dict[str, Any]
+
+
+Handler = Callable[[ServiceCall], dict[str, Any] | None]
+_HANDLERS: dict[str, Handler] = {}
+
+#: Modules whose import registers handlers; the worker imports them before it starts.
+#: Each area adds its own (e.g. "engine.protocol.handlers", "signing.handlers").
+HANDLER_MODULES: list[str] = []
+
+
+def load_handlers() -> None:
+    """Import every module in HANDLER_MODULES so its handlers are registered."""
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
+
+
+def register_handler(name: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler service tasks reach by ``name`` (its topic)."""
+
+    def decorator(fn: Handler) -> Handler:
+        if name in _HANDLERS and _HANDLERS[name] is not fn:
+            raise ConfigurationError(f"two service handlers are registered as '{name}'; rename one.")
+        _HANDLERS[name] = fn
+        return fn
+
+    return decorator
+
+
+def get_handler(name: str | None) -> Handler | None:
+    """The handler registered as ``name``, if any."""
+    return _HANDLERS.get(name or "")
+
+
+def unregister_handler(name: str) -> None:
+    """Remove a handler (tests, plugin reloads)."""
+    _HANDLERS.pop(name, None)

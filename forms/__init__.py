@@ -1,0 +1,1 @@
+"""Form definitions (JSON Schema per form key) and their validation."""

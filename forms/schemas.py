@@ -1,0 +1,62 @@
+"""Look up a form key's JSON Schema in forms/definitions/ and validate submitted data.
+
+Kept deliberately small: the engine only needs "is this data acceptable for this form";
+issue 6 grows forms into rendered, translated definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from core.errors import ConfigurationError
+
+DEFINITIONS = Path(__file__).resolve().parent / "definitions"
+_KEY = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,120}$")
+
+
+@lru_cache(maxsize=256)
+def _validator(form_key: str) -> Draft202012Validator | None:
+    if not _KEY.match(form_key):
+        raise ConfigurationError(
+            f"form key '{form_key}' is not a valid name; use lower-case letters, digits and _."
+        )
+    path = DEFINITIONS / f"{form_key}.json"
+    if not path.exists():
+        return None
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+    except (ValueError, Exception) as exc:
+        raise ConfigurationError(f"form definition {path} is not a valid JSON Schema: {exc}") from None
+    return Draft202012Validator(schema)
+
+
+def form_exists(form_key: str) -> bool:
+    """Whether forms/definitions/<form_key>.json exists."""
+    return _validator(form_key) is not None
+
+
+def validation_errors(form_key: str | None, data: dict[str, Any]) -> list[str]:
+    """Human-readable reasons ``data`` does not fit the form; empty when it does.
+
+    A task without a form key accepts no fields at all (nothing to validate against), so
+    unexpected data cannot slip into the case.
+    """
+    if not form_key:
+        return [f"unexpected field '{k}': this task has no form" for k in sorted(data)]
+    validator = _validator(form_key)
+    if validator is None:
+        raise ConfigurationError(
+            f"form '{form_key}' has no definition; add forms/definitions/{form_key}.json (a JSON Schema)."
+        )
+    errors = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path) or "(form)"
+        errors.append(f"{where}: {error.message}")
+    return errors

@@ -1,0 +1,17 @@
+"""Imports every models module so that ``Base.metadata`` knows every table.
+
+migrations/env.py and the migration tests import this; a new models module is added here.
+"""
+
+import engine.issued
+import engine.models
+import engine.org  # noqa: F401
+import storage.models  # noqa: F401
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's own tables and indexes (created from its schema in 0002_engine)
+    out of autogenerate: they belong to the library, not to our models."""
+    if type_ == "table":
+        return not (name or "").startswith("procrastinate_")
+    return True

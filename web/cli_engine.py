@@ -1,0 +1,157 @@
+"""``polis processes|worker|audit|incidents``: operating the engine from the shell."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.db import make_engine, make_session_factory, session_scope
+from web.cli import settings_of
+from web.cli_db import prepare_database
+
+
+@contextmanager
+def _unit_of_work(ctx: click.Context) -> Iterator[Any]:
+    """One committed transaction on the configured database."""
+    engine = make_engine(prepare_database(settings_of(ctx)))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@click.group()
+def processes() -> None:
+    """Validate, deploy and list BPMN process definitions."""
+
+
+@processes.command("validate")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def validate(files: tuple[Path, ...]) -> None:
+    """Check BPMN FILES without deploying them (no database needed)."""
+    from engine.definitions import validate_file
+
+    for path in files:
+        validate_file(path.read_bytes(), path.name)
+        click.echo(f"{path}: OK")
+
+
+@processes.command("deploy")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def deploy(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Deploy BPMN FILES (default: every processes/*.bpmn); unchanged files keep their version."""
+    from engine.definitions import PROCESSES_DIR, deploy_definition
+
+    paths = list(files) or sorted(PROCESSES_DIR.glob("*.bpmn"))
+    with _unit_of_work(ctx) as session:
+        for path in paths:
+            result = deploy_definition(session, path.read_bytes(), path.name)
+            state = "deployed" if result.created else "unchanged"
+            click.echo(f"{result.process_id} v{result.version}: {state} ({path.name})")
+
+
+@processes.command("list")
+@click.pass_context
+def list_processes(ctx: click.Context) -> None:
+    """List deployed definitions, newest version first."""
+    from engine.definitions import list_definitions
+
+    with _unit_of_work(ctx) as session:
+        rows = list_definitions(session)
+        if not rows:
+            click.echo("No process is deployed yet; run `polis processes deploy`.")
+        for row in rows:
+            click.echo(
+                f"{row.process_id:<32} v{row.version:<4} {row.content_hash[:12]}  "
+                f"{row.deployed_at:%Y-%m-%d %H:%M}  {row.name}"
+            )
+
+
+@click.command()
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks for due work.")
+@click.pass_context
+def worker(ctx: click.Context, poll: float) -> None:
+    """Fire due timers and run service tasks until stopped (Ctrl-C or SIGTERM)."""
+    import threading
+
+    from engine.jobs import run_worker
+
+    engine = make_engine(prepare_database(settings_of(ctx)))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("polis worker: running (Ctrl-C to stop)")
+    try:
+        run_worker(make_session_factory(engine), stop, poll)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        engine.dispose()
+    click.echo("polis worker: stopped")
+
+
+@click.group()
+def audit() -> None:
+    """Check the case audit log."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_ref", help="Only this case (number or tracking code).")
+@click.pass_context
+def verify(ctx: click.Context, case_ref: str | None) -> None:
+    """Recompute every hash chain; exit 1 if a row was edited or deleted."""
+    from engine.audit import verify_audit
+    from engine.commands import find_case
+
+    with _unit_of_work(ctx) as session:
+        case_id = find_case(session, case_ref).id if case_ref else None
+        problems = verify_audit(session, case_id)
+    for problem in problems:
+        click.secho(f"case {problem.case_number}, entry {problem.seq}: {problem.message}", fg="red")
+    if problems:
+        raise SystemExit(1)
+    click.echo("Audit log intact.")
+
+
+@click.group()
+def incidents() -> None:
+    """Service tasks that failed all their retries."""
+
+
+@incidents.command("list")
+@click.pass_context
+def list_incidents(ctx: click.Context) -> None:
+    """Show open incidents."""
+    from engine.timers import open_incidents
+
+    with _unit_of_work(ctx) as session:
+        rows = open_incidents(session)
+        if not rows:
+            click.echo("No open incidents.")
+        for row in rows:
+            click.echo(
+                f"#{row.id}  case {row.case_id}  task {row.bpmn_id} ({row.handler})  "
+                f"{row.created_at:%Y-%m-%d %H:%M}  after {row.attempts} tries: {row.error}"
+            )
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@click.pass_context
+def retry(ctx: click.Context, incident_id: int) -> None:
+    """Run the failed service task of INCIDENT_ID again (the worker picks it up)."""
+    from engine.runtime import Actor
+    from engine.timers import retry_incident
+
+    with _unit_of_work(ctx) as session:
+        retry_incident(session, incident_id, Actor(None, "admin (CLI)"))
+    click.echo(f"Incident #{incident_id} scheduled for retry.")
