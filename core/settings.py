@@ -249,11 +249,6 @@ class Settings(BaseSettings):
             for name in required
             if getattr(self, name) in (None, "")
         ]
-        if self.signing_signer == "demo" and self.env == "production":
-            problems.append(
-                "POLIS_SIGNING_SIGNER=demo seals with a NOT qualified demo certificate and is "
-                "refused in production; choose pkcs11, csc or pkcs12."
-            )
         if self.signing_signer != "demo" and self.signing_level != "B-B" and not self.signing_tsa_url:
             problems.append(
                 f"POLIS_SIGNING_TSA_URL is required for PAdES {self.signing_level}; set the "

@@ -13,6 +13,7 @@ from pathlib import Path
 from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder
 
+from core.errors import ConfigurationError
 from core.settings import Settings
 from signing.demo_pki import DemoPki, ensure_demo_pki, serve_demo_pki
 from signing.errors import SignerConfigurationError
@@ -35,6 +36,11 @@ def demo_pki_for(settings: Settings) -> DemoPki | None:
     """The demo PKI (generated on first call) when the demo signer is configured."""
     if settings.signing_signer != "demo":
         return None
+    if settings.env == "production":
+        raise ConfigurationError(
+            "POLIS_SIGNING_SIGNER=demo seals with a NOT qualified demo certificate and is "
+            "refused in production; set POLIS_SIGNING_SIGNER to pkcs11, csc or pkcs12."
+        )
     return ensure_demo_pki(settings.var_dir / "pki", port=settings.signing_demo_pki_port)
 
 

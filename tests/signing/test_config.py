@@ -27,8 +27,11 @@ def test_missing_signer_settings_are_named(tmp_path: Path) -> None:
 
 
 def test_demo_signer_is_refused_in_production(tmp_path: Path) -> None:
+    settings = load_settings(var_dir=tmp_path, env="production", secret_key="x" * 40)
+
     with pytest.raises(ConfigurationError, match="refused in production"):
-        load_settings(var_dir=tmp_path, env="production", secret_key="x" * 40)
+        sealer_for(settings)
+    assert not (tmp_path / "pki").exists()
 
 
 def test_unknown_level_is_refused(tmp_path: Path) -> None:
