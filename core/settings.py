@@ -109,6 +109,49 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level.", examples=["DEBUG"]
     )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for email to applicants; unset = emails wait in the outbox.",
+        examples=["smtp.chania.gr"],
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.", examples=[25])
+    smtp_user: str | None = Field(
+        None, description="SMTP login name (unset = no login).", examples=["polis@chania.gr"]
+    )
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.", examples=["app-password"])
+    smtp_from: str = Field(
+        "Polis <noreply@localhost>",
+        description="Sender of emails to applicants: an address, optionally with a name.",
+        examples=["Δήμος Χανίων <noreply@chania.gr>"],
+    )
+    smtp_starttls: bool = Field(
+        True,
+        description="Upgrade the SMTP connection with STARTTLS (off only on a trusted relay).",
+        examples=[False],
+    )
+    sms_gateway_url: str | None = Field(
+        None,
+        description="HTTP(S) endpoint of the SMS gateway, which receives JSON {to, text}; "
+        "unset = SMS wait in the outbox.",
+        examples=["https://sms.example.gr/api/send"],
+    )
+    sms_gateway_token: SecretStr | None = Field(
+        None, description="Bearer token for the SMS gateway.", examples=["gw-token-123"]
+    )
+    notification_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Delivery attempts of a notification before it is marked failed.",
+        examples=[5],
+    )
+    notification_retry_seconds: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description="Wait before the first retry of a notification; doubles after each failure.",
+        examples=[120],
+    )
 
     # Signing (issued documents are sealed with PAdES; see signing/) ----------------------
     signing_signer: Literal["demo", "pkcs12", "pkcs11", "csc"] = Field(
@@ -211,6 +254,26 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme
         if scheme not in ("file", "s3"):
             raise ValueError("must start with file:// or s3://")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from_is_an_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _name, address = parseaddr(value)
+        if "@" not in address or any(char in value for char in "\r\n"):
+            raise ValueError("must be an email address, optionally with a name: Name <user@host>")
+        return value
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _sms_gateway_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("bind")

@@ -84,13 +84,19 @@ def _demo() -> click.Command:
     return demo
 
 
+def _catalogue() -> click.Command:
+    from web.cli_catalogue import catalogue
+
+    return catalogue
+
+
 def _engine_commands() -> list[click.Command]:
     from web.cli_engine import audit, incidents, processes, worker
 
     return [processes, worker, audit, incidents]
 
 
-for _loader in (_db, _storage, _run, _demo):
+for _loader in (_db, _storage, _run, _demo, _catalogue):
     _register(_loader)
 for _command in _engine_commands():
     main.add_command(_command)

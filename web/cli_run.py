@@ -144,6 +144,13 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             cluster.stop()
             click.echo("PostgreSQL stopped.")
 
+    def stop_requested(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM (systemd, docker stop) both end in the same clean shutdown, even
+    # when started from a script that left SIGINT ignored.
+    signal.signal(signal.SIGINT, stop_requested)
+    signal.signal(signal.SIGTERM, stop_requested)
     try:
         upgrade_database(url)
         deployed = deploy_builtin_processes(settings)
@@ -160,6 +167,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             str(settings.web_workers),
             "--access-logfile",
             "-",
+            "--no-control-socket",
             "--graceful-timeout",
             "10",
             "web.app:create_app()",
@@ -172,7 +180,6 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         _banner(settings, settings.base_url or public, demo, deployed)
         if check_only:
             return
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         raise ServiceUnavailable("A Polis process exited unexpectedly; see the log above.")

@@ -1,7 +1,7 @@
 """signing: the registry of issued documents and its append-only events
 
 Revision ID: 0004_signing
-Revises: 0002_engine
+Revises: 0005_citizens
 Create Date: 2026-11-22
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_signing"
-down_revision: str | None = "0002_engine"
+down_revision: str | None = "0005_citizens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
