@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigurationError
@@ -109,6 +109,129 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level.", examples=["DEBUG"]
     )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for email to applicants; unset = emails wait in the outbox.",
+        examples=["smtp.chania.gr"],
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.", examples=[25])
+    smtp_user: str | None = Field(
+        None, description="SMTP login name (unset = no login).", examples=["polis@chania.gr"]
+    )
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.", examples=["app-password"])
+    smtp_from: str = Field(
+        "Polis <noreply@localhost>",
+        description="Sender of emails to applicants: an address, optionally with a name.",
+        examples=["Δήμος Χανίων <noreply@chania.gr>"],
+    )
+    smtp_starttls: bool = Field(
+        True,
+        description="Upgrade the SMTP connection with STARTTLS (off only on a trusted relay).",
+        examples=[False],
+    )
+    sms_gateway_url: str | None = Field(
+        None,
+        description="HTTP(S) endpoint of the SMS gateway, which receives JSON {to, text}; "
+        "unset = SMS wait in the outbox.",
+        examples=["https://sms.example.gr/api/send"],
+    )
+    sms_gateway_token: SecretStr | None = Field(
+        None, description="Bearer token for the SMS gateway.", examples=["gw-token-123"]
+    )
+    notification_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Delivery attempts of a notification before it is marked failed.",
+        examples=[5],
+    )
+    notification_retry_seconds: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description="Wait before the first retry of a notification; doubles after each failure.",
+        examples=[120],
+    )
+
+    # Signing (issued documents are sealed with PAdES; see signing/) ----------------------
+    signing_signer: Literal["demo", "pkcs12", "pkcs11", "csc"] = Field(
+        "demo",
+        description="Who seals issued documents: the generated demo e-seal (NOT qualified; "
+        "not allowed in production), a PKCS#12 file, a PKCS#11 token/HSM or a CSC remote "
+        "signing service.",
+        examples=["pkcs11"],
+    )
+    signing_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field(
+        "B-LT",
+        description="PAdES level of issued documents (B-LT and B-LTA verify offline for years).",
+        examples=["B-LTA"],
+    )
+    signing_tsa_url: str | None = Field(
+        None,
+        description="RFC 3161 time-stamping authority (qualified in production); needed for "
+        "levels above B-B. Unset with the demo signer = the demo TSA.",
+        examples=["http://tsa.example.gr/tsa"],
+    )
+    signing_trust_roots: str | None = Field(
+        None,
+        description="Comma-separated PEM/DER files of the root certificates signatures are "
+        "checked against (the demo root is added with the demo signer).",
+        examples=["/etc/polis/roots/hellenic-root.pem,/etc/polis/roots/eu-qtsp.pem"],
+    )
+    signing_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of TSA, OCSP, CRL and CSC calls.", examples=[20]
+    )
+    signing_pkcs12_path: Path | None = Field(
+        None, description="PKCS#12 file of the seal (signer pkcs12).", examples=["/etc/polis/seal.p12"]
+    )
+    signing_pkcs12_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of the PKCS#12 file.", examples=["change-me"]
+    )
+    signing_pkcs11_module: Path | None = Field(
+        None,
+        description="PKCS#11 module of the token/HSM (signer pkcs11).",
+        examples=["/usr/lib/softhsm/libsofthsm2.so"],
+    )
+    signing_pkcs11_token_label: str | None = Field(
+        None, description="Label of the token holding the seal key.", examples=["polis-seal"]
+    )
+    signing_pkcs11_pin: SecretStr | None = Field(
+        None, description="User PIN of the token.", examples=["123456"]
+    )
+    signing_pkcs11_key_label: str | None = Field(
+        None, description="Label of the seal's private key on the token.", examples=["seal"]
+    )
+    signing_pkcs11_cert_file: Path | None = Field(
+        None,
+        description="The seal certificate, if it is not stored on the token under the key label.",
+        examples=["/etc/polis/seal.pem"],
+    )
+    signing_chain_files: str | None = Field(
+        None,
+        description="Comma-separated CA certificate files embedded next to a token's certificate.",
+        examples=["/etc/polis/ca/issuing-ca.pem"],
+    )
+    signing_csc_url: str | None = Field(
+        None,
+        description="Base URL of the CSC remote signing service (signer csc).",
+        examples=["https://rss.example.gr"],
+    )
+    signing_csc_credential_id: str | None = Field(
+        None, description="CSC credential id of the seal.", examples=["polis-eseal-01"]
+    )
+    signing_csc_token: SecretStr | None = Field(
+        None, description="OAuth bearer token for the CSC service.", examples=["eyJhbGciOi..."]
+    )
+    signing_csc_pin: SecretStr | None = Field(
+        None, description="PIN the CSC service asks to authorise signatures.", examples=["123456"]
+    )
+    signing_demo_pki_port: int = Field(
+        8799,
+        ge=1024,
+        le=65535,
+        description="127.0.0.1 port of the demo TSA/OCSP/CRL (fixed when var/pki is generated).",
+        examples=[8799],
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +256,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with file:// or s3://")
         return value
 
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from_is_an_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _name, address = parseaddr(value)
+        if "@" not in address or any(char in value for char in "\r\n"):
+            raise ValueError("must be an email address, optionally with a name: Name <user@host>")
+        return value
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _sms_gateway_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
     @field_validator("bind")
     @classmethod
     def _bind_is_host_port(cls, value: str) -> str:
@@ -151,6 +294,32 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("is not a known time zone name") from exc
         return value
+
+    @model_validator(mode="after")
+    def _signer_is_complete(self) -> Settings:
+        required = {
+            "pkcs12": ("signing_pkcs12_path",),
+            "pkcs11": (
+                "signing_pkcs11_module",
+                "signing_pkcs11_token_label",
+                "signing_pkcs11_pin",
+                "signing_pkcs11_key_label",
+            ),
+            "csc": ("signing_csc_url", "signing_csc_credential_id"),
+        }.get(self.signing_signer, ())
+        problems = [
+            f"{_env_name(name)} is required when POLIS_SIGNING_SIGNER={self.signing_signer}.{_example(name)}"
+            for name in required
+            if getattr(self, name) in (None, "")
+        ]
+        if self.signing_signer != "demo" and self.signing_level != "B-B" and not self.signing_tsa_url:
+            problems.append(
+                f"POLIS_SIGNING_TSA_URL is required for PAdES {self.signing_level}; set the "
+                "address of a (qualified) time-stamping authority or use POLIS_SIGNING_LEVEL=B-B."
+            )
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
 
     # Derived values -------------------------------------------------------------------
 
@@ -220,7 +389,10 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a check across several settings names them itself
+                problems.append(error["msg"].removeprefix("Value error, "))
+                continue
+            field = str(error["loc"][0])
             if error["type"] == "extra_forbidden":
                 problems.append(f"{_env_name(field)} (in .env) is not a Polis setting.")
                 continue

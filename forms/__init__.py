@@ -1,1 +1,1 @@
-"""Form definitions (JSON Schema per form key) and their validation."""
+"""Form definitions (JSON Schema per form key), their validation, and the catalogue of services."""

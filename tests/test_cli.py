@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +136,45 @@ def test_read_only_var_directory_is_one_clear_message(tmp_path: Path) -> None:
     assert "writable" in result.stderr
     assert "Traceback" not in result.stderr
     assert blocker.read_text() == "not a directory"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_run_stops_everything_cleanly_on_a_signal(var_dir: Path, stop_signal: int) -> None:
+    port = _free_port()
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "PYTHONPATH": str(ROOT),
+        "POLIS_VAR_DIR": str(var_dir),
+        "POLIS_BIND": f"127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [*POLIS, "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("polis run did not become healthy")
+        process.send_signal(stop_signal)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "PostgreSQL stopped." in output
+    assert not embedded_cluster(Settings(var_dir=var_dir)).is_running()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -11,6 +11,7 @@ from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
 from core.settings import Settings, get_settings
+from forms.catalogue import default_catalogue
 from storage import ObjectStore
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
@@ -28,6 +29,8 @@ def create_app(
     Tests pass a session factory bound to their own transaction and a store of their own.
     """
     settings = settings or get_settings()
+    # A broken service catalogue stops the start with the file and field to fix.
+    default_catalogue()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.config.update(
@@ -51,9 +54,9 @@ def create_app(
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
 
-    from web import auth, files, health, main, protocol_api
+    from web import auth, files, health, main, protocol_api, verify
 
-    for blueprint in (health.bp, auth.bp, main.bp, files.bp, protocol_api.bp):
+    for blueprint in (health.bp, auth.bp, main.bp, files.bp, verify.bp, protocol_api.bp):
         app.register_blueprint(blueprint)
     init_csrf(app)
     init_unit_of_work(app)

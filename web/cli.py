@@ -84,6 +84,12 @@ def _demo() -> click.Command:
     return demo
 
 
+def _catalogue() -> click.Command:
+    from web.cli_catalogue import catalogue
+
+    return catalogue
+
+
 def _protocol() -> click.Command:
     from web.cli_protocol import protocol
 
@@ -96,7 +102,7 @@ def _engine_commands() -> list[click.Command]:
     return [processes, worker, audit, incidents]
 
 
-for _loader in (_db, _storage, _run, _demo, _protocol):
+for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol):
     _register(_loader)
 for _command in _engine_commands():
     main.add_command(_command)

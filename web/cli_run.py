@@ -25,6 +25,7 @@ from core.db import make_engine, make_session_factory, session_scope
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.settings import Settings
 from engine.demo import ACCOUNTS, DEMO_PASSWORD, seed_demo_municipality
+from signing.config import start_demo_services
 from storage import open_store
 from web.cli import settings_of
 from web.cli_db import prepare_database
@@ -95,6 +96,10 @@ def _banner(settings: Settings, url: str, demo: bool, processes: list[str]) -> N
     click.echo(f"  Database:     {where}")
     click.echo(f"  Files:        {open_store(settings).describe()}")
     click.echo(f"  Processes:    {', '.join(processes) or 'none'}")
+    if settings.signing_signer == "demo":
+        click.echo(f"  Seal:         DEMO e-seal, NOT QUALIFIED (var/pki), PAdES {settings.signing_level}")
+    else:
+        click.echo(f"  Seal:         {settings.signing_signer}, PAdES {settings.signing_level}")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for account in ACCOUNTS:
@@ -120,8 +125,13 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     was_running = cluster.is_running() if cluster else True
     url = prepare_database(settings)
     children: list[subprocess.Popen[Any]] = []
+    # With the demo signer: generate var/pki once and serve its TSA/OCSP/CRLs on 127.0.0.1
+    # from this process, so the web server and the worker seal at B-LT with no network.
+    pki_server = start_demo_services(settings)
 
     def shutdown(*_args: Any) -> None:
+        if pki_server is not None:
+            pki_server.stop()
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -134,6 +144,13 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             cluster.stop()
             click.echo("PostgreSQL stopped.")
 
+    def stop_requested(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM (systemd, docker stop) both end in the same clean shutdown, even
+    # when started from a script that left SIGINT ignored.
+    signal.signal(signal.SIGINT, stop_requested)
+    signal.signal(signal.SIGTERM, stop_requested)
     try:
         upgrade_database(url)
         deployed = deploy_builtin_processes(settings)
@@ -150,6 +167,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
             str(settings.web_workers),
             "--access-logfile",
             "-",
+            "--no-control-socket",
             "--graceful-timeout",
             "10",
             "web.app:create_app()",
@@ -162,7 +180,6 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         _banner(settings, settings.base_url or public, demo, deployed)
         if check_only:
             return
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         raise ServiceUnavailable("A Polis process exited unexpectedly; see the log above.")

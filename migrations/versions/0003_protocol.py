@@ -1,7 +1,7 @@
 """Protocol registry: registries, yearly counters, entries, files, relations, guards.
 
 Revision ID: 0003_protocol
-Revises: 0002_engine
+Revises: 0004_signing
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
 revision = "0003_protocol"
-down_revision = "0002_engine"
+down_revision = "0004_signing"
 branch_labels = None
 depends_on = None
 

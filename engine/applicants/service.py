@@ -1,0 +1,236 @@
+"""Applicant accounts: register, confirm the email, sign in, or arrive through OIDC.
+
+Services take a session and never commit. Email verification tokens are random, kept only
+as a keyed hash (HMAC with the instance secret), expire, and work once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.accounts import hash_password
+from engine.applicants.models import CHANNELS, LOCALES, Applicant, EmailVerificationToken
+from forms.greek_ids import is_valid_greek_phone, normalise_phone
+
+#: How long an email confirmation link works.
+EMAIL_TOKEN_TTL = timedelta(hours=48)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_hasher = PasswordHasher()
+# Verifying against a fixed hash when nobody has this email keeps the time the same,
+# so response times do not reveal who has an account (as in engine/accounts.py).
+_DUMMY_HASH = _hasher.hash("polis-no-such-applicant")
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def normalise_email(email: str) -> str:
+    """``email`` trimmed and lower-cased, or InvalidInput if it cannot be an address."""
+    value = email.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidInput(f"{email[:80]!r} is not an email address; write it like name@example.gr.")
+    return value
+
+
+def _check_preferences(channel: str, locale: str, phone: str | None) -> str | None:
+    if channel not in CHANNELS:
+        raise InvalidInput(f"Notification channel {channel!r} is unknown; choose one of {list(CHANNELS)}.")
+    if locale not in LOCALES:
+        raise InvalidInput(f"Language {locale!r} is not offered; choose one of {list(LOCALES)}.")
+    if phone is not None and phone.strip():
+        if not is_valid_greek_phone(phone):
+            raise InvalidInput(f"{phone[:20]!r} is not a Greek phone number; write it like 6912345678.")
+        phone = normalise_phone(phone)
+    else:
+        phone = None
+    if channel in ("sms", "both") and phone is None:
+        raise InvalidInput("SMS notifications need a mobile phone number; add one or choose email.")
+    return phone
+
+
+def _token_hash(token: str, secret: str) -> str:
+    return hmac.new(secret.encode("utf-8"), token.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def issue_email_token(
+    session: Session, applicant: Applicant, *, secret: str, now: datetime | None = None
+) -> str:
+    """A new email confirmation token for ``applicant`` (put it in the link; we keep its hash)."""
+    if applicant.email is None:
+        raise InvalidInput("This account has no email address to confirm; add one first.")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        EmailVerificationToken(
+            applicant_id=applicant.id,
+            token_hash=_token_hash(token, secret),
+            email=applicant.email,
+            expires_at=_now(now) + EMAIL_TOKEN_TTL,
+        )
+    )
+    session.flush()
+    return token
+
+
+def register(
+    session: Session,
+    *,
+    email: str,
+    full_name: str,
+    password: str,
+    secret: str,
+    phone: str | None = None,
+    preferred_channel: str = "email",
+    preferred_locale: str = "el",
+    now: datetime | None = None,
+) -> tuple[Applicant, str]:
+    """Create an applicant with an unconfirmed email; return it and the confirmation token."""
+    address = normalise_email(email)
+    name = " ".join(full_name.split())
+    if len(name) < 3 or len(name) > 200:
+        raise InvalidInput("Write your full name (3 to 200 characters).")
+    phone = _check_preferences(preferred_channel, preferred_locale, phone)
+    if session.scalar(select(Applicant.id).where(Applicant.email == address)) is not None:
+        raise Conflict(f"An account with {address} exists already; sign in, or reset its password.")
+    applicant = Applicant(
+        email=address,
+        full_name=name,
+        phone=phone,
+        preferred_channel=preferred_channel,
+        preferred_locale=preferred_locale,
+        password_hash=hash_password(password),
+    )
+    session.add(applicant)
+    session.flush()
+    return applicant, issue_email_token(session, applicant, secret=secret, now=now)
+
+
+def verify_email(session: Session, token: str, *, secret: str, now: datetime | None = None) -> Applicant:
+    """Confirm the email the token was sent to; a token works once and only before it expires."""
+    moment = _now(now)
+    row = session.scalar(
+        select(EmailVerificationToken)
+        .where(EmailVerificationToken.token_hash == _token_hash(token.strip(), secret))
+        .with_for_update()
+    )
+    if row is None:
+        raise InvalidInput("This confirmation link is not valid; copy the whole link from the email.")
+    if row.used_at is not None:
+        raise Conflict("This confirmation link was used already; just sign in.")
+    if row.expires_at <= moment:
+        raise InvalidInput("This confirmation link has expired; ask for a new one from the sign-in page.")
+    applicant = session.get(Applicant, row.applicant_id)
+    if applicant is None or applicant.email != row.email:
+        raise InvalidInput("This link confirms an address the account no longer uses; ask for a new one.")
+    row.used_at = moment
+    if applicant.email_verified_at is None:
+        applicant.email_verified_at = moment
+    session.flush()
+    return applicant
+
+
+def authenticate(session: Session, email: str, password: str) -> Applicant:
+    """The applicant with these credentials, or PermissionDenied (same message and time either way)."""
+    try:
+        address: str | None = normalise_email(email)
+    except InvalidInput:
+        address = None
+    applicant = (
+        session.scalar(select(Applicant).where(Applicant.email == address)) if address is not None else None
+    )
+    stored = applicant.password_hash if applicant is not None and applicant.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+        valid = applicant is not None and applicant.password_hash is not None
+    except (VerificationError, InvalidHashError):
+        valid = False
+    if not valid or applicant is None:
+        raise PermissionDenied("Wrong email or password.")
+    if applicant.email_verified_at is None:
+        raise PermissionDenied("Confirm your email first: open the link we sent you, or ask for a new one.")
+    if _hasher.check_needs_rehash(stored):
+        applicant.password_hash = _hasher.hash(password)
+    return applicant
+
+
+def _claim(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def login_or_create_from_oidc(
+    session: Session, issuer: str, claims: Mapping[str, Any], *, now: datetime | None = None
+) -> Applicant:
+    """The applicant for an identity provider's verified claims, created on first login.
+
+    An existing password account is linked only when both the provider and Polis have
+    verified the same email; otherwise a taken email is a Conflict (no silent takeover).
+    """
+    subject = _claim(claims, "sub")
+    if not issuer.strip() or subject is None:
+        raise InvalidInput("The identity provider's answer has no issuer or subject ('sub'); cannot sign in.")
+    found = session.scalar(
+        select(Applicant).where(Applicant.oidc_issuer == issuer, Applicant.oidc_subject == subject)
+    )
+    if found is not None:
+        return found
+    email_verified = claims.get("email_verified") is True
+    address = None
+    if (raw_email := _claim(claims, "email")) is not None:
+        try:
+            address = normalise_email(raw_email)
+        except InvalidInput:
+            address = None
+    if address is not None:
+        existing = session.scalar(select(Applicant).where(Applicant.email == address).with_for_update())
+        if existing is not None:
+            if email_verified and existing.email_verified_at is not None and existing.oidc_subject is None:
+                existing.oidc_issuer, existing.oidc_subject = issuer, subject
+                session.flush()
+                return existing
+            raise Conflict(
+                f"An account with {address} exists already. Sign in with its password first; "
+                "then the identity provider can be linked to it."
+            )
+    name = _claim(claims, "name") or " ".join(
+        part for part in (_claim(claims, "given_name"), _claim(claims, "family_name")) if part
+    )
+    locale = (_claim(claims, "locale") or "el")[:2].lower()
+    applicant = Applicant(
+        email=address,
+        full_name=(name or subject)[:200],
+        # Without an email nothing can be sent yet; the portal asks for a phone or an email.
+        preferred_channel="email",
+        preferred_locale=locale if locale in LOCALES else "el",
+        email_verified_at=_now(now) if address and email_verified else None,
+        oidc_issuer=issuer,
+        oidc_subject=subject,
+    )
+    session.add(applicant)
+    session.flush()
+    return applicant
+
+
+def get_applicant(session: Session, applicant_id: uuid.UUID | str) -> Applicant:
+    """The applicant with this id, or NotFound."""
+    try:
+        key = applicant_id if isinstance(applicant_id, uuid.UUID) else uuid.UUID(str(applicant_id))
+    except ValueError as exc:
+        raise NotFound("No such applicant.") from exc
+    applicant = session.get(Applicant, key)
+    if applicant is None:
+        raise NotFound("No such applicant.")
+    return applicant

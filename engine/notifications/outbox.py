@@ -1,0 +1,230 @@
+"""The outbox: notifications are written in the caller's transaction and sent by the worker.
+
+``enqueue_notification`` only inserts a row, so a notification exists exactly when the state
+change that caused it was committed. ``deliver_due`` sends what is due, one row per
+transaction, locked with ``FOR UPDATE SKIP LOCKED`` so that two workers never send the same
+message; failures are retried with exponential backoff and end as ``failed`` after the
+last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import session_scope
+from core.errors import InvalidInput
+from core.settings import Settings
+from engine.notifications.messages import render_email, render_sms
+from engine.notifications.models import Notification
+from engine.notifications.senders import DeliveryError, PermanentDeliveryError, Sender, email_address_ok
+from forms.greek_ids import is_valid_greek_phone, normalise_phone
+
+logger = logging.getLogger(__name__)
+
+
+class NotificationRecipient(Protocol):
+    """What the outbox needs to know about a person (an Applicant fits)."""
+
+    email: str | None
+    phone: str | None
+    preferred_channel: str
+    preferred_locale: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a notification is retried."""
+
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(seconds=60)
+    max_delay: timedelta = timedelta(hours=6)
+
+    def delay_after(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt: first_delay doubled each time."""
+        return min(self.first_delay * (1 << min(max(attempts - 1, 0), 30)), self.max_delay)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The policy POLIS_NOTIFICATION_* configure."""
+        return cls(
+            max_attempts=settings.notification_max_attempts,
+            first_delay=timedelta(seconds=settings.notification_retry_seconds),
+        )
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``deliver_due`` run did."""
+
+    sent: list[uuid.UUID] = field(default_factory=list)
+    retrying: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)
+
+
+def _clean_recipient(channel: str, recipient: str) -> str:
+    if channel == "email":
+        value = recipient.strip()
+        if not email_address_ok(value):
+            raise InvalidInput(f"{recipient[:80]!r} is not an email address to notify.")
+        return value
+    if channel == "sms":
+        if not is_valid_greek_phone(recipient):
+            raise InvalidInput(f"{recipient[:20]!r} is not a phone number to text.")
+        return normalise_phone(recipient)
+    raise InvalidInput(f"Unknown notification channel {channel!r}; use email or sms.")
+
+
+def enqueue_notification(
+    session: Session,
+    *,
+    channel: str,
+    recipient: str,
+    locale: str,
+    template_key: str,
+    values: Mapping[str, Any],
+    case_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> Notification:
+    """Write one notification, rendered now, into the caller's transaction (no commit)."""
+    address = _clean_recipient(channel, recipient)
+    if channel == "email":
+        message = render_email(template_key, locale, values)
+        subject, text, html = message.subject, message.text, message.html
+    else:
+        subject, text, html = None, render_sms(template_key, locale, values), None
+    notification = Notification(
+        case_id=case_id,
+        channel=channel,
+        recipient=address,
+        locale=locale,
+        template_key=template_key,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        status="queued",
+        attempts=0,
+        next_attempt_at=now or datetime.now(UTC),
+    )
+    session.add(notification)
+    session.flush()
+    return notification
+
+
+def notify_applicant(
+    session: Session,
+    applicant: NotificationRecipient,
+    *,
+    template_key: str,
+    values: Mapping[str, Any],
+    case_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
+    """Enqueue ``template_key`` on the channels the applicant chose (email, SMS or both)."""
+    channels = ["email", "sms"] if applicant.preferred_channel == "both" else [applicant.preferred_channel]
+    created = []
+    for channel in channels:
+        recipient = applicant.email if channel == "email" else applicant.phone
+        if not recipient:
+            continue  # e.g. "both" but no phone yet: the other channel still goes
+        created.append(
+            enqueue_notification(
+                session,
+                channel=channel,
+                recipient=recipient,
+                locale=applicant.preferred_locale,
+                template_key=template_key,
+                values=values,
+                case_id=case_id,
+                now=now,
+            )
+        )
+    return created
+
+
+def _attempt_one(
+    factory: sessionmaker[Session],
+    now: datetime,
+    senders: Mapping[str, Sender],
+    policy: RetryPolicy,
+    report: DeliveryReport,
+) -> bool:
+    """Send the oldest due notification, in its own transaction; False when none is due."""
+    with session_scope(factory) as session:
+        notification = session.scalar(
+            select(Notification)
+            .where(
+                Notification.status == "queued",
+                Notification.next_attempt_at <= now,
+                Notification.channel.in_(list(senders)),
+            )
+            .order_by(Notification.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if notification is None:
+            return False
+        notification.attempts += 1
+        try:
+            senders[notification.channel].send(notification)
+        except Exception as exc:
+            # Any failure counts as an attempt, so a message that crashes its sender ends as
+            # failed instead of blocking the queue forever.
+            message = exc.message if isinstance(exc, DeliveryError) else f"Unexpected error: {exc!r}"
+            logger.warning(
+                "Notification %s attempt %d failed: %s", notification.id, notification.attempts, message
+            )
+            notification.last_error = message[:2000]
+            if isinstance(exc, PermanentDeliveryError) or notification.attempts >= policy.max_attempts:
+                notification.status = "failed"
+                report.failed.append(notification.id)
+            else:
+                notification.next_attempt_at = now + policy.delay_after(notification.attempts)
+                report.retrying.append(notification.id)
+        else:
+            notification.status = "sent"
+            notification.sent_at = now
+            notification.last_error = None
+            report.sent.append(notification.id)
+    return True
+
+
+def deliver_due(
+    session_factory: sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    senders: Mapping[str, Sender],
+    policy: RetryPolicy | None = None,
+    limit: int = 100,
+) -> DeliveryReport:
+    """Send up to ``limit`` due notifications over the channels ``senders`` covers.
+
+    Each attempt commits on its own, so a crash loses at most the message in flight;
+    the row lock is held while sending so that a second worker skips it.
+    """
+    moment = now or datetime.now(UTC)
+    report = DeliveryReport()
+    try:
+        for _ in range(limit):
+            if not _attempt_one(session_factory, moment, senders, policy or RetryPolicy(), report):
+                break
+    finally:
+        for sender in senders.values():
+            sender.close()
+    return report
+
+
+def delivery_status(session: Session, case_id: uuid.UUID) -> list[Notification]:
+    """The notifications of a case, oldest first (shown on the case to staff)."""
+    return list(
+        session.scalars(
+            select(Notification).where(Notification.case_id == case_id).order_by(Notification.created_at)
+        )
+    )

@@ -1,0 +1,93 @@
+"""The shape of a catalogue service once loaded: texts, attachments, rules, the form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from forms.greek_ids import make_format_checker
+
+FORMAT_CHECKER = make_format_checker()
+
+
+@dataclass(frozen=True)
+class LocalText:
+    """A text in Greek and English."""
+
+    el: str
+    en: str
+
+    def get(self, locale: str) -> str:
+        """The text in ``locale`` (Greek unless English is asked for)."""
+        return self.en if locale == "en" else self.el
+
+
+@dataclass(frozen=True)
+class AttachmentSpec:
+    """A kind of file a request takes: which types, how big, how many, required or not."""
+
+    key: str
+    label: LocalText
+    help: LocalText | None
+    required: bool
+    mime_types: tuple[str, ...]
+    max_bytes: int
+    max_files: int
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """What the server knows about one uploaded file before accepting it (type sniffed)."""
+
+    key: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """A check across two fields (see forms.service_schema.RULES)."""
+
+    rule: str
+    field: str
+    other: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """One request type of the catalogue."""
+
+    code: str
+    title: LocalText
+    description: LocalText
+    department: str
+    process: str
+    fee_eur: Decimal
+    deadline_working_days: int
+    validity_months: int | None
+    certificate_template: Path
+    form_schema: Mapping[str, Any]
+    ui: Mapping[str, Any]
+    attachments: tuple[AttachmentSpec, ...]
+    rules: tuple[FormRule, ...] = ()
+
+    def field_label(self, name: str, locale: str) -> str:
+        """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""
+        field = self.ui["fields"].get(name)
+        return str(field["label"]["en" if locale == "en" else "el"]) if field else name
+
+    def attachment(self, key: str) -> AttachmentSpec | None:
+        """The attachment kind ``key``, or None."""
+        return next((spec for spec in self.attachments if spec.key == key), None)
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        """A validator of this service's form data, with the Greek formats checked (built once)."""
+        return Draft202012Validator(self.form_schema, format_checker=FORMAT_CHECKER)

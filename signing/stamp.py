@@ -1,0 +1,106 @@
+"""The visible seal stamp: signer, Athens date-time and a QR code to the verification page."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.stamp import QRStampStyle
+
+from core.errors import ConfigurationError
+
+# fontTools warns on every stamp about font tables it drops while subsetting (e.g. FFTM,
+# a FontForge timestamp); none of them matters in a PDF.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+ATHENS = ZoneInfo("Europe/Athens")
+# Noto Sans (Debian fonts-noto-core) covers Greek. pyHanko 0.38 writes glyph widths in font
+# units as if every font had 1000 units per em; DejaVu Sans has 2048, so its text comes out
+# spaced twice too wide. Any replacement font must have 1000 units per em.
+NOTO_SANS = Path("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf")
+
+STAMP_TEXT = (
+    "Ψηφιακή σφραγίδα · Digital seal\n%(signer)s\n%(when)s (ώρα Ελλάδας)\nΕπαλήθευση · Verify: %(code)s"
+)
+
+
+@dataclass(frozen=True)
+class StampPlacement:
+    """Where a document template puts the stamp: page index (-1 = last) and box in points."""
+
+    page: int = -1
+    box: tuple[int, int, int, int] = (300, 30, 570, 110)
+
+    def __post_init__(self) -> None:
+        x1, y1, x2, y2 = self.box
+        if x2 - x1 < 120 or y2 - y1 < 50:
+            raise ConfigurationError(
+                f"the stamp box {self.box} is too small; give at least 120x50 points "
+                "(x1, y1, x2, y2 from the bottom-left corner of the page)."
+            )
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a visible stamp shows. ``signer_name`` defaults to the certificate's name."""
+
+    verification_url: str
+    verification_code: str = ""
+    signer_name: str | None = None
+    placement: StampPlacement = field(default_factory=StampPlacement)
+
+    def text_params(self, when: datetime) -> dict[str, str]:
+        """Values for :data:`STAMP_TEXT`."""
+        params = {
+            "url": self.verification_url,
+            "when": when.astimezone(ATHENS).strftime("%d/%m/%Y %H:%M:%S"),
+            "code": self.verification_code or self.verification_url,
+        }
+        if self.signer_name:
+            params["signer"] = self.signer_name
+        return params
+
+
+@functools.cache
+def _font_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+@dataclass(frozen=True)
+class _InMemoryFontFactory(GlyphAccumulatorFactory):
+    """Reads the font file once; pyHanko's factory opens it per stamp and never closes it."""
+
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
+        return GlyphAccumulator(
+            writer=writer,
+            font_handle=BytesIO(_font_bytes(self.font_file)),
+            font_size=self.font_size,
+            obj_stream=obj_stream,
+        )
+
+
+def stamp_style(font_path: Path = NOTO_SANS) -> QRStampStyle:
+    """A QR stamp style with an embedded Greek-capable font (subset on write)."""
+    if not font_path.exists():
+        raise ConfigurationError(
+            f"the stamp font {font_path} does not exist; install the Debian package "
+            "fonts-noto-core (a TrueType font covering Greek, with 1000 units per em)."
+        )
+    font = _InMemoryFontFactory(str(font_path), font_size=8)
+    return QRStampStyle(
+        stamp_text=STAMP_TEXT,
+        text_box_style=TextBoxStyle(font=font, font_size=8, leading=10),
+        border_width=1,
+        background=None,
+    )

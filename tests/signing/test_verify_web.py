@@ -1,0 +1,232 @@
+"""The public verification page and API, with documents sealed by the configured sealer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+from engine.issued import IssuedDocument, issue_document, new_verification_code, revoke_document
+from engine.org import User
+from signing.config import sealer_for
+from signing.stamp import Stamp
+from storage.filesystem import FilesystemStore
+from tests.signing.pkitools import TestPki, simple_pdf
+
+CATALOG = Path(__file__).resolve().parents[2] / "web" / "translations" / "el" / "LC_MESSAGES"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def greek_catalog() -> None:
+    """Compile the Greek catalogue as ``make`` does (the .mo is not kept in git)."""
+    po, mo = CATALOG / "messages.po", CATALOG / "messages.mo"
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)
+
+
+@pytest.fixture
+def signing_settings(tmp_path: Path, pg_url: str, test_pki: TestPki) -> Settings:
+    """Test settings with the test PKI's seal, TSA and root."""
+    return Settings(
+        env="test",
+        var_dir=tmp_path / "var",
+        database_url=pg_url,
+        storage_url=(tmp_path / "objects").as_uri(),
+        secret_key="test-secret-key-test-secret-key",
+        base_url="http://polis.test",
+        signing_signer="pkcs12",
+        signing_pkcs12_path=test_pki.p12("signer"),
+        signing_pkcs12_passphrase="test-pass",
+        signing_tsa_url=test_pki.pki.tsa_url,
+        signing_trust_roots=str(test_pki.root_pem),
+    )
+
+
+@pytest.fixture
+def verify_client(
+    signing_settings: Settings, session_factory: sessionmaker[Session], object_store: FilesystemStore
+) -> Iterator[Any]:
+    from web.app import create_app
+
+    app = create_app(signing_settings, session_factory=session_factory, store=object_store)
+    app.config["TESTING"] = True
+    yield app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sealed_certificate(test_pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes]:
+    """A certificate sealed at B-LT by the sealer the settings build, with its code in the QR."""
+    settings = Settings(
+        env="test",
+        var_dir=tmp_path_factory.mktemp("var"),
+        signing_signer="pkcs12",
+        signing_pkcs12_path=test_pki.p12("signer"),
+        signing_pkcs12_passphrase="test-pass",
+        signing_tsa_url=test_pki.pki.tsa_url,
+        signing_trust_roots=str(test_pki.root_pem),
+    )
+    code = new_verification_code()
+    stamp = Stamp(f"{settings.public_base_url}/verify/{code}", code)
+    return code, sealer_for(settings).seal(simple_pdf(text="Vevaiosi monimis katoikias"), stamp)
+
+
+@pytest.fixture
+def issued(db_session: Session, sealed_certificate: tuple[str, bytes]) -> IssuedDocument:
+    code, pdf = sealed_certificate
+    return issue_document(
+        db_session,
+        title="Βεβαίωση μόνιμης κατοικίας",
+        pdf=pdf,
+        storage_key=f"issued/{code}.pdf",
+        protocol_number="1234 ΕΞ 2026",
+        verification_code=code,
+    )
+
+
+def test_page_in_greek_by_default(verify_client: Any, issued: IssuedDocument) -> None:
+    response = verify_client.get(f"/verify/{issued.verification_code}")
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Επαλήθευση εγγράφου" in html
+    assert "έγκυρο" in html
+    assert "Βεβαίωση μόνιμης κατοικίας" in html
+    assert "1234 ΕΞ 2026" in html
+    assert issued.sha256 in html
+
+
+def test_page_in_english(verify_client: Any, issued: IssuedDocument) -> None:
+    html = verify_client.get(f"/verify/{issued.verification_code}?lang=en").get_data(as_text=True)
+
+    assert "Document verification" in html
+    assert "is valid" in html
+
+
+def test_unknown_code_is_a_404_page(verify_client: Any) -> None:
+    response = verify_client.get(f"/verify/{new_verification_code()}")
+
+    assert response.status_code == 404
+    assert "text/html" in response.content_type
+    assert "Δεν υπάρχει έγγραφο με αυτόν τον κωδικό επαλήθευσης" in response.get_data(as_text=True)
+
+
+def test_revoked_document_says_so(verify_client: Any, issued: IssuedDocument, db_session: Session) -> None:
+    head = User(username="head-verify", full_name="Head", roles=["head"])
+    db_session.add(head)
+    db_session.flush()
+    revoke_document(db_session, issued.verification_code, by=head.id, reason="issued by mistake")
+
+    html = verify_client.get(f"/verify/{issued.verification_code}").get_data(as_text=True)
+    data = verify_client.get(f"/api/v1/verify/{issued.verification_code}").get_json()
+
+    assert "έχει ανακληθεί" in html
+    assert data["status"] == "revoked" and data["revoked_at"]
+    assert "reason" not in data and "issued by mistake" not in html  # internal, not public
+
+
+def test_api_status(verify_client: Any, issued: IssuedDocument) -> None:
+    data = verify_client.get(f"/api/v1/verify/{issued.verification_code}").get_json()
+
+    assert data == {
+        "code": issued.verification_code,
+        "status": "valid",
+        "title": "Βεβαίωση μόνιμης κατοικίας",
+        "protocol_number": "1234 ΕΞ 2026",
+        "issued_at": issued.issued_at.isoformat(),
+        "revoked_at": None,
+        "sha256": issued.sha256,
+    }
+
+
+def test_api_unknown_code(verify_client: Any) -> None:
+    response = verify_client.get("/api/v1/verify/not-a-code")
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "unknown_verification_code"
+
+
+def test_api_checks_the_same_file(
+    verify_client: Any, issued: IssuedDocument, sealed_certificate: tuple[str, bytes]
+) -> None:
+    _, pdf = sealed_certificate
+
+    response = verify_client.post(
+        f"/api/v1/verify/{issued.verification_code}",
+        data={"file": (BytesIO(pdf), "certificate.pdf")},
+        content_type="multipart/form-data",
+    )
+
+    copy = response.get_json()["copy"]
+    assert copy["same_file"] is True
+    assert copy["signatures"]["verdict"] == "valid"
+    assert copy["signatures"]["signatures"][0]["level"] == "B-LT"
+
+
+def test_api_checks_a_tampered_copy(
+    verify_client: Any, issued: IssuedDocument, sealed_certificate: tuple[str, bytes]
+) -> None:
+    _, pdf = sealed_certificate
+    tampered = pdf.replace(b"monimis", b"MONIMIS", 1)
+
+    response = verify_client.post(
+        f"/api/v1/verify/{issued.verification_code}", data=tampered, content_type="application/pdf"
+    )
+
+    copy = response.get_json()["copy"]
+    assert copy["same_file"] is False
+    assert copy["signatures"]["verdict"] == "invalid"
+
+
+def test_api_refuses_a_missing_file(verify_client: Any, issued: IssuedDocument) -> None:
+    response = verify_client.post(f"/api/v1/verify/{issued.verification_code}")
+
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "invalid_input"
+
+
+def test_page_upload_form(
+    verify_client: Any, issued: IssuedDocument, sealed_certificate: tuple[str, bytes]
+) -> None:
+    _, pdf = sealed_certificate
+    page = verify_client.get(f"/verify/{issued.verification_code}").get_data(as_text=True)
+    token = re.search(r'name="_csrf" value="([^"]+)"', page)
+    assert token is not None
+
+    response = verify_client.post(
+        f"/verify/{issued.verification_code}",
+        data={"_csrf": token.group(1), "file": (BytesIO(pdf), "certificate.pdf")},
+        content_type="multipart/form-data",
+    )
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Ίδιο αρχείο" in html
+    assert "Υπογραφές: έγκυρες." in html
+
+
+def test_page_upload_of_not_a_pdf(verify_client: Any, issued: IssuedDocument) -> None:
+    page = verify_client.get(f"/verify/{issued.verification_code}").get_data(as_text=True)
+    token = re.search(r'name="_csrf" value="([^"]+)"', page)
+    assert token is not None
+
+    response = verify_client.post(
+        f"/verify/{issued.verification_code}",
+        data={"_csrf": token.group(1), "file": (BytesIO(b"hello"), "note.txt")},
+        content_type="multipart/form-data",
+    )
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Διαφορετικό αρχείο" in html
+    assert "ΜΗ έγκυρες" in html

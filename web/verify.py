@@ -1,0 +1,96 @@
+"""The public verification page of issued documents (``/verify/<code>``) and its JSON API.
+
+Anyone with the code (it is in the QR code on the document) sees the document's status and
+may upload a copy: the page says whether it is the very same file (SHA-256) and whether its
+signatures are valid. No sign-in; nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+
+from core.errors import InvalidInput
+from engine.issued import (
+    MAX_COPY_BYTES,
+    CopyCheck,
+    IssuedDocument,
+    UnknownVerificationCode,
+    check_copy,
+    lookup,
+)
+from signing.config import trust_roots_for
+from web.services import db, services
+
+bp = Blueprint("verify", __name__)
+
+
+def _trust_roots() -> list[Any]:
+    # Loaded once per process (reading certificates, maybe generating the demo PKI).
+    roots = current_app.extensions.get("polis_trust_roots")
+    if roots is None:
+        roots = trust_roots_for(services().settings)
+        current_app.extensions["polis_trust_roots"] = roots
+    return list(roots)
+
+
+def _uploaded_copy() -> bytes:
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        data = bytes(upload.read(MAX_COPY_BYTES + 1))
+    elif request.mimetype == "application/pdf":
+        data = request.get_data(cache=False)[: MAX_COPY_BYTES + 1]
+    else:
+        raise InvalidInput(_("Choose the PDF file you want to check."))
+    return data
+
+
+def _document_json(document: IssuedDocument) -> dict[str, Any]:
+    return {
+        "code": document.verification_code,
+        "status": document.status,
+        "title": document.title,
+        "protocol_number": document.protocol_number,
+        "issued_at": document.issued_at.isoformat(),
+        "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
+        "sha256": document.sha256,
+    }
+
+
+def _check_json(check: CopyCheck) -> dict[str, Any]:
+    return {"sha256": check.sha256, "same_file": check.same_file, "signatures": check.report.to_dict()}
+
+
+@bp.route("/verify/<code>", methods=["GET", "POST"])
+def page(code: str) -> tuple[str, int]:
+    """The document's status; on POST, also the check of an uploaded copy."""
+    try:
+        document = lookup(db(), code)
+    except UnknownVerificationCode as exc:
+        raise UnknownVerificationCode(
+            _("No document has this verification code. Check the code printed on the document.")
+        ) from exc
+    check: CopyCheck | None = None
+    problem: str | None = None
+    if request.method == "POST":
+        try:
+            check = check_copy(db(), code, _uploaded_copy(), _trust_roots())
+        except InvalidInput as exc:
+            problem = exc.message
+    status = 422 if problem else 200
+    return render_template("verify/document.html", document=document, check=check, problem=problem), status
+
+
+@bp.get("/api/v1/verify/<code>")
+def api_status(code: str) -> Response:
+    """The document's public record as JSON."""
+    return jsonify(_document_json(lookup(db(), code)))
+
+
+@bp.post("/api/v1/verify/<code>")
+def api_check(code: str) -> Response:
+    """Check a copy (multipart field ``file`` or a raw ``application/pdf`` body)."""
+    check = check_copy(db(), code, _uploaded_copy(), _trust_roots())
+    return jsonify({**_document_json(check.document), "copy": _check_json(check)})
