@@ -7,7 +7,8 @@ import engine.applicants.models
 import engine.issued
 import engine.models
 import engine.notifications.models
-import engine.org  # noqa: F401
+import engine.org
+import engine.protocol.models  # noqa: F401
 import storage.models  # noqa: F401
 
 

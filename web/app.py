@@ -54,9 +54,9 @@ def create_app(
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
 
-    from web import auth, files, health, main, verify
+    from web import auth, files, health, main, protocol_api, verify
 
-    for blueprint in (health.bp, auth.bp, main.bp, files.bp, verify.bp):
+    for blueprint in (health.bp, auth.bp, main.bp, files.bp, verify.bp, protocol_api.bp):
         app.register_blueprint(blueprint)
     init_csrf(app)
     init_unit_of_work(app)

@@ -90,13 +90,19 @@ def _catalogue() -> click.Command:
     return catalogue
 
 
+def _protocol() -> click.Command:
+    from web.cli_protocol import protocol
+
+    return protocol
+
+
 def _engine_commands() -> list[click.Command]:
     from web.cli_engine import audit, incidents, processes, worker
 
     return [processes, worker, audit, incidents]
 
 
-for _loader in (_db, _storage, _run, _demo, _catalogue):
+for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol):
     _register(_loader)
 for _command in _engine_commands():
     main.add_command(_command)

@@ -1,0 +1,115 @@
+"""Gap-free yearly numbering: one locked counter row per (registry, year).
+
+The entry is inserted by ONE statement whose first step is
+``INSERT INTO protocol_counters … ON CONFLICT DO UPDATE … RETURNING``: the counter row stays
+locked until the caller's transaction ends, so a rollback gives the number back, a commit
+makes it final, and two transactions can never receive the same number.
+``max(number) + 1`` is never used: under concurrency it repeats numbers.
+
+Registration time: the clock is read before waiting for the lock; the counter row keeps the
+latest time given in its series and an entry gets ``greatest(clock, latest)``, so within a
+series a higher number never has an earlier time, even with an injected or skewed clock.
+The year is the Athens calendar year of the clock reading and the time stays in that year.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+ATHENS = ZoneInfo("Europe/Athens")
+
+#: The legal clock; tests inject a frozen one.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The server clock, in UTC."""
+    return datetime.now(UTC)
+
+
+def protocol_year(moment: datetime) -> int:
+    """The series a moment belongs to: the calendar year in Athens."""
+    if moment.tzinfo is None:
+        raise ValueError("The clock must return aware datetimes (UTC); got a naive one.")
+    return moment.astimezone(ATHENS).year
+
+
+# One statement numbers and inserts. The registry is looked up by code inside the counter
+# upsert: an unknown or inactive code yields no counter row, hence no number and no entry,
+# and the caller reports it. Written as SQL (not built per call) because the counter row is
+# locked from here to the commit: the less Python runs meanwhile, the faster numbering is.
+_NUMBERED_INSERT = """
+WITH counter AS (
+    INSERT INTO protocol_counters AS c (registry_id, year, last_number, last_registered_at)
+    SELECT r.id, %(year)s, 1, %(clock)s
+    FROM protocol_registries AS r
+    WHERE r.code = %(registry_code)s AND r.is_active
+    ON CONFLICT (registry_id, year) DO UPDATE
+        SET last_number = c.last_number + 1,
+            last_registered_at = greatest(c.last_registered_at, excluded.last_registered_at)
+    RETURNING c.registry_id, c.year, c.last_number, c.last_registered_at
+)
+INSERT INTO protocol_entries (registry_id, year, number, registered_at, {columns})
+SELECT counter.registry_id, counter.year, counter.last_number, counter.last_registered_at, {values}
+FROM counter
+RETURNING id, registry_id, year, number, registered_at
+"""
+
+#: The entry columns a caller provides, in statement order.
+ENTRY_COLUMNS = (
+    "direction",
+    "subject",
+    "sender",
+    "sender_reference",
+    "sender_date",
+    "recipients",
+    "copies",
+    "attachments_count",
+    "attachments_description",
+    "delivery_method",
+    "document_type",
+    "classification",
+    "case_id",
+    "case_number",
+    "registered_by_id",
+    "corrects_id",
+)
+_CASTS = {"recipients": "::text[]", "copies": "::text[]", "sender_date": "::date"}
+NUMBERED_INSERT_SQL = _NUMBERED_INSERT.format(
+    columns=", ".join(ENTRY_COLUMNS),
+    values=", ".join(f"%({name})s{_CASTS.get(name, '')}" for name in ENTRY_COLUMNS),
+)
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """What the numbered insert returns."""
+
+    id: uuid.UUID
+    registry_id: int
+    year: int
+    number: int
+    registered_at: datetime
+
+
+def insert_numbered(
+    session: Session, registry_code: str, moment: datetime, values: Mapping[str, Any]
+) -> Numbered | None:
+    """Number and insert an entry in one round trip; None if the registry is unknown/inactive.
+
+    The counter row stays locked until the caller's transaction ends.
+    """
+    params = {**values, "registry_code": registry_code, "year": protocol_year(moment), "clock": moment}
+    # Straight to psycopg on the session's connection (same transaction): SQLAlchemy's
+    # execution machinery costs more CPU than the statement, and the lock is held meanwhile.
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    row = driver.execute(NUMBERED_INSERT_SQL, params).fetchone()
+    return Numbered(*row) if row is not None else None
