@@ -5,20 +5,29 @@ from __future__ import annotations
 import importlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
 class ServiceCall:
-    """What a handler gets: the case and a copy of the task data (never the session)."""
+    """What a handler gets: the case, a copy of the task data, and the case's transaction.
+
+    A handler's database writes (a protocol entry, an issued document) go through
+    ``session``: they commit together with the case step, so a retried step can never
+    register the same document twice, and they run inside a savepoint that is rolled
+    back if the handler fails.
+    """
 
     case_id: uuid.UUID
     case_number: str
     bpmn_id: str
     data: dict[str, Any]
+    session: Session = field(repr=False, compare=False)
 
 
 Handler = Callable[[ServiceCall], dict[str, Any] | None]
@@ -26,7 +35,7 @@ _HANDLERS: dict[str, Handler] = {}
 
 #: Modules whose import registers handlers; the worker imports them before it starts.
 #: Each area adds its own (e.g. "engine.protocol.handlers", "signing.handlers").
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["engine.protocol.handlers"]
 
 
 def load_handlers() -> None:

@@ -108,7 +108,8 @@ def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -
     try:
         if handler is None:
             raise LookupError(f"no service handler is registered as '{info.handler}'")
-        result = handler(ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data)))
+        with session.begin_nested():  # a failing handler leaves none of its writes behind
+            result = handler(ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data), session))
     except Exception as exc:
         _service_failed(session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now)
         return

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
+from core.clock import ATHENS
 from engine.protocol.models import EntryRelation, ProtocolEntry, Registry
-from engine.protocol.numbering import ATHENS
 from engine.protocol.service import get_registry
 
 COLUMNS = (

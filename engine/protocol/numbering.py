@@ -17,28 +17,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-ATHENS = ZoneInfo("Europe/Athens")
+from core.clock import athens_year
 
 #: The legal clock; tests inject a frozen one.
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    """The server clock, in UTC."""
-    return datetime.now(UTC)
-
-
 def protocol_year(moment: datetime) -> int:
-    """The series a moment belongs to: the calendar year in Athens."""
-    if moment.tzinfo is None:
-        raise ValueError("The clock must return aware datetimes (UTC); got a naive one.")
-    return moment.astimezone(ATHENS).year
+    """The series a moment belongs to: the calendar year in Athens (as for case numbers)."""
+    return athens_year(moment)
 
 
 # One statement numbers and inserts. The registry is looked up by code inside the counter

@@ -15,9 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import ATHENS
 from engine.protocol.errors import EntryNotFound
 from engine.protocol.models import Direction, ProtocolEntry
-from engine.protocol.numbering import ATHENS
 from engine.protocol.service import Viewer, may_see
 from storage.base import ObjectStore
 from storage.records import record_object

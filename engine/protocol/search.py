@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, func, literal, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from core.clock import ATHENS
 from engine.protocol.drafts import parse_direction
 from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import GUARDED_MARKS, Classification, Direction, ProtocolEntry
-from engine.protocol.numbering import ATHENS
 from engine.protocol.service import Viewer, get_registry
 
 MAX_PAGE = 200

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from core.clock import ATHENS
+from core.clock import utcnow as utc_now
 from engine.protocol.drafts import EntryDraft
 from engine.protocol.errors import (
     AlreadyCancelled,
@@ -26,7 +28,7 @@ from engine.protocol.errors import (
     UnknownRegistry,
 )
 from engine.protocol.models import GUARDED_MARKS, EntryFile, EntryRelation, ProtocolEntry, Registry
-from engine.protocol.numbering import ATHENS, Clock, insert_numbered, utc_now
+from engine.protocol.numbering import Clock, insert_numbered
 
 #: Roles allowed to cancel entries.
 CLERK_ROLES = frozenset({"protocol_clerk", "admin"})

@@ -26,11 +26,10 @@ data as the process needs.
 Bad parameters or data raise :class:`engine.protocol.errors.InvalidEntry` (an InvalidInput)
 before any number is taken.
 
-The engine's job loop calls handlers as ``handler(ServiceCall) -> dict`` without a session.
-Registration must share the job's transaction (else a failed case step followed by a retry
-would register the same document twice, under two numbers), so
-:func:`handle_service_call` takes the job's session as well; the engine registers it once
-its handlers receive the session. The task's parameters come from ``data["protocol"]``.
+The engine's job loop calls :func:`handle_service_call` (registered as ``register_protocol``
+in engine.protocol.handlers) with the case's own transaction in ``call.session``: a failed
+case step followed by a retry can never register the same document twice under two numbers.
+The task's parameters come from ``data["protocol"]``.
 """
 
 from __future__ import annotations
@@ -41,10 +40,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.clock import utcnow as utc_now
 from engine.protocol.drafts import draft_from_mapping
 from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import ProtocolEntry
-from engine.protocol.numbering import utc_now
 from engine.protocol.service import register
 from engine.services import ServiceCall
 
@@ -115,8 +114,10 @@ PARAMS_KEY = "protocol"
 RESULT_KEY = "protocol_entry"
 
 
-def handle_service_call(session: Session, call: ServiceCall) -> dict[str, Any]:
-    """Adapter for the engine's service tasks: register, and return the data to merge."""
+def handle_service_call(call: ServiceCall) -> dict[str, Any]:
+    """Adapter for the engine's service tasks: register in the case's own transaction
+    (``call.session``), and return the data to merge into the case."""
+    session = call.session
     params = call.data.get(PARAMS_KEY)
     if not isinstance(params, Mapping):
         raise InvalidEntry(

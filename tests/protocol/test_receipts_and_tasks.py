@@ -107,8 +107,9 @@ def test_the_engine_adapter_registers_from_a_service_call(db_session: Session) -
         case_number="2026/000007",
         bpmn_id="register_answer",
         data={"title": "Απάντηση σε αίτημα", "protocol": {"direction": "ΕΞ", "subject_field": "title"}},
+        session=db_session,
     )
-    result = handle_service_call(db_session, call)["protocol_entry"]
+    result = handle_service_call(call)["protocol_entry"]
     entry = db_session.get(ProtocolEntry, uuid.UUID(result["id"]))
     assert entry is not None
     assert (entry.case_id, entry.case_number, entry.subject) == (
@@ -118,4 +119,4 @@ def test_the_engine_adapter_registers_from_a_service_call(db_session: Session) -
     )
     assert result["display"] == entry.display_number
     with pytest.raises(InvalidEntry, match="no 'protocol' parameters"):
-        handle_service_call(db_session, ServiceCall(call.case_id, "x", "t", {}))
+        handle_service_call(ServiceCall(call.case_id, "x", "t", {}, db_session))
