@@ -23,7 +23,7 @@ from pyhanko.sign.signers import csc_signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.errors import SignerUnavailable
-from signing.signers import PyHankoSigner, pyca_hash
+from signing.signers import PyHankoSigner, ReadySigner, pyca_hash
 
 
 class _PinAuthorizationManager(csc_signer.CSCAuthorizationManager):
@@ -155,7 +155,7 @@ class _CallbackSigner(pyhanko_signers.Signer):
         return result
 
 
-class ExternalDigestSigner:
+class ExternalDigestSigner(ReadySigner):
     """Hash out, signature in: ``sign_digest(digest, "sha256")`` returns the raw signature.
 
     The callback receives the SHA-256 of the CMS signed attributes and must return a
@@ -173,24 +173,6 @@ class ExternalDigestSigner:
         self._cert = signing_cert
         self._chain = list(chain)
         self._signer = _CallbackSigner(sign_digest, signing_cert, self._chain)
-
-    @property
-    def signing_cert(self) -> x509.Certificate:
-        """The external key's certificate."""
-        return self._cert
-
-    @property
-    def chain(self) -> Sequence[x509.Certificate]:
-        """Its CA certificates."""
-        return self._chain
-
-    @asynccontextmanager
-    async def batch(self) -> AsyncIterator[PyHankoSigner]:
-        """The callback signer."""
-        yield self._signer
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def sign_digest_with_key(key: Any) -> DigestCallback:

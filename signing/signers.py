@@ -122,7 +122,36 @@ def pyca_hash(name: str) -> hashes.HashAlgorithm:
     return algo
 
 
-class Pkcs12Signer:
+class ReadySigner:
+    """A signer that holds one ready pyHanko signer for its whole life (no session to open).
+
+    Subclasses set ``_cert``, ``_chain`` and ``_signer`` in their constructor.
+    """
+
+    _cert: x509.Certificate
+    _chain: list[x509.Certificate]
+    _signer: PyHankoSigner
+
+    @property
+    def signing_cert(self) -> x509.Certificate:
+        """The signer's certificate."""
+        return self._cert
+
+    @property
+    def chain(self) -> Sequence[x509.Certificate]:
+        """Its CA certificates."""
+        return self._chain
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[PyHankoSigner]:
+        """The same signer for every batch."""
+        yield self._signer
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class Pkcs12Signer(ReadySigner):
     """A key and certificate chain from a PKCS#12 (.p12/.pfx) file, kept in memory."""
 
     def __init__(self, path: Path, passphrase: bytes | None) -> None:
@@ -151,24 +180,6 @@ class Pkcs12Signer:
         self._cert = x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
         self._chain = [x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in extra]
         self._signer = _InMemoryKeySigner(key, self._cert, self._chain)
-
-    @property
-    def signing_cert(self) -> x509.Certificate:
-        """The seal certificate."""
-        return self._cert
-
-    @property
-    def chain(self) -> Sequence[x509.Certificate]:
-        """The CA certificates found in the file."""
-        return self._chain
-
-    @asynccontextmanager
-    async def batch(self) -> AsyncIterator[PyHankoSigner]:
-        """The same in-memory signer for every batch."""
-        yield self._signer
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class Pkcs11Signer:
