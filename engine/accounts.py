@@ -25,19 +25,29 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def check_password(stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches ``stored_hash``, and a fresh hash if it should be replaced.
+
+    With no stored hash (no such account, or no password set) a fixed dummy hash is checked
+    instead, so the answer takes the same time and reveals nothing about who has an account.
+    """
+    try:
+        _hasher.verify(stored_hash or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    if stored_hash is None:
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with these credentials, or PermissionDenied (same message either way)."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-        valid = user is not None and user.is_active and user.password_hash is not None
-    except (VerificationError, InvalidHashError):
-        valid = False
-    if not valid or user is None:
+    valid, rehashed = check_password(user.password_hash if user is not None else None, password)
+    if not valid or user is None or not user.is_active:
         raise PermissionDenied("Wrong username or password.")
-    if _hasher.check_needs_rehash(stored):
-        user.password_hash = _hasher.hash(password)
+    if rehashed:
+        user.password_hash = rehashed
     return user
 
 

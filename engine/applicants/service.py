@@ -15,23 +15,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.accounts import hash_password
+from engine.accounts import check_password, hash_password
 from engine.applicants.models import CHANNELS, LOCALES, Applicant, EmailVerificationToken
 from forms.greek_ids import is_valid_greek_phone, normalise_phone
 
 #: How long an email confirmation link works.
 EMAIL_TOKEN_TTL = timedelta(hours=48)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_hasher = PasswordHasher()
-# Verifying against a fixed hash when nobody has this email keeps the time the same,
-# so response times do not reveal who has an account (as in engine/accounts.py).
-_DUMMY_HASH = _hasher.hash("polis-no-such-applicant")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -151,18 +145,13 @@ def authenticate(session: Session, email: str, password: str) -> Applicant:
     applicant = (
         session.scalar(select(Applicant).where(Applicant.email == address)) if address is not None else None
     )
-    stored = applicant.password_hash if applicant is not None and applicant.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-        valid = applicant is not None and applicant.password_hash is not None
-    except (VerificationError, InvalidHashError):
-        valid = False
+    valid, rehashed = check_password(applicant.password_hash if applicant is not None else None, password)
     if not valid or applicant is None:
         raise PermissionDenied("Wrong email or password.")
     if applicant.email_verified_at is None:
         raise PermissionDenied("Confirm your email first: open the link we sent you, or ask for a new one.")
-    if _hasher.check_needs_rehash(stored):
-        applicant.password_hash = _hasher.hash(password)
+    if rehashed:
+        applicant.password_hash = rehashed
     return applicant
 
 
