@@ -97,6 +97,20 @@ class Settings(BaseSettings):
         description="Shown on pages, receipts and certificates.",
         examples=["Δήμος Χανίων"],
     )
+    max_request_mb: int = Field(
+        64,
+        ge=1,
+        le=2048,
+        description="Largest HTTP request body (all of a submission's files together), in MB; "
+        "each attachment kind has its own, smaller limit in the catalogue.",
+        examples=[100],
+    )
+    clamd_address: str | None = Field(
+        None,
+        description="ClamAV daemon that scans every uploaded file (host:port or a Unix socket "
+        "path); unset = no virus scan.",
+        examples=["127.0.0.1:3310"],
+    )
     default_locale: Literal["el", "en"] = Field(
         "el", description="UI language until the reader picks the other one.", examples=["en"]
     )

@@ -8,7 +8,8 @@ import engine.issued
 import engine.models
 import engine.notifications.models
 import engine.org
-import engine.protocol.models  # noqa: F401
+import engine.protocol.models
+import engine.requests.models  # noqa: F401
 import storage.models  # noqa: F401
 
 

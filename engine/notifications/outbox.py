@@ -33,10 +33,21 @@ logger = logging.getLogger(__name__)
 class NotificationRecipient(Protocol):
     """What the outbox needs to know about a person (an Applicant fits)."""
 
-    email: str | None
-    phone: str | None
-    preferred_channel: str
-    preferred_locale: str
+    @property
+    def email(self) -> str | None:
+        """Where emails go (None: no email)."""
+
+    @property
+    def phone(self) -> str | None:
+        """Where SMS go (None: no phone)."""
+
+    @property
+    def preferred_channel(self) -> str:
+        """email, sms or both."""
+
+    @property
+    def preferred_locale(self) -> str:
+        """el or en."""
 
 
 @dataclass(frozen=True)
