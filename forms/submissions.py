@@ -14,6 +14,18 @@ from forms.services import AttachmentInfo, Service
 from forms.submission_errors import FieldError, translate_schema_error
 
 
+def filename_problem(name: str) -> bool:
+    """Whether ``name`` is not a bare, printable file name (folders, control characters...)."""
+    return (
+        not name.strip()
+        or len(name) > 255
+        or PurePosixPath(name).name != name
+        or PureWindowsPath(name).name != name
+        or name in (".", "..")
+        or any(unicodedata.category(char).startswith("C") for char in name)
+    )
+
+
 def _attachment_errors(service: Service, attachments: Sequence[AttachmentInfo]) -> list[FieldError]:
     errors: list[FieldError] = []
     counts: dict[str, int] = {}
@@ -32,15 +44,7 @@ def _attachment_errors(service: Service, attachments: Sequence[AttachmentInfo]) 
             continue
         counts[spec.key] = counts.get(spec.key, 0) + 1
         label = spec.label
-        name = info.filename
-        if (
-            not name.strip()
-            or len(name) > 255
-            or PurePosixPath(name).name != name
-            or PureWindowsPath(name).name != name
-            or name in (".", "..")
-            or any(unicodedata.category(char).startswith("C") for char in name)
-        ):
+        if filename_problem(info.filename):
             errors.append(
                 FieldError(
                     where,

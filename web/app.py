@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
+from core.clock import ATHENS
 from core.settings import Settings, get_settings
 from forms.catalogue import default_catalogue
 from storage import ObjectStore
@@ -19,6 +20,22 @@ from web.services import build_services
 from web.unit_of_work import init_unit_of_work
 
 TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def athens_time(value: str | datetime | None) -> str:
+    """An ISO time (UTC) as people in Greece read it: 22/11/2026 17:05, Athens time."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(ATHENS).strftime("%d/%m/%Y %H:%M")
+
+
+def athens_day(value: str | date | None) -> str:
+    """An ISO date as 22/11/2026."""
+    if not value:
+        return ""
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return day.strftime("%d/%m/%Y")
 
 
 def create_app(
@@ -43,6 +60,8 @@ def create_app(
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
         POLIS_SETTINGS=settings,
+        # Whole submissions; werkzeug refuses a larger body before reading it (413).
+        MAX_CONTENT_LENGTH=settings.max_request_mb * 1024 * 1024,
     )
     app.extensions["polis"] = build_services(settings, session_factory=session_factory, store=store)
 
@@ -53,10 +72,21 @@ def create_app(
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: settings.timezone)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
+    app.jinja_env.filters["athens"] = athens_time
+    app.jinja_env.filters["athens_date"] = athens_day
 
-    from web import auth, files, health, main, protocol_api, verify
+    from web import api_requests, auth, files, health, main, protocol_api, track_pages, verify
 
-    for blueprint in (health.bp, auth.bp, main.bp, files.bp, verify.bp, protocol_api.bp):
+    for blueprint in (
+        health.bp,
+        auth.bp,
+        main.bp,
+        files.bp,
+        verify.bp,
+        protocol_api.bp,
+        api_requests.bp,
+        track_pages.bp,
+    ):
         app.register_blueprint(blueprint)
     init_csrf(app)
     init_unit_of_work(app)

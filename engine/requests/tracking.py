@@ -18,8 +18,13 @@ from sqlalchemy.orm import Session
 
 from engine.errors import CaseNotFound
 from engine.models import AuditEvent, Case, Wakeup
+from engine.protocol.models import ProtocolEntry
+from engine.protocol.receipts import ensure_receipt, receipt_filename
+from engine.requests.files import get_case_file
+from engine.requests.models import CaseFile
 from engine.workdays import athens_date
 from forms.catalogue import UnknownService, get_service
+from storage import ObjectStore
 
 #: Tracking codes are secrets.token_urlsafe(24): 32 URL-safe characters.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -231,3 +236,25 @@ def tracking_sms_text(tracking: Tracking, locale: str = "el") -> str:
         elif tracking.status in ("in_progress", "waiting_for_you") and tracking.expected_by:
             text += f" Αναμένεται έως {tracking.expected_by:%d/%m/%Y}."
     return text
+
+
+def request_receipt(
+    session: Session, store: ObjectStore, tracking_code: str, *, issuer: str
+) -> tuple[str, str]:
+    """(storage key, file name) of the protocol receipt of the request's registration (ΕΙΣ)."""
+    case = find_by_tracking_code(session, tracking_code)
+    entry_id = ((case.data or {}).get("protocol_in") or {}).get("entry_id")
+    entry = session.get(ProtocolEntry, entry_id) if entry_id else None
+    if entry is None:
+        raise CaseNotFound("This request has no protocol registration; ask the municipality.")
+    return ensure_receipt(session, store, entry, issuer=issuer), receipt_filename(entry)
+
+
+def issued_file(session: Session, tracking_code: str) -> CaseFile:
+    """The sealed document issued to the request's applicant (CaseFile), once issued."""
+    state = track(session, tracking_code)
+    file_id = (state.certificate or {}).get("file_id")
+    case_file = get_case_file(session, file_id) if file_id else None
+    if case_file is None or case_file.case_id != state.case_id:
+        raise CaseNotFound("This request has no issued document yet; its tracking page says when it does.")
+    return case_file
