@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from engine.demo import DEMO_PASSWORD, seed_demo_municipality
@@ -114,6 +115,21 @@ def test_every_message_has_a_greek_translation():
         catalog = read_po(handle)
     untranslated = [message.id for message in catalog if message.id and not message.string]
     assert untranslated == []
+
+
+def test_every_message_in_the_code_and_templates_is_in_the_catalogue():
+    """A string marked for translation but missing from messages.po shows in English to everyone."""
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+    marked = {
+        message if isinstance(message, str) else message[0]
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(TRANSLATIONS.parent), method_map, keywords=keywords
+        )
+    }
+    with open(TRANSLATIONS / "el" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        known = {message.id for message in read_po(handle) if message.id}
+    assert sorted(marked - known) == []
 
 
 def test_security_headers(client):
