@@ -72,7 +72,14 @@ def upgrade() -> None:
     )
 
 
+    # Notifications came before cases had requests; now every case notice points at its case.
+    op.create_foreign_key(
+        op.f("fk_notifications_case_id_cases"), "notifications", "cases", ["case_id"], ["id"], ondelete="RESTRICT"
+    )
+
+
 def downgrade() -> None:
+    op.drop_constraint(op.f("fk_notifications_case_id_cases"), "notifications", type_="foreignkey")
     op.drop_table("request_submissions")
     op.drop_index("ix_case_files_case_id_created_at", table_name="case_files")
     op.drop_table("case_files")

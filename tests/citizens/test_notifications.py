@@ -19,6 +19,8 @@ from sqlalchemy import select
 from core.db import make_engine, make_session_factory, session_scope
 from core.errors import InvalidInput
 from core.settings import Settings
+from engine.commands import start_case
+from engine.definitions import deploy_directory
 from engine.notifications.messages import render_sms, sms_encoding, sms_length
 from engine.notifications.models import Notification
 from engine.notifications.outbox import (
@@ -29,6 +31,7 @@ from engine.notifications.outbox import (
     notify_applicant,
 )
 from engine.notifications.senders import HttpSmsSender, SmtpSender, senders_from_settings
+from tests.engine.conftest import make_org
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 VALUES = {
@@ -301,9 +304,11 @@ def test_notify_applicant_uses_the_chosen_channels_in_the_callers_transaction(db
     applicant = SimpleNamespace(
         email="eleni@example.gr", phone="6912345678", preferred_channel="both", preferred_locale="en"
     )
-    import uuid
-
-    case_id = uuid.uuid4()
+    deploy_directory(db_session)
+    org = make_org(db_session)
+    case_id = start_case(
+        db_session, "document_approval", department_id=org.department.id, started_by=org.clerk
+    ).id
     created = notify_applicant(
         db_session, applicant, template_key="request_rejected", values=VALUES, case_id=case_id, now=NOW
     )

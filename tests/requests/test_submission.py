@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import socketserver
 import struct
 import threading
 from collections.abc import Iterator
@@ -160,34 +161,43 @@ def test_sniffing_trusts_bytes_not_names() -> None:
 
 @pytest.fixture
 def clamd() -> Iterator[tuple[str, list[bytes]]]:
-    """A clamd stand-in: reports FOUND for files containing the EICAR marker."""
-    server = socket.create_server(("127.0.0.1", 0))
+    """A clamd stand-in: reports FOUND for files containing the EICAR marker.
+
+    A socketserver, shut down and joined at teardown: a bare ``accept()`` left blocking in a
+    thread keeps the old descriptor number, and once that number is reused by another test's
+    listening socket it steals that test's connections.
+    """
     received: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                command = b""
-                while not command.endswith(b"\0"):
-                    command += conn.recv(1)
-                data = b""
-                while True:
-                    size = struct.unpack(">I", _exact(conn, 4))[0]
-                    if size == 0:
-                        break
-                    data += _exact(conn, size)
-                received.append(data)
-                infected = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in data
-                conn.sendall(b"stream: Eicar-Signature FOUND\0" if infected else b"stream: OK\0")
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn = self.request
+            command = b""
+            while not command.endswith(b"\0"):
+                byte = conn.recv(1)
+                if not byte:
+                    return
+                command += byte
+            data = b""
+            while True:
+                size = struct.unpack(">I", _exact(conn, 4))[0]
+                if size == 0:
+                    break
+                data += _exact(conn, size)
+            received.append(data)
+            infected = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE" in data
+            conn.sendall(b"stream: Eicar-Signature FOUND\0" if infected else b"stream: OK\0")
 
-    thread = threading.Thread(target=serve, daemon=True)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield f"127.0.0.1:{server.getsockname()[1]}", received
-    server.close()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def _exact(conn: socket.socket, size: int) -> bytes:
