@@ -23,7 +23,10 @@ from sqlalchemy.orm import Session
 from engine.errors import TaskConflict
 
 CASE_COLUMNS = (
-    "c.id, c.number, c.definition_id, c.process_id, c.status, c.department_id, c.state, c.version, "
+    "c.id, c.number, c.definition_id, c.process_id, c.status, c.department_id, c.version, c.state_token, "
+    # The state only when this process has no cached workflow of that very state: a hit
+    # neither decompresses nor sends it (engine.workflow_cache).
+    "CASE WHEN c.state_token = %(token)s::uuid THEN NULL ELSE c.state END AS state, "
     "c.audit_seq, c.audit_hash, c.milestone, c.data, "
     "(SELECT d.content_hash FROM process_definitions d WHERE d.id = c.definition_id) AS content_hash"
 )
@@ -33,6 +36,7 @@ TASK_COLUMNS = (
 )
 AUDIT_COLUMNS = "case_id, seq, at, actor_id, actor, action, task_id, details, prev_hash, hash"
 
+FETCH_STATE = "SELECT state FROM cases WHERE id = %(case_id)s"
 LOCK_CASE = f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = %(case_id)s FOR UPDATE OF c"
 # Locking the task row as well makes PostgreSQL re-read both rows after a wait: a task
 # completed by the transaction we waited for is then simply not found.
@@ -61,7 +65,7 @@ SELECT count(*) FROM written
 UPDATE_CASE = (
     """
 WITH written AS (
-    UPDATE cases SET state = %(state)s, status = %(status)s, milestone = %(milestone)s,
+    UPDATE cases SET state = %(state)s, state_token = %(state_token)s, status = %(status)s, milestone = %(milestone)s,
         department_id = %(department_id)s, data = %(data)s::jsonb, updated_at = %(now)s,
         closed_at = COALESCE(%(closed_at)s::timestamptz, closed_at), version = version + 1,
         audit_seq = %(audit_seq)s, audit_hash = %(audit_hash)s
@@ -75,10 +79,11 @@ INSERT_CASE = (
 WITH written AS (
     INSERT INTO cases (id, number, tracking_code, definition_id, process_id, status, milestone,
         department_id, applicant, data, created_at, updated_at, closed_at, due_at, state, version,
-        audit_seq, audit_hash)
+        audit_seq, audit_hash, state_token)
     VALUES (%(id)s, %(number)s, %(tracking_code)s, %(definition_id)s, %(process_id)s, %(status)s,
         %(milestone)s, %(department_id)s, %(applicant)s::jsonb, %(data)s::jsonb, %(now)s, %(now)s,
-        %(closed_at)s::timestamptz, %(due_at)s, %(state)s, 1, %(audit_seq)s, %(audit_hash)s)
+        %(closed_at)s::timestamptz, %(due_at)s, %(state)s, 1, %(audit_seq)s, %(audit_hash)s,
+        %(state_token)s)
     RETURNING id
 ),"""
     + _DELTAS

@@ -79,6 +79,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(Text)
+    #: Random per saved state: lets a process reuse the workflow it saved (engine.workflow_cache).
+    state_token: Mapped[uuid.UUID | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_hash: Mapped[str] = mapped_column(String(64), default="")

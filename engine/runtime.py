@@ -23,7 +23,8 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import audit_values
-from engine.case_store import LOCK_CASE, LOCK_TASK, defer_wakeup_jobs, fetch_one, write_case
+from engine import workflow_cache
+from engine.case_store import FETCH_STATE, LOCK_CASE, LOCK_TASK, defer_wakeup_jobs, fetch_one, write_case
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound
 from engine.lanes import lane_rules
@@ -83,7 +84,8 @@ def utcnow() -> datetime:
 
 def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
     """SELECT … FOR UPDATE the case and restore its workflow."""
-    row = fetch_one(session, LOCK_CASE, {"case_id": case_id})
+    token = workflow_cache.token_for_case(case_id)
+    row = fetch_one(session, LOCK_CASE, {"case_id": case_id, "token": token})
     if row is None:
         raise CaseNotFound(f"case {case_id} does not exist; check the link or the case number.")
     return _open(session, row)
@@ -91,13 +93,19 @@ def lock_case(session: Session, case_id: uuid.UUID) -> OpenCase:
 
 def lock_task(session: Session, task_id: uuid.UUID) -> tuple[OpenCase, Any] | None:
     """Lock an open task's index row and its case (fresh after any wait); None if not open."""
-    row = fetch_one(session, LOCK_TASK, {"task_id": task_id})
+    token = workflow_cache.token_for_task(task_id)
+    row = fetch_one(session, LOCK_TASK, {"task_id": task_id, "token": token})
     return None if row is None else (_open(session, row), row)
 
 
 def _open(session: Session, row: Any) -> OpenCase:
     definition = load_definition(session, row.definition_id, row.content_hash)
-    workflow = state_from_json(row.state, definition.spec, definition.subprocess_specs)
+    workflow = workflow_cache.take(row.id, row.state_token)
+    if workflow is None or row.state is not None:
+        state = row.state
+        if state is None:  # the cached workflow was taken between our look and the read
+            state = fetch_one(session, FETCH_STATE, {"case_id": row.id}).state
+        workflow = state_from_json(state, definition.spec, definition.subprocess_specs)
     case = OpenCase(
         id=row.id,
         number=row.number,
@@ -236,8 +244,10 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
         )
         case.audit_seq, case.audit_hash = row["seq"], row["hash"]
         audit_rows.append(row)
+    token = uuid.uuid4()
     values: dict[str, Any] = {
         "state": state_to_json(workflow),
+        "state_token": token,
         "status": case.status,
         "milestone": case.milestone,
         "department_id": case.department_id,
@@ -270,6 +280,7 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
     _save_wakeups(session, case, waits_after)
     case.events.clear()
     snapshot(case)
+    workflow_cache.keep(case.id, token, workflow, case.ready_before)
 
 
 def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime) -> dict[str, Any]:
