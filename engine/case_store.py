@@ -65,7 +65,8 @@ SELECT count(*) FROM written
 UPDATE_CASE = (
     """
 WITH written AS (
-    UPDATE cases SET state = %(state)s, state_token = %(state_token)s, status = %(status)s, milestone = %(milestone)s,
+    UPDATE cases SET state = %(state)s, state_token = %(state_token)s, status = %(status)s,
+        milestone = %(milestone)s,
         department_id = %(department_id)s, data = %(data)s::jsonb, updated_at = %(now)s,
         closed_at = COALESCE(%(closed_at)s::timestamptz, closed_at), version = version + 1,
         audit_seq = %(audit_seq)s, audit_hash = %(audit_hash)s

@@ -22,8 +22,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.audit import audit_values
 from engine import workflow_cache
+from engine.audit import audit_values
 from engine.case_store import FETCH_STATE, LOCK_CASE, LOCK_TASK, defer_wakeup_jobs, fetch_one, write_case
 from engine.definitions import LoadedDefinition, load_definition
 from engine.errors import CaseNotFound
