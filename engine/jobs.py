@@ -5,7 +5,8 @@ due time, deferred in the same transaction that wrote the row (engine.case_store
 jobs survive restarts and one that came due while no worker ran is picked up when one
 starts. The job only names the wakeup; the row, locked with its case, decides whether
 anything happens, which makes every firing exactly-once even if a job runs twice. A
-periodic sweep is the safety net for rows without a job.
+periodic sweep is the safety net for rows without a job; another, hourly, deletes kept
+messages that expired before their case waited for them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
+from engine.messages import purge_expired_messages
 from engine.runtime import utcnow
 from engine.services import load_handlers
 from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
 
 log = logging.getLogger(__name__)
 SWEEP_TASK = "engine.sweep_wakeups"
+PURGE_TASK = "engine.purge_messages"
 SWEEP_GRACE = timedelta(minutes=1)
 
 
@@ -66,6 +69,14 @@ def build_app(factory: sessionmaker[Session]) -> procrastinate.App:
                 if current:
                     postpone_wakeup(factory, current[-1], exc)
                 return
+
+    @app.periodic(cron="17 * * * *", periodic_id="engine-purge-messages")
+    @app.task(name=PURGE_TASK, queue=WAKEUP_QUEUE, queueing_lock=PURGE_TASK)
+    def purge_messages(timestamp: int) -> None:
+        with factory.begin() as session:
+            purged = purge_expired_messages(session)
+        if purged:
+            log.info("purged %d expired message(s) that no case waited for", purged)
 
     return app
 

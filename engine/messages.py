@@ -7,12 +7,12 @@ the matching catch event; a second message with the same message id is ignored.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -109,3 +109,17 @@ def deliver_pending_messages(session: Session, case: OpenCase) -> int:
         case.record("message_received", None, message=row.name, message_id=row.message_id)
         delivered += 1
     return delivered
+
+
+def purge_expired_messages(session: Session, now: datetime | None = None) -> int:
+    """Delete kept messages that expired before their case waited for them; return how many.
+
+    Delivered messages stay (their message id keeps refusing duplicates); an expired one
+    could never be delivered any more, so nothing is lost but the row.
+    """
+    purged = session.execute(
+        delete(MESSAGES)
+        .where(MESSAGES.c.delivered_at.is_(None), MESSAGES.c.expires_at <= (now or utcnow()))
+        .returning(MESSAGES.c.id)
+    )
+    return len(purged.all())

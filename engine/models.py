@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -151,7 +152,15 @@ class Message(Base):
     """A message for a case, kept until delivered or expired; duplicates share message_id."""
 
     __tablename__ = "case_messages"
-    __table_args__ = (Index("ix_case_messages_pending", "name", "correlation_key"),)
+    __table_args__ = (
+        Index("ix_case_messages_pending", "name", "correlation_key"),
+        # The purge looks only at messages still waiting (engine.messages).
+        Index(
+            "ix_case_messages_expires_at_waiting",
+            "expires_at",
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)

@@ -97,9 +97,9 @@ def _protocol() -> click.Command:
 
 
 def _engine_commands() -> list[click.Command]:
-    from web.cli_engine import audit, incidents, processes, worker
+    from web.cli_engine import audit, incidents, messages, processes, worker
 
-    return [processes, worker, audit, incidents]
+    return [processes, worker, audit, incidents, messages]
 
 
 for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol):

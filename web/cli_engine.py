@@ -1,4 +1,4 @@
-"""``polis processes|worker|audit|incidents``: operating the engine from the shell."""
+"""``polis processes|worker|audit|incidents|messages``: operating the engine from the shell."""
 
 from __future__ import annotations
 
@@ -155,3 +155,19 @@ def retry(ctx: click.Context, incident_id: int) -> None:
     with _unit_of_work(ctx) as session:
         retry_incident(session, incident_id, Actor(None, "admin (CLI)"))
     click.echo(f"Incident #{incident_id} scheduled for retry.")
+
+
+@click.group()
+def messages() -> None:
+    """Messages kept for cases that did not wait for them yet."""
+
+
+@messages.command("purge")
+@click.pass_context
+def purge(ctx: click.Context) -> None:
+    """Delete kept messages whose expiry has passed (the worker also does this hourly)."""
+    from engine.messages import purge_expired_messages
+
+    with _unit_of_work(ctx) as session:
+        purged = purge_expired_messages(session)
+    click.echo(f"Purged {purged} expired message(s).")

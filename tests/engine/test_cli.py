@@ -46,3 +46,5 @@ def test_audit_verify_and_incidents(run: object) -> None:
     assert code == 0 and "No open incidents" in out
     code, out = run("incidents", "retry", "999")  # type: ignore[operator]
     assert code == 1 and "no open incident 999" in out
+    code, out = run("messages", "purge")  # type: ignore[operator]
+    assert code == 0 and "Purged 0 expired message(s)." in out

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from engine.commands import complete_task, start_case
 from engine.definitions import deploy_definition
-from engine.messages import send_message
-from engine.models import Case, CaseTask, Wakeup
+from engine.messages import purge_expired_messages, send_message
+from engine.models import Case, CaseTask, Message, Wakeup
 from engine.runtime import Actor, utcnow
 from engine.services import ServiceCall, register_handler, unregister_handler
 from engine.timers import MAX_ATTEMPTS, fire_due_wakeups_in, open_incidents, retry_incident
@@ -76,6 +76,26 @@ def test_early_message_is_kept_then_delivered_and_duplicates_ignored(
     assert drain(db_session) == 1  # the service task ran
     assert handler.calls == [{"file": "a.pdf"}]
     assert status(db_session, case.id) == "completed"
+
+
+def test_expired_early_messages_are_purged_delivered_ones_kept(
+    db_session: Session, org: Org, handler: Flaky
+) -> None:
+    case, task_id = start(db_session, org)
+    other, _ = start(db_session, org)
+    send_message(
+        db_session, "document_supplied", case.number, "early", {"file": "a.pdf"}, ttl=timedelta(days=1)
+    )
+    send_message(
+        db_session, "document_supplied", other.number, "late", {"file": "b.pdf"}, ttl=timedelta(days=3)
+    )
+    complete_task(db_session, task_id, {}, org.clerk)  # delivers "early" to the first case
+    now = utcnow()
+    assert purge_expired_messages(db_session, now + timedelta(days=2)) == 0  # delivered, or not expired
+    assert purge_expired_messages(db_session, now + timedelta(days=4)) == 1
+    left = db_session.scalars(select(Message.message_id).where(Message.case_id.in_([case.id, other.id])))
+    assert list(left) == ["early"]  # a delivered message stays: it keeps refusing duplicates
+    assert send_message(db_session, "document_supplied", case.number, "early", {}) == "duplicate"
 
 
 def test_message_while_waiting_is_delivered(db_session: Session, org: Org, handler: Flaky) -> None:
