@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-#: Enough for the cases a worker process handles in a working session (~20 KB each).
-MAX_ENTRIES = 2000
+#: The cases a process touched last. A restored document_approval workflow takes ~14 KB
+#: (tracemalloc), growing with its history: some 15-50 MB at most per process.
+MAX_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
