@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
+import time_machine
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +39,9 @@ from engine.jobs import start_worker_thread
 from engine.models import Case, CaseTask
 from engine.notifications.models import Notification
 from engine.org import Department, User
+from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
+from engine.timers import fire_due_wakeups_in
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs12Signer
 from signing.verify import Verdict, verify
@@ -245,8 +250,10 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
 
     received = wait_for("the acknowledgement email", lambda: mails_to(smtp, "eleni@example.gr"))
     assert number in str(received[0]["Subject"])
-    assert code in received[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    wait_for("the acknowledgement SMS", lambda: sms.received)
+    tracking_link = f"{polis.url}/track/{code}"
+    assert tracking_link in received[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    texts = wait_for("the acknowledgement SMS", lambda: sms.received)
+    assert texts[0]["to"] == "6912345678" and code in texts[0]["text"]  # one SMS: the code, not the link
 
     clerk, head = department_users(polis.factory)
     review = wait_for("the review task", lambda: open_task(polis.factory, number, "review"))
@@ -303,6 +310,15 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
         out_number = case.data["protocol_out"]["display"]
     record = requests.get(f"{polis.url}/api/v1/verify/{verification_code}", timeout=30).json()
     assert record["status"] == "valid" and record["protocol_number"] == out_number
+    with session_scope(polis.factory) as session:
+        entries = session.scalars(
+            select(ProtocolEntry).where(ProtocolEntry.case_id == case.id).order_by(ProtocolEntry.number)
+        ).all()
+        registered = [(e.direction, e.display_number) for e in entries]
+        files = {e.direction: [f.sha256 for f in e.files] for e in entries}
+    assert [d for d, _ in registered] == ["ΕΙΣ", "ΕΙΣ", "ΕΞ"]  # the request, the supplied bill, the answer
+    assert registered[0][1] == receipt["protocol_number"] and registered[-1][1] == out_number
+    assert files["ΕΞ"] == [hashlib.sha256(pdf.content).hexdigest()]  # the sealed PDF is the one registered
 
     done = wait_for(
         "the certificate email",
@@ -347,3 +363,25 @@ def test_a_rejected_request_is_answered_with_the_reason(
         lambda: [m for m in mails_to(smtp, "nikos@example.gr") if "not accepted" in str(m["Subject"])],
     )
     assert reason in answer[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_an_overdue_review_is_escalated_to_the_head(polis: SimpleNamespace) -> None:
+    """The legal deadline passes (frozen, travelled clock): the head gets the review."""
+    applicant = {"name": "Μαρία Κ.", "email": "maria@example.gr", "channel": "email"}
+    response = submit(polis, str(uuid.uuid4()), applicant)
+    assert response.status_code == 201, response.text
+    number = response.json()["case_number"]
+    wait_for("the review task", lambda: open_task(polis.factory, number, "review"))
+    with session_scope(polis.factory) as session:
+        due = session.scalar(
+            select(CaseTask.due_at).join(Case, Case.id == CaseTask.case_id).where(Case.number == number)
+        )
+    assert due is not None and due > datetime.now(UTC)
+    # What the worker's sweep does once the due time has come.
+    with time_machine.travel(due + timedelta(minutes=5), tick=False), session_scope(polis.factory) as session:
+        assert fire_due_wakeups_in(session) >= 1
+    escalated = open_task(polis.factory, number, "review_escalated")
+    assert escalated is not None and open_task(polis.factory, number, "review") is None
+    with session_scope(polis.factory) as session:
+        task = session.get(CaseTask, escalated)
+        assert task is not None and task.role == "head"
