@@ -24,10 +24,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from core.errors import InvalidInput, PolisError
 from engine.workdays import ATHENS
 from forms.catalogue import CATALOGUE_DIR, Service
+from signing.stamp import StampPlacement
 
 #: Shown where the protocol number goes until the ΕΞ registration gives the real one.
 PROTOCOL_PLACEHOLDER = "[αριθμός πρωτοκόλλου]"
 SHARED_TEMPLATES = CATALOGUE_DIR / "_shared"
+
+
+#: Where the seal's visible stamp goes on a certificate: the band the shared layout keeps
+#: free above the footer (x from 106 mm to the right margin, 34-60 mm from the bottom).
+CERTIFICATE_STAMP = StampPlacement(page=-1, box=(300, 96, 538, 170))
 
 
 class CertificateRenderingError(PolisError):

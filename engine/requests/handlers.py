@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
-from engine.certificates import CertificateContext, render_certificate_pdf
+from engine.certificates import CERTIFICATE_STAMP, CertificateContext, render_certificate_pdf
 from engine.issued import issue_document, new_verification_code, verification_path
 from engine.models import Case
 from engine.notifications.messages import TEMPLATE_KEYS
@@ -172,6 +172,7 @@ def seal_document(call: ServiceCall) -> dict[str, Any]:
     stamp = Stamp(
         verification_url=context.settings.public_base_url.rstrip("/") + verification_path(code),
         verification_code=code,
+        placement=CERTIFICATE_STAMP,
     )
     sealed = context.get_sealer().seal(pdf, stamp)
     service = get_service(_service_code(call))
