@@ -298,6 +298,9 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
         "submitted", "registered", "under_review", "waiting_for_you", "document_received",
         "approved", "issued",
     ]  # fmt: skip
+    page = requests.get(tracking_link, timeout=30)
+    assert page.status_code == 200 and f"/track/{code}/certificate" in page.text
+    assert "Εκδόθηκε" in page.text and clerk.full_name not in page.text
     pdf = requests.get(f"{polis.url}/api/v1/track/{code}/certificate", timeout=60)
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     report = verify(pdf.content, trust_roots=[test_pki.root])
