@@ -90,7 +90,7 @@ def find_department(session: Session, ref: str) -> Department:
     department = (
         session.get(Department, key)
         if key
-        else session.scalar(select(Department).where(Department.code == ref.upper()))
+        else session.scalar(select(Department).where(Department.code.in_({ref, ref.upper()})))
     )
     if department is None:
         raise NotFound(f"No department {ref!r}; give a department code (e.g. DHM) or id.")
@@ -211,7 +211,8 @@ def user_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Full names of users by id (for assignees shown in lists)."""
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).tuples().all())
+    rows = session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+    return dict(rows.all())
 
 
 def comment_on_case(session: Session, case_id: uuid.UUID, comment: str, user: User) -> None:
