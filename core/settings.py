@@ -152,6 +152,12 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = Field(
         None, description="Bearer token for the SMS gateway.", examples=["gw-token-123"]
     )
+    outbox_dir: Path | None = Field(
+        None,
+        description="Development: write email (.eml) and SMS (.txt) notices as files here instead "
+        "of sending them, for the channels without an SMTP server or SMS gateway.",
+        examples=["var/outbox"],
+    )
     notification_max_attempts: int = Field(
         8,
         ge=1,
