@@ -259,3 +259,72 @@ def test_cookie_session_writes_need_the_csrf_token(client: Any, world: World, db
     token = client.get("/api/v1/me").json["csrf_token"]
     accepted = client.post(f"/api/v1/tasks/{world.task_id}/claim", headers={"X-CSRF-Token": token})
     assert accepted.status_code == 200
+
+
+def test_case_detail_lists_files_with_links_notifications_and_incidents(
+    client: Any, world: World, db_session: Session, object_store: Any
+) -> None:
+    from engine.models import Incident
+    from engine.notifications.outbox import enqueue_notification
+    from engine.requests.files import add_case_file
+    from engine.runtime import utcnow
+
+    pdf = b"%PDF-1.7\n% a test file\n"
+    add_case_file(
+        db_session, object_store, world.case_id, "attachment", "ταυτότητα.pdf", "application/pdf", pdf
+    )
+    enqueue_notification(
+        db_session,
+        channel="email",
+        recipient="citizen@example.org",
+        locale="el",
+        template_key="request_received",
+        values={
+            "case_number": world.case_number,
+            "tracking_url": "http://polis.test/t/x",
+            "tracking_code": "x",
+            "service_title": "Τ",
+            "applicant_name": "Α. Πολίτης",
+            "municipality_name": "Δήμος",
+        },
+        case_id=world.case_id,
+    )
+    incident = Incident(
+        case_id=world.case_id,
+        task_id=world.task_id,
+        bpmn_id="Task_Render",
+        handler="render_certificate",
+        error="renderer unavailable",
+        attempts=5,
+        created_at=utcnow(),
+    )
+    db_session.add(incident)
+    db_session.commit()
+
+    sign_in(client, world.org.clerk)
+    case = client.get(f"/api/v1/cases/{world.case_id}").json
+    [attachment] = case["files"]
+    assert (attachment["filename"], attachment["size"]) == ("ταυτότητα.pdf", len(pdf))
+    download = client.get(attachment["download_url"].removeprefix("http://polis.test"))
+    assert (download.status_code, download.data) == (200, pdf)
+    [notice] = case["notifications"]
+    assert (notice["channel"], notice["status"], notice["template_key"]) == (
+        "email",
+        "queued",
+        "request_received",
+    )
+    [shown] = case["incidents"]
+    assert (shown["handler"], shown["resolved_at"]) == ("render_certificate", None)
+
+    admin = world.org.outsider
+    admin.roles = ["admin"]
+    db_session.commit()
+    admin_client = client.application.test_client()
+    headers = sign_in(admin_client, admin)
+    retried = admin_client.post(f"/api/v1/incidents/{incident.id}/retry", headers=headers)
+    assert retried.status_code == 200, retried.json
+    again = admin_client.post(f"/api/v1/incidents/{incident.id}/retry", headers=headers)
+    assert again.status_code == 404
+    after = client.get(f"/api/v1/cases/{world.case_id}").json
+    assert after["incidents"][0]["resolved_at"] is not None
+    assert after["timeline"][-1]["action"] == "incident_retried"
