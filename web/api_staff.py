@@ -16,10 +16,8 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from core.errors import InvalidInput
 from engine.commands import assign_task, claim_task, complete_task, forward_task, release_task
-from engine.inbox import InboxFilter, InboxItem
+from engine.inbox import InboxFilter
 from engine.staff import (
-    CaseDetail,
-    TaskDetail,
     cancel_visible_case,
     case_detail,
     comment_on_case,
@@ -31,10 +29,10 @@ from engine.staff import (
     task_detail,
     user_names,
 )
-from storage import download_ttl
 from web.api_auth import require_staff
 from web.csrf import csrf_token
-from web.services import db, services
+from web.services import db
+from web.staff_json import case_summary, detail_json, item_json, task_json
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
 
@@ -60,10 +58,6 @@ def _text(body: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"Give '{name}' as a non-empty string.")
     return value
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -100,154 +94,8 @@ def _datetime_arg(name: str) -> datetime | None:
     return moment
 
 
-# Shapes ----------------------------------------------------------------------------------
-
-
-def _item_json(item: InboxItem, names: dict[uuid.UUID, str]) -> dict[str, Any]:
-    return {
-        "id": str(item.task_id),
-        "title": item.title,
-        "case_id": str(item.case_id),
-        "case_number": item.case_number,
-        "milestone": item.milestone,
-        "request_type": item.request_type,
-        "lane": item.lane,
-        "assignee": _user_ref(item.assignee_id, names),
-        "priority": item.priority,
-        "created_at": _iso(item.created_at),
-        "due_at": _iso(item.due_at),
-        "overdue": item.overdue,
-    }
-
-
-def _user_ref(user_id: uuid.UUID | None, names: dict[uuid.UUID, str]) -> dict[str, str] | None:
-    return {"id": str(user_id), "full_name": names.get(user_id, "")} if user_id else None
-
-
-def _case_summary(case: Any) -> dict[str, Any]:
-    return {
-        "id": str(case.id),
-        "number": case.number,
-        "process_id": case.process_id,
-        "service_code": (case.data or {}).get("service_code"),
-        "status": case.status,
-        "milestone": case.milestone,
-        "department_id": str(case.department_id) if case.department_id else None,
-        "created_at": _iso(case.created_at),
-        "updated_at": _iso(case.updated_at),
-        "closed_at": _iso(case.closed_at),
-        "due_at": _iso(case.due_at),
-    }
-
-
-def _task_json(detail: TaskDetail) -> dict[str, Any]:
-    task = detail.task
-    assignee = (
-        {"id": str(detail.assignee.id), "full_name": detail.assignee.full_name} if detail.assignee else None
-    )
-    return {
-        "id": str(task.task_id),
-        "title": task.title,
-        "bpmn_id": task.bpmn_id,
-        "lane": task.lane,
-        "role": task.role,
-        "department_id": str(task.department_id) if task.department_id else None,
-        "assignee": assignee,
-        "priority": task.priority,
-        "created_at": _iso(task.created_at),
-        "due_at": _iso(task.due_at),
-        "form_key": task.form_key,
-        "form": detail.form,
-        "case": _case_summary(detail.case),
-    }
-
-
-def _detail_json(detail: CaseDetail) -> dict[str, Any]:
-    case = detail.case
-    store = services().store
-    ttl = download_ttl(services().settings)
-    department = detail.department
-    names = user_names(db(), {t.assignee_id for t in detail.tasks if t.assignee_id})
-    return _case_summary(case) | {
-        "data": case.data,
-        "applicant": case.applicant,
-        "department": {
-            "id": str(department.id),
-            "code": department.code,
-            "name_el": department.name_el,
-            "name_en": department.name_en,
-        }
-        if department
-        else None,
-        "tasks": [
-            {
-                "id": str(t.task_id),
-                "title": t.title,
-                "lane": t.lane,
-                "role": t.role,
-                "assignee": _user_ref(t.assignee_id, names),
-                "due_at": _iso(t.due_at),
-            }
-            for t in detail.tasks
-        ],
-        "files": [
-            {
-                "id": str(f.id),
-                "kind": f.kind,
-                "attachment_key": f.attachment_key,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "size": f.size,
-                "sha256": f.sha256,
-                "uploaded_by_applicant": f.uploaded_by_applicant,
-                "created_at": _iso(f.created_at),
-                "download_url": store.url_for_download(f.object_key, ttl, filename=f.filename),
-            }
-            for f in detail.files
-        ],
-        "timeline": [
-            {
-                "seq": e.seq,
-                "at": _iso(e.at),
-                "actor": e.actor,
-                "action": e.action,
-                "task_id": str(e.task_id) if e.task_id else None,
-                "details": e.details,
-            }
-            for e in detail.history
-        ],
-        "notifications": [
-            {
-                "id": str(n.id),
-                "channel": n.channel,
-                "recipient": n.recipient,
-                "template_key": n.template_key,
-                "status": n.status,
-                "attempts": n.attempts,
-                "last_error": n.last_error,
-                "created_at": _iso(n.created_at),
-                "sent_at": _iso(n.sent_at),
-            }
-            for n in detail.notifications
-        ],
-        "incidents": [
-            {
-                "id": i.id,
-                "task_id": str(i.task_id),
-                "bpmn_id": i.bpmn_id,
-                "handler": i.handler,
-                "error": i.error,
-                "attempts": i.attempts,
-                "created_at": _iso(i.created_at),
-                "resolved_at": _iso(i.resolved_at),
-            }
-            for i in detail.incidents
-        ],
-    }
-
-
 def _task_answer(task_id: uuid.UUID) -> Response:
-    return jsonify(_task_json(task_detail(db(), task_id, _staff())))
+    return jsonify(task_json(task_detail(db(), task_id, _staff())))
 
 
 # Routes ----------------------------------------------------------------------------------
@@ -286,7 +134,7 @@ def tasks() -> Response:
     full = len(items) == filters.limit
     return jsonify(
         {
-            "tasks": [_item_json(item, names) for item in items],
+            "tasks": [item_json(item, names) for item in items],
             "limit": filters.limit,
             "offset": filters.offset,
             "next_offset": filters.offset + filters.limit if full else None,
@@ -362,7 +210,7 @@ def cases() -> Response:
     )
     return jsonify(
         {
-            "cases": [_case_summary(case) for case in found],
+            "cases": [case_summary(case) for case in found],
             "limit": limit,
             "offset": offset,
             "next_offset": offset + limit if len(found) == limit else None,
@@ -373,7 +221,7 @@ def cases() -> Response:
 @bp.get("/cases/<uuid:case_id>")
 def case(case_id: uuid.UUID) -> Response:
     """A case: business data, applicant, files, audit timeline, notifications, incidents."""
-    return jsonify(_detail_json(case_detail(db(), case_id, _staff())))
+    return jsonify(detail_json(case_detail(db(), case_id, _staff())))
 
 
 @bp.post("/cases/<uuid:case_id>/comments")
