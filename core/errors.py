@@ -42,6 +42,12 @@ class NotFound(PolisError):
     code = "not_found"
 
 
+class Unauthenticated(PolisError):
+    """The caller did not say who they are, or their credentials are not valid (HTTP 401)."""
+
+    code = "authentication_required"
+
+
 class PermissionDenied(PolisError):
     """The caller is known but not allowed to do this."""
 

@@ -76,5 +76,10 @@ class FormInvalid(InvalidInput):
     code = "form_invalid"
 
     def __init__(self, message: str, errors: list[str]) -> None:
-        super().__init__(message, errors=errors)
+        # "field: reason" lines (forms.schemas) also as a map, so clients can mark each field.
+        fields: dict[str, str] = {}
+        for line in errors:
+            where, _, reason = line.partition(": ")
+            fields.setdefault(where, reason)
+        super().__init__(message, errors=errors, fields=fields)
         self.errors = errors

@@ -32,10 +32,12 @@ class InboxFilter:
     """Optional narrowing and ordering of an inbox."""
 
     request_type: str | None = None  # the process id, e.g. document_approval
+    service: str | None = None  # the catalogue code of a citizen request (case data service_code)
     due_before: datetime | None = None
     overdue: bool = False
     sort: str = "due"
     limit: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,16 +94,21 @@ def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[Ca
         raise InvalidInput(f"unknown sort '{filters.sort}'; use one of {', '.join(SORTS)}.")
     if not 1 <= filters.limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000.")
+    if filters.offset < 0:
+        raise InvalidInput("offset must be 0 or more.")
     query = (
         select(CaseTask, Case.number, Case.milestone).join(Case, Case.id == CaseTask.case_id).where(condition)
     )
     if filters.request_type:
         query = query.where(CaseTask.process_id == filters.request_type)
+    if filters.service:
+        query = query.where(Case.data["service_code"].astext == filters.service)
     if filters.due_before:
         query = query.where(CaseTask.due_at < filters.due_before)
     if filters.overdue:
         query = query.where(CaseTask.due_at < utcnow())
-    return query.order_by(*SORTS[filters.sort]).limit(filters.limit)
+    ordered = query.order_by(*SORTS[filters.sort], CaseTask.task_id)  # task_id: stable pages
+    return ordered.limit(filters.limit).offset(filters.offset)
 
 
 def _run(session: Session, condition: Any, filters: InboxFilter | None) -> list[InboxItem]:

@@ -60,3 +60,11 @@ def validation_errors(form_key: str | None, data: dict[str, Any]) -> list[str]:
         where = ".".join(str(p) for p in error.absolute_path) or "(form)"
         errors.append(f"{where}: {error.message}")
     return errors
+
+
+def form_definition(form_key: str) -> dict[str, Any] | None:
+    """The JSON Schema of a task form (for clients that draw it), or None if it has none."""
+    if not form_exists(form_key):
+        return None
+    schema: dict[str, Any] = json.loads((DEFINITIONS / f"{form_key}.json").read_text(encoding="utf-8"))
+    return schema

@@ -9,7 +9,8 @@ import engine.models
 import engine.notifications.models
 import engine.org
 import engine.protocol.models
-import engine.requests.models  # noqa: F401
+import engine.requests.models
+import engine.tokens  # noqa: F401
 import storage.models  # noqa: F401
 
 

@@ -96,13 +96,19 @@ def _protocol() -> click.Command:
     return protocol
 
 
+def _tokens() -> click.Command:
+    from web.cli_tokens import tokens
+
+    return tokens
+
+
 def _engine_commands() -> list[click.Command]:
     from web.cli_engine import audit, incidents, messages, processes, worker
 
     return [processes, worker, audit, incidents, messages]
 
 
-for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol):
+for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol, _tokens):
     _register(_loader)
 for _command in _engine_commands():
     main.add_command(_command)

@@ -21,10 +21,12 @@ from core.errors import (
     PermissionDenied,
     PolisError,
     ServiceUnavailable,
+    Unauthenticated,
 )
 
 STATUS_BY_ERROR: tuple[tuple[type[PolisError], int], ...] = (
     (NotFound, 404),
+    (Unauthenticated, 401),
     (PermissionDenied, 403),
     (Conflict, 409),
     (InvalidInput, 422),
@@ -69,7 +71,10 @@ def register_error_handlers(app: Flask) -> None:
         details = {
             k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list | dict)
         }
-        return _respond(status, error.code, error.message, details)
+        response = _respond(status, error.code, error.message, details)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="polis"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

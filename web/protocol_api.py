@@ -19,7 +19,7 @@ from engine.protocol.drafts import draft_from_mapping
 from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, ReceiptSealer, receipt_for, receipt_for_sender
 from engine.protocol.search import query_from_params, search
 from engine.protocol.service import cancel, correct, describe, get_entry, register, related_ids
-from web.auth import current_user
+from web.api_auth import api_identity, require_staff
 from web.services import db, services
 
 bp = Blueprint("protocol_api", __name__, url_prefix="/api/v1/protocol")
@@ -42,10 +42,15 @@ class SignInRequired(PermissionDenied):
 
 
 def _user() -> Any:
-    user = current_user()
-    if user is None:
-        raise SignInRequired("Sign in first (POST /login), then call the API with the session cookie.")
-    return user
+    identity = api_identity()
+    if identity is None:
+        raise SignInRequired(
+            "Sign in first (POST /login) and call the API with the session cookie, "
+            "or send 'Authorization: Bearer <token>' (see `polis tokens create`)."
+        )
+    if identity.via == "token":
+        return require_staff()  # the token's scope must allow the method
+    return identity.user
 
 
 def _body() -> dict[str, Any]:

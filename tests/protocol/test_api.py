@@ -119,3 +119,19 @@ def test_guarded_entries_are_not_found_for_others(client: Any, clerk: User, db_s
         client.get(API, query_string={"number": entry["number"], "year": entry["year"]}).json["entries"] == []
     )
     assert client.get(f"{API}?year=δύο").status_code == 422
+
+
+def test_an_api_token_works_on_the_protocol_api(client: Any, clerk: User, db_session: Session) -> None:
+    from engine.tokens import create_token
+
+    reader = create_token(db_session, clerk, "reader", scopes=["read"])
+    writer = create_token(db_session, clerk, "writer")
+    db_session.commit()
+    created = client.post(API, json=INCOMING, headers={"Authorization": f"Bearer {writer.secret}"})
+    assert created.status_code == 201, created.json
+    read = client.get(f"{API}/{created.json['id']}", headers={"Authorization": f"Bearer {reader.secret}"})
+    assert read.status_code == 200
+    refused = client.post(API, json=INCOMING, headers={"Authorization": f"Bearer {reader.secret}"})
+    assert (refused.status_code, refused.json["error"]) == (403, "token_scope_missing")
+    bad = client.get(API, headers={"Authorization": "Bearer polis_nope"})
+    assert (bad.status_code, bad.json["error"]) == (401, "token_invalid")
