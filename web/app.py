@@ -75,7 +75,18 @@ def create_app(
     app.jinja_env.filters["athens"] = athens_time
     app.jinja_env.filters["athens_date"] = athens_day
 
-    from web import api_requests, auth, files, health, main, protocol_api, track_pages, verify
+    from web import (
+        api_citizen,
+        api_requests,
+        api_sms,
+        auth,
+        files,
+        health,
+        main,
+        protocol_api,
+        track_pages,
+        verify,
+    )
 
     for blueprint in (
         health.bp,
@@ -85,6 +96,8 @@ def create_app(
         verify.bp,
         protocol_api.bp,
         api_requests.bp,
+        api_citizen.bp,
+        api_sms.bp,
         track_pages.bp,
     ):
         app.register_blueprint(blueprint)
