@@ -27,6 +27,7 @@ from core.errors import InvalidInput
 from core.settings import Settings
 from engine.applicants.models import Applicant
 from engine.models import Case
+from engine.notifications.models import Notification
 from engine.notifications.outbox import enqueue_notification
 from engine.requests.scanning import Scanner
 from engine.requests.submission import ApplicantInfo, submit_request
@@ -42,12 +43,13 @@ _GREEK_KEYWORD_LETTERS = str.maketrans({"Δ": "D", "Υ": "Y", "Χ": "X", "Α": "
 _COMMAND = re.compile(r"\s*D[YUI]\s*(?:X|CH|H)A(1?)(?=\s|$)\s*")
 _CASE_NUMBER = re.compile(r"^[0-9]{4}/[0-9]{1,10}$")
 
+# Greek answers stay under 70 characters: one UCS-2 SMS, still in lower case with accents.
 HELP = {
-    "el": "Στείλτε ΔΥ ΧΑ <κείμενο> για νέο αίτημα ή ΔΥ ΧΑ1 <αριθμός αιτήματος> για την πορεία του.",
+    "el": "ΔΥ ΧΑ <κείμενο>: νέο αίτημα. ΔΥ ΧΑ1 <αριθμός>: πορεία αιτήματος.",
     "en": "Send DY XA <text> for a new request, or DY XA1 <request number> to see how it is going.",
 }
 NOT_FOUND = {
-    "el": "Δεν βρέθηκε αίτημα με αυτόν τον αριθμό για το κινητό σας. Ελέγξτε τον αριθμό.",
+    "el": "Δεν βρέθηκε αίτημα με αυτόν τον αριθμό για το κινητό σας.",
     "en": "No request with this number was found for your phone. Check the number.",
 }
 
@@ -68,7 +70,7 @@ class SmsOutcome:
     """What Polis did with an inbound SMS."""
 
     action: Action
-    reply: str | None
+    reply: str | None  # the text of the answer SMS queued (None: submit_request queued it)
     case_number: str | None = None
     tracking_code: str | None = None
     protocol_number: str | None = None
@@ -118,7 +120,7 @@ def _phone_forms(national: str) -> list[str]:
 
 def _reply(
     session: Session, settings: Settings, sender: str, locale: str, text: str, case_id: uuid.UUID | None
-) -> uuid.UUID:
+) -> Notification:
     notification = enqueue_notification(
         session,
         channel="sms",
@@ -128,7 +130,7 @@ def _reply(
         values={"text": text, "municipality_name": settings.municipality_name},
         case_id=case_id,
     )
-    return notification.id
+    return notification
 
 
 def _find_case(session: Session, reference: str) -> Case | None:
@@ -145,21 +147,18 @@ def _status(session: Session, settings: Settings, sender: str, command: SmsComma
     phone = (case.applicant or {}).get("phone") if case is not None else None
     if case is None or not phone or national_number(str(phone)) != national_number(sender):
         # One answer for unknown numbers and other people's cases: nothing to probe.
-        text = NOT_FOUND[command.locale]
-        return SmsOutcome(
-            "status", text, notification_ids=(_reply(session, settings, sender, command.locale, text, None),)
-        )
+        sent = _reply(session, settings, sender, command.locale, NOT_FOUND[command.locale], None)
+        return SmsOutcome("status", sent.body_text, notification_ids=(sent.id,))
     locale = str((case.applicant or {}).get("locale") or command.locale)
     locale = locale if locale in ("el", "en") else "el"
     tracking = tracking_of(session, case)
-    text = tracking_sms_text(tracking, locale)
-    sent = _reply(session, settings, sender, locale, text, case.id)
+    sent = _reply(session, settings, sender, locale, tracking_sms_text(tracking, locale), case.id)
     return SmsOutcome(
         "status",
-        text,
+        sent.body_text,
         case_number=case.number,
         protocol_number=tracking.protocol_number,
-        notification_ids=(sent,),
+        notification_ids=(sent.id,),
     )
 
 
@@ -241,9 +240,5 @@ def handle_inbound_sms(
         return _submit(
             session, store, settings, sender, command, message_id=message_id, scanner=scanner, now=now
         )
-    help_text = HELP[command.locale]
-    return SmsOutcome(
-        "help",
-        help_text,
-        notification_ids=(_reply(session, settings, sender, command.locale, help_text, None),),
-    )
+    sent = _reply(session, settings, sender, command.locale, HELP[command.locale], None)
+    return SmsOutcome("help", sent.body_text, notification_ids=(sent.id,))
