@@ -121,7 +121,7 @@ def _phone_forms(national: str) -> list[str]:
 def _reply(
     session: Session, settings: Settings, sender: str, locale: str, text: str, case_id: uuid.UUID | None
 ) -> Notification:
-    notification = enqueue_notification(
+    return enqueue_notification(
         session,
         channel="sms",
         recipient=sender,
@@ -130,7 +130,6 @@ def _reply(
         values={"text": text, "municipality_name": settings.municipality_name},
         case_id=case_id,
     )
-    return notification
 
 
 def _find_case(session: Session, reference: str) -> Case | None:
