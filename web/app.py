@@ -80,6 +80,7 @@ def create_app(
         api_requests,
         api_sms,
         auth,
+        citizen_oidc,
         files,
         health,
         main,
@@ -98,6 +99,7 @@ def create_app(
         api_requests.bp,
         api_citizen.bp,
         api_sms.bp,
+        citizen_oidc.bp,
         track_pages.bp,
     ):
         app.register_blueprint(blueprint)
