@@ -81,6 +81,7 @@ def create_app(
         api_sms,
         auth,
         citizen_oidc,
+        citizen_pages,
         files,
         health,
         main,
@@ -100,6 +101,7 @@ def create_app(
         api_citizen.bp,
         api_sms.bp,
         citizen_oidc.bp,
+        citizen_pages.bp,
         track_pages.bp,
     ):
         app.register_blueprint(blueprint)

@@ -155,3 +155,20 @@ def test_form_posts_are_refused(citizen_client: Any, municipality: Session) -> N
     email = unique_email()
     answer = citizen_client.post("/api/v1/citizen/login", data={"email": email, "password": PASSWORD})
     assert answer.status_code == 422 and "application/json" in answer.get_json()["message"]
+
+
+def test_the_emailed_link_opens_a_confirmation_page(citizen_client: Any, municipality: Session) -> None:
+    email = unique_email()
+    assert register(citizen_client, email).status_code == 201
+    token = token_from_outbox(municipality, email)
+    page = citizen_client.get(f"/citizen/verify?token={token}")
+    assert page.status_code == 200 and 'name="token"' in page.get_data(as_text=True)
+    # Opening the link changed nothing; the button confirms (with the page's CSRF token).
+    with citizen_client.session_transaction() as browser:
+        csrf = browser["_csrf"]
+    refused = citizen_client.post("/citizen/verify", data={"token": token})
+    assert refused.status_code == 400
+    done = citizen_client.post("/citizen/verify", data={"token": token, "_csrf": csrf})
+    assert done.status_code == 200 and email in done.get_data(as_text=True)
+    login = citizen_client.post("/api/v1/citizen/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200
