@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         description="Scopes asked of the identity provider (space-separated; must include openid).",
         examples=["openid email profile phone"],
     )
+    outbox_dir: Path | None = Field(
+        None,
+        description="Development: write email (.eml) and SMS (.txt) notices as files here instead "
+        "of sending them, for the channels without an SMTP server or SMS gateway.",
+        examples=["var/outbox"],
+    )
     notification_max_attempts: int = Field(
         8,
         ge=1,

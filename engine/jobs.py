@@ -19,7 +19,10 @@ from datetime import timedelta
 import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import Settings, get_settings
 from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
+from engine.notifications.outbox import DELIVER_QUEUE, DELIVER_TASK, RetryPolicy, deliver_due
+from engine.notifications.senders import senders_from_settings
 from engine.runtime import utcnow
 from engine.services import load_handlers
 from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
@@ -36,8 +39,8 @@ def libpq_conninfo(factory: sessionmaker[Session]) -> str:
     return str(url.render_as_string(hide_password=False))
 
 
-def build_app(factory: sessionmaker[Session]) -> procrastinate.App:
-    """A procrastinate app whose tasks run wakeups through ``factory``'s sessions."""
+def build_app(factory: sessionmaker[Session], settings: Settings | None = None) -> procrastinate.App:
+    """A procrastinate app whose tasks run wakeups and send notifications through ``factory``."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_conninfo(factory), min_size=1, max_size=3)
     )
@@ -67,23 +70,44 @@ def build_app(factory: sessionmaker[Session]) -> procrastinate.App:
                     postpone_wakeup(factory, current[-1], exc)
                 return
 
+    @app.periodic(cron="* * * * *", periodic_id="notifications-deliver")
+    @app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, queueing_lock=DELIVER_TASK)
+    def deliver_notifications(timestamp: int = 0) -> None:
+        # Queued by the transaction that wrote a notification, and every minute for retries.
+        current = settings or get_settings()
+        senders = senders_from_settings(current)
+        if not senders:
+            log.warning("notifications stay queued: neither SMTP nor an SMS gateway is configured")
+            return
+        report = deliver_due(factory, senders=senders, policy=RetryPolicy.from_settings(current), limit=500)
+        if report.sent or report.failed or report.retrying:
+            log.info(
+                "notifications: %d sent, %d to retry, %d failed",
+                len(report.sent),
+                len(report.retrying),
+                len(report.failed),
+            )
+
     return app
 
 
 def run_worker(
-    factory: sessionmaker[Session], stop: threading.Event | None = None, poll_seconds: float = 1.0
+    factory: sessionmaker[Session],
+    stop: threading.Event | None = None,
+    poll_seconds: float = 1.0,
+    settings: Settings | None = None,
 ) -> None:
-    """Run the procrastinate worker for the engine queue until ``stop`` is set."""
+    """Run the procrastinate worker (engine and notification queues) until ``stop`` is set."""
     stop = stop or threading.Event()
     load_handlers()
-    asyncio.run(_serve(build_app(factory), stop, poll_seconds))
+    asyncio.run(_serve(build_app(factory, settings), stop, poll_seconds))
 
 
 async def _serve(app: procrastinate.App, stop: threading.Event, poll_seconds: float) -> None:
     async with app.open_async():
         worker = asyncio.create_task(
             app.run_worker_async(
-                queues=[WAKEUP_QUEUE],
+                queues=[WAKEUP_QUEUE, DELIVER_QUEUE],
                 wait=True,
                 install_signal_handlers=False,
                 delete_jobs="successful",
@@ -107,12 +131,12 @@ async def _serve(app: procrastinate.App, stop: threading.Event, poll_seconds: fl
 
 
 def start_worker_thread(
-    factory: sessionmaker[Session], poll_seconds: float = 1.0
+    factory: sessionmaker[Session], poll_seconds: float = 1.0, settings: Settings | None = None
 ) -> tuple[threading.Thread, threading.Event]:
-    """Run the worker in a daemon thread (for `polis run`); set the event to stop it."""
+    """Run the worker in a daemon thread (tests, embedded use); set the event to stop it."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_worker, args=(factory, stop, poll_seconds), name="polis-worker", daemon=True
+        target=run_worker, args=(factory, stop, poll_seconds, settings), name="polis-worker", daemon=True
     )
     thread.start()
     return thread, stop

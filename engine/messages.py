@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, cast
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from engine.errors import CaseNotFound
 from engine.models import Case, Message
-from engine.runtime import Actor, OpenCase, lock_case, save_case, utcnow
+from engine.runtime import Actor, OpenCase, lock_case, message_definitions, save_case, utcnow
 
 MESSAGES = cast(Table, Message.__table__)
 DEFAULT_TTL = timedelta(days=30)
@@ -69,9 +68,9 @@ def send_message(
 def waiting_message_names(case: OpenCase) -> set[str]:
     """Names of the messages the case's workflow waits for right now."""
     return {
-        t.task_spec.event_definition.name
+        definition.name
         for t in case.workflow.event_manager.tasks.values()
-        if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+        for definition in message_definitions(t)
     }
 
 
@@ -92,17 +91,16 @@ def deliver_pending_messages(session: Session, case: OpenCase) -> int:
         ).first()
         if row is None:
             break
-        catcher = next(
-            t
+        catcher, definition = next(
+            (t, d)
             for t in case.workflow.event_manager.tasks.values()
-            if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-            and t.task_spec.event_definition.name == row.name
+            for d in message_definitions(t)
+            if d.name == row.name
         )
         # Camunda-style files name no message variable: the payload's fields become task
         # data (as Camunda's correlate-with-variables does); Spiff's own files may still
         # set spiffworkflow:messageVariable.
         catcher.data.update(row.payload)
-        definition = catcher.task_spec.event_definition
         case.workflow.catch(BpmnEvent(definition, dict(row.payload)))
         case.workflow.do_engine_steps()
         session.execute(update(MESSAGES).where(MESSAGES.c.id == row.id).values(delivered_at=utcnow()))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -162,10 +164,25 @@ def pending_wakeups(case: OpenCase) -> dict[tuple[uuid.UUID, str], datetime]:
     return wakeups
 
 
-def timer_due(task: SpiffTask) -> datetime | None:
-    """When a waiting timer event fires (None for other events)."""
+def event_definitions(task: SpiffTask) -> list[Any]:
+    """The events a waiting task catches: one, or each branch of an event-based gateway."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, TimerEventDefinition):
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def message_definitions(task: SpiffTask) -> list[MessageEventDefinition]:
+    """The message events a waiting task catches (an event-based gateway may have several)."""
+    return [d for d in event_definitions(task) if isinstance(d, MessageEventDefinition)]
+
+
+def timer_due(task: SpiffTask) -> datetime | None:
+    """When a waiting timer event fires (None for other events).
+
+    An event-based gateway keeps its (one) timer's value on the gateway task itself.
+    """
+    if not any(isinstance(d, TimerEventDefinition) for d in event_definitions(task)):
         return None
     value = task._get_internal_data("event_value")
     if isinstance(value, dict):  # cycle timers keep {"cycles", "next", "duration"}
@@ -176,10 +193,7 @@ def timer_due(task: SpiffTask) -> datetime | None:
 
 
 def _waits_for_messages(case: OpenCase) -> bool:
-    return any(
-        type(t.task_spec.event_definition).__name__ == "MessageEventDefinition"
-        for t in case.workflow.event_manager.tasks.values()
-    )
+    return any(message_definitions(t) for t in case.workflow.event_manager.tasks.values())
 
 
 def _milestone(case: OpenCase, ready: Any, completed: bool) -> str:

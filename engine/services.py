@@ -28,6 +28,33 @@ class ServiceCall:
     bpmn_id: str
     data: dict[str, Any]
     session: Session = field(repr=False, compare=False)
+    #: The task's input parameters from the BPMN file, ``${key}`` references resolved.
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_params(params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Replace values that are exactly ``${key}`` (or ``${key.sub}``) by that case data.
+
+    Missing keys give None. Only keys are looked up; nothing is evaluated, so case data written by citizens
+    can never run as code.
+    """
+
+    def lookup(path: str) -> Any:
+        found: Any = data
+        for part in path.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return found
+
+    def value(raw: Any) -> Any:
+        if isinstance(raw, str) and raw.startswith("${") and raw.endswith("}"):
+            return lookup(raw[2:-1].strip())
+        if isinstance(raw, list):
+            return [value(item) for item in raw]
+        if isinstance(raw, dict):
+            return {key: value(item) for key, item in raw.items()}
+        return raw
+
+    return {key: value(raw) for key, raw in params.items()}
 
 
 Handler = Callable[[ServiceCall], dict[str, Any] | None]
@@ -35,7 +62,7 @@ _HANDLERS: dict[str, Handler] = {}
 
 #: Modules whose import registers handlers; the worker imports them before it starts.
 #: Each area adds its own (e.g. "engine.protocol.handlers", "signing.handlers").
-HANDLER_MODULES: list[str] = ["engine.protocol.handlers"]
+HANDLER_MODULES: list[str] = ["engine.protocol.handlers", "engine.requests.handlers"]
 
 
 def load_handlers() -> None:

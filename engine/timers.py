@@ -25,7 +25,7 @@ from core.errors import NotFound
 from engine.case_store import defer_wakeup_jobs
 from engine.models import Incident
 from engine.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, timer_due, utcnow
-from engine.services import ServiceCall, get_handler
+from engine.services import ServiceCall, get_handler, resolve_params
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -109,11 +109,16 @@ def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -
         if handler is None:
             raise LookupError(f"no service handler is registered as '{info.handler}'")
         with session.begin_nested():  # a failing handler leaves none of its writes behind
-            result = handler(ServiceCall(case.id, case.number, info.bpmn_id, dict(task.data), session))
+            data = dict(task.data)
+            params = resolve_params(info.params, data)
+            result = handler(ServiceCall(case.id, case.number, info.bpmn_id, data, session, params))
     except Exception as exc:
         _service_failed(session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now)
         return
+    # What a handler returns is business data (a protocol number, an issued certificate):
+    # it goes to the case record, which tracking pages and inboxes read, and on in the flow.
     task.data.update(result or {})
+    case.data.update(result or {})
     task.run()
     case.workflow.do_engine_steps()
     case.record("service_completed", task.id, handler=info.handler)

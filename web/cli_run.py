@@ -87,7 +87,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.
     raise ServiceUnavailable(f"Polis did not become healthy within {timeout:.0f} s: {last}")
 
 
-def _banner(settings: Settings, url: str, demo: bool, processes: list[str]) -> None:
+def _banner(settings: Settings, url: str, demo: bool, processes: list[str], outbox: str | None) -> None:
     line = "─" * 64
     click.echo(line)
     click.secho(f"  Polis is running: {url}", fg="green", bold=True)
@@ -100,6 +100,8 @@ def _banner(settings: Settings, url: str, demo: bool, processes: list[str]) -> N
         click.echo(f"  Seal:         DEMO e-seal, NOT QUALIFIED (var/pki), PAdES {settings.signing_level}")
     else:
         click.echo(f"  Seal:         {settings.signing_signer}, PAdES {settings.signing_level}")
+    if outbox:
+        click.echo(f"  Notices:      written as files to {outbox} (no SMTP server / SMS gateway set)")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for account in ACCOUNTS:
@@ -157,6 +159,9 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         if demo:
             seed_demo(settings)
         env = dict(os.environ)
+        if demo and settings.outbox_dir is None and not (settings.smtp_host and settings.sms_gateway_url):
+            # No mail server yet: the demo's notices become files a newcomer can open.
+            env["POLIS_OUTBOX_DIR"] = str(settings.var_dir / "outbox")
         command = [
             sys.executable,
             "-m",
@@ -177,7 +182,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         children.append(subprocess.Popen([sys.executable, "-m", "web", "worker"], env=env))
         public = f"http://{settings.bind}"
         _wait_healthy(public, children[0])
-        _banner(settings, settings.base_url or public, demo, deployed)
+        _banner(settings, settings.base_url or public, demo, deployed, env.get("POLIS_OUTBOX_DIR"))
         if check_only:
             return
         while all(child.poll() is None for child in children):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -83,6 +84,37 @@ def service_handler_name(node: etree._Element) -> str | None:
     if implementation and not implementation.startswith("##") and "://" not in implementation:
         return str(implementation)
     return None
+
+
+def input_parameters(node: etree._Element) -> dict[str, Any]:
+    """A service task's literal input parameters (Camunda's ``camunda:inputOutput``).
+
+    Text values stay strings; ``camunda:list`` becomes a list and ``camunda:map`` a dict.
+    Expressions (``${...}``) are not evaluated: a value that is exactly ``${key}`` names a key of
+    the case data, resolved when the task runs (see engine.services.resolve_params).
+    """
+    params: dict[str, Any] = {}
+    for parameter in node.iter(f"{{{CAMUNDA}}}inputParameter"):
+        name = (parameter.get("name") or "").strip()
+        if name:
+            params[name] = _parameter_value(parameter)
+    return params
+
+
+def _parameter_value(element: etree._Element) -> Any:
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        kind = etree.QName(child).localname
+        if kind == "list":
+            return [_parameter_value(item) for item in child if isinstance(item.tag, str)]
+        if kind == "map":
+            return {
+                (entry.get("key") or ""): _parameter_value(entry)
+                for entry in child
+                if isinstance(entry.tag, str)
+            }
+    return (element.text or "").strip()
 
 
 def form_key(node: etree._Element) -> str | None:

@@ -18,6 +18,7 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask
 from engine.bpmn.checks import (
     check_process,
     form_key,
+    input_parameters,
     lane_of_nodes,
     service_handler_name,
 )
@@ -51,10 +52,12 @@ class TaskInfo:
     form_key: str | None = None
     handler: str | None = None
     priority: int = 0
+    #: A service task's input parameters (camunda:inputParameter), handed to its handler.
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, stored with the definition."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "params": dict(self.params)}
 
 
 @dataclass
@@ -131,6 +134,7 @@ def task_infos(root: etree._Element) -> dict[str, TaskInfo]:
                 form_key=form_key(node),
                 handler=service_handler_name(node) if local_name(node) == "serviceTask" else None,
                 priority=int(priority) if priority.strip().lstrip("-").isdigit() else 0,
+                params=input_parameters(node) if local_name(node) == "serviceTask" else {},
             )
     return infos
 

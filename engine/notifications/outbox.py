@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_scope
@@ -126,7 +127,34 @@ def enqueue_notification(
     )
     session.add(notification)
     session.flush()
+    wake_delivery(session)
     return notification
+
+
+#: The worker's job that sends due notifications (engine.jobs registers it).
+DELIVER_QUEUE = "notifications"
+DELIVER_TASK = "notifications.deliver"
+_DEFER_DELIVERY = text(
+    f"""
+SELECT procrastinate_defer_jobs_v1(ARRAY[
+    ROW('{DELIVER_QUEUE}', '{DELIVER_TASK}', 0, NULL, '{DELIVER_TASK}', '{{"timestamp": 0}}'::jsonb,
+        NULL)::procrastinate_job_to_defer_v1])
+"""
+)
+
+
+def wake_delivery(session: Session) -> None:
+    """Ask the worker to send now, in the caller's transaction (the job exists once it commits).
+
+    One delivery job waits at a time (procrastinate's queueing lock); when one is already
+    queued it will pick this notification up too, so the duplicate is dropped quietly. The
+    worker's per-minute run is the safety net for retries that come due later.
+    """
+    try:
+        with session.begin_nested():
+            session.execute(_DEFER_DELIVERY)
+    except IntegrityError:
+        pass
 
 
 def notify_applicant(

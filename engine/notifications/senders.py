@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
 from typing import Protocol
 
 import requests
@@ -169,9 +170,44 @@ class HttpSmsSender:
         """Nothing is kept open between messages."""
 
 
+class FileSender:
+    """Development: writes each notice as a file (``.eml`` for email, ``.txt`` for SMS).
+
+    ``make run``'s demo uses it so that a newcomer sees what citizens would receive.
+    """
+
+    def __init__(self, directory: Path, channel: str, sender: str) -> None:
+        self.directory = directory
+        self.channel = channel
+        self.sender = sender
+
+    def send(self, notification: Notification) -> None:
+        """Write the notice (atomically: a reader never sees half a file)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            if self.channel == "email":
+                data = build_email(notification, self.sender).as_bytes()
+                name = f"{stamp}-{notification.id}.eml"
+            else:
+                data = f"To: {notification.recipient}\n\n{notification.body_text}\n".encode()
+                name = f"{stamp}-{notification.id}.sms.txt"
+            partial = self.directory / f".{name}.part"
+            partial.write_bytes(data)
+            partial.replace(self.directory / name)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to the outbox directory {self.directory}: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing is kept open."""
+
+
 def senders_from_settings(settings: Settings) -> dict[str, Sender]:
     """The senders the settings configure; a channel left out keeps its messages queued."""
     senders: dict[str, Sender] = {}
+    if settings.outbox_dir is not None:
+        senders["email"] = FileSender(settings.outbox_dir, "email", settings.smtp_from)
+        senders["sms"] = FileSender(settings.outbox_dir, "sms", settings.smtp_from)
     if settings.smtp_host:
         senders["email"] = SmtpSender(
             settings.smtp_host,

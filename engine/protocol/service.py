@@ -12,12 +12,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.clock import ATHENS
 from core.clock import utcnow as utc_now
-from engine.protocol.drafts import EntryDraft
+from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.errors import (
     AlreadyCancelled,
     CorrectionOfCancelled,
@@ -151,6 +151,39 @@ def register(
     if draft.files or draft.related:
         session.flush()
     return entry
+
+
+def attach_file(session: Session, entry_id: uuid.UUID, ref: FileRef) -> EntryFile:
+    """Append a file to a registered entry (e.g. the signed document that bears its number).
+
+    Files are append-only (a trigger refuses changing or deleting them): an outgoing document
+    is numbered first, the number printed on it, then the signed file is attached here.
+    A cancelled entry takes no new files.
+    """
+    entry = session.scalars(
+        select(ProtocolEntry).where(ProtocolEntry.id == entry_id).with_for_update(of=ProtocolEntry)
+    ).one_or_none()
+    if entry is None:
+        raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
+    if entry.cancelled_at is not None:
+        raise InvalidEntry(
+            f"Entry {entry.display_number} is cancelled; register the document as a new entry.",
+        )
+    position = session.scalar(
+        select(func.coalesce(func.max(EntryFile.position) + 1, 0)).where(EntryFile.entry_id == entry_id)
+    )
+    row = EntryFile(
+        entry_id=entry_id,
+        position=int(position or 0),
+        storage_key=ref.storage_key,
+        sha256=ref.sha256,
+        filename=ref.filename,
+        size=ref.size,
+        content_type=ref.content_type,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def _check_related(session: Session, related: Sequence[uuid.UUID]) -> None:

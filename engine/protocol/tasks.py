@@ -22,6 +22,7 @@ data as the process needs.
 * ``case_id``, ``case_number``: the case being advanced (the engine passes them).
 * ``registered_by``: the acting ``engine.org.User`` (None for system registrations).
 * ``now``: optional clock (tests).
+* ``result_key``: the case-data key the entry is returned under (default ``protocol_entry``).
 
 Bad parameters or data raise :class:`engine.protocol.errors.InvalidEntry` (an InvalidInput)
 before any number is taken.
@@ -118,18 +119,20 @@ def handle_service_call(call: ServiceCall) -> dict[str, Any]:
     """Adapter for the engine's service tasks: register in the case's own transaction
     (``call.session``), and return the data to merge into the case."""
     session = call.session
-    params = call.data.get(PARAMS_KEY)
-    if not isinstance(params, Mapping):
+    params = call.params or call.data.get(PARAMS_KEY)
+    if not isinstance(params, Mapping) or not params:
         raise InvalidEntry(
-            f"The service task {call.bpmn_id} has no '{PARAMS_KEY}' parameters in its data; set"
-            f" e.g. {{'{PARAMS_KEY}': {{'direction': 'ΕΞ', 'subject_field': 'title'}}}}.",
+            f"The service task {call.bpmn_id} has no registration parameters: give it input"
+            " parameters (Camunda Modeler: Inputs; e.g. direction = ΕΞ, subject_field = title) or"
+            f" put them in the task data under '{PARAMS_KEY}'.",
         )
     entry = register_protocol(
         session, call.data, {**params, "case_id": call.case_id, "case_number": call.case_number}
     )
     return {
-        RESULT_KEY: {
+        str(params.get("result_key") or RESULT_KEY): {
             "id": str(entry.id),
+            "entry_id": str(entry.id),
             "number": entry.number,
             "year": entry.year,
             "display": entry.display_number,

@@ -376,6 +376,11 @@ def submit_request(
             "attachments": attachments_data,
             "channel": source,
             "protocol_in": protocol_in,
+            # For the process: the outgoing entry's subject and recipient, and the SLA timer
+            # on the clerk's review (the legal deadline in working days).
+            "service_title": service.title.el,
+            "applicant_name": applicant.name,
+            "due_at": due.isoformat(),
         },
         due_at=due,
     )

@@ -416,3 +416,21 @@ def test_senders_from_settings(tmp_path):
     assert senders_from_settings(Settings(var_dir=tmp_path)) == {}
     settings = Settings(var_dir=tmp_path, smtp_host="127.0.0.1", sms_gateway_url="http://127.0.0.1:9/send")
     assert set(senders_from_settings(settings)) == {"email", "sms"}
+
+
+def test_the_outbox_directory_takes_the_channels_without_a_server(factory, tmp_path):
+    outbox = tmp_path / "outbox"
+    senders = senders_from_settings(Settings(var_dir=tmp_path, outbox_dir=outbox))
+    assert {type(s).__name__ for s in senders.values()} == {"FileSender"}
+    mixed = senders_from_settings(Settings(var_dir=tmp_path, outbox_dir=outbox, smtp_host="127.0.0.1"))
+    assert (type(mixed["email"]).__name__, type(mixed["sms"]).__name__) == ("SmtpSender", "FileSender")
+
+    mail = _enqueue(factory)
+    text = _enqueue(factory, channel="sms", recipient="6912345678")
+    report = deliver_due(factory, NOW + timedelta(seconds=1), senders=senders)
+    assert sorted(report.sent) == sorted([mail, text])
+    eml = email.message_from_bytes(next(outbox.glob("*.eml")).read_bytes(), policy=email.policy.default)
+    assert "2026-000123" in str(eml["Subject"]) and eml["To"] == "eleni@example.gr"
+    sms = next(outbox.glob("*.sms.txt")).read_text()
+    assert sms.startswith(("To: +306912345678", "To: 6912345678"))
+    assert not list(outbox.glob(".*.part"))

@@ -17,7 +17,7 @@ from engine.definitions import deploy_definition
 from engine.messages import send_message
 from engine.models import Case, CaseTask, Wakeup
 from engine.runtime import Actor, utcnow
-from engine.services import ServiceCall, register_handler, unregister_handler
+from engine.services import ServiceCall, get_handler, register_handler, unregister_handler
 from engine.timers import MAX_ATTEMPTS, fire_due_wakeups_in, open_incidents, retry_incident
 from tests.engine.conftest import Org
 
@@ -41,9 +41,13 @@ class Flaky:
 @pytest.fixture
 def handler() -> Iterator[Flaky]:
     flaky = Flaky(failures=0)
+    real = get_handler("notify_applicant")  # registered when engine.requests.handlers is imported
+    unregister_handler("notify_applicant")
     register_handler("notify_applicant")(flaky)
     yield flaky
     unregister_handler("notify_applicant")
+    if real is not None:
+        register_handler("notify_applicant")(real)
 
 
 def start(session: Session, org: Org) -> tuple[Any, Any]:

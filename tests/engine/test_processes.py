@@ -53,6 +53,6 @@ def test_every_element_is_drawn(path: Path) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_every_process_has_a_run_to_completion_test(path: Path) -> None:
-    assert (TESTS / f"test_{path.stem}.py").exists(), (
-        f"add tests/engine/test_{path.stem}.py running {path.name} to completion through the database"
+    assert list(TESTS.parent.glob(f"**/test_{path.stem}.py")), (
+        f"add tests/<area>/test_{path.stem}.py running {path.name} to completion through the database"
     )

@@ -118,5 +118,5 @@ def test_the_engine_adapter_registers_from_a_service_call(db_session: Session) -
         "Απάντηση σε αίτημα",
     )
     assert result["display"] == entry.display_number
-    with pytest.raises(InvalidEntry, match="no 'protocol' parameters"):
+    with pytest.raises(InvalidEntry, match="no registration parameters"):
         handle_service_call(ServiceCall(call.case_id, "x", "t", {}, db_session))

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.definitions import PROCESSES_DIR, deploy_definition, deploy_directory
+from engine.definitions import deploy_directory
 from engine.demo import seed_demo_municipality
 from engine.requests import ApplicantInfo, Upload
 from forms.catalogue import get_service
 from tests.citizens.samples import sample_data
-from tests.engine.bpmn_builder import flow, process
 
 #: The smallest PDF readers accept: header, one empty page, trailer.
 PDF_BYTES = (
@@ -60,15 +59,4 @@ def municipality(db_session: Session) -> Session:
     """The demo municipality and every process deployed, inside the rolled-back transaction."""
     seed_demo_municipality(db_session)
     deploy_directory(db_session)
-    if not (PROCESSES_DIR / "certificate_issuance.bpmn").exists():  # until the process lands
-        deploy_definition(db_session, _stand_in(), "certificate_issuance.bpmn")
     return db_session
-
-
-def _stand_in() -> bytes:
-    body = (
-        '<bpmn:startEvent id="start"/>'
-        '<bpmn:userTask id="review" name="Review"/>'
-        '<bpmn:endEvent id="end" name="Issued"/>' + flow("start", "review") + flow("review", "end")
-    )
-    return process(body, {"Clerk": ["review"]}, process_id="certificate_issuance")
