@@ -29,6 +29,7 @@ TEMPLATE_KEYS = (
     "request_rejected",
     "email_verification",
     "sms_reply",
+    "request_answered",
 )
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,8 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "email_verification": ("applicant_name", "verification_url", "municipality_name"),
     # The answer to an inbound SMS command (status line, receipt or help), written by the caller.
     "sms_reply": ("text", "municipality_name"),
+    # A general request's answer (general_request.bpmn, handler send_reply).
+    "request_answered": (*_COMMON, "reply"),
 }
 OPTIONAL_VALUES = ("protocol_number", "expected_by", "reply_by", "verification_url", "tracking_code")
 
