@@ -197,7 +197,8 @@ def _submit(
         form={"text": command.argument[:MAX_TEXT], "phone": national},
         attachments=[],
         applicant=applicant,
-        idempotency_key=f"sms:{message_id}" if message_id else None,
+        # The prefix keeps short gateway ids within the 8-character minimum of a key.
+        idempotency_key=f"sms-inbound:{message_id}" if message_id else None,
         source="sms",
         scanner=scanner,
         settings=settings,

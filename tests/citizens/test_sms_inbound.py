@@ -96,7 +96,7 @@ def test_webhook_off_without_a_secret(app: Any, municipality: Session) -> None:
 
 
 def test_new_request_by_sms_then_its_status(citizen_client: Any, municipality: Session) -> None:
-    answer = sms(citizen_client, "ΔΥ ΧΑ Σπασμένο φανάρι στην οδό Κύπρου 12", message_id="gw-0001")
+    answer = sms(citizen_client, "ΔΥ ΧΑ Σπασμένο φανάρι στην οδό Κύπρου 12", message_id="7")
     assert answer.status_code == 200, answer.get_json()
     result = answer.get_json()
     assert result["action"] == "submitted" and result["replayed"] is False
@@ -112,7 +112,7 @@ def test_new_request_by_sms_then_its_status(citizen_client: Any, municipality: S
     assert case.number in received.body_text
 
     # The gateway delivers the same message again: no second case, no second SMS.
-    retried = sms(citizen_client, "ΔΥ ΧΑ Σπασμένο φανάρι στην οδό Κύπρου 12", message_id="gw-0001")
+    retried = sms(citizen_client, "ΔΥ ΧΑ Σπασμένο φανάρι στην οδό Κύπρου 12", message_id="7")
     assert retried.get_json()["replayed"] is True and retried.get_json()["case_number"] == case.number
     assert len(outbox(municipality)) == 1
 
