@@ -5,16 +5,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import Case
+from core.settings import Settings
+from engine.commands import complete_task
+from engine.models import Case, CaseTask
 from engine.notifications.models import Notification
+from engine.org import Department, User
 from engine.protocol.models import ProtocolEntry
+from engine.requests.handlers import configure_handlers, reset_handlers
+from engine.services import load_handlers
 from engine.sms_channel import national_number, parse_command
+from engine.timers import fire_due_wakeups_in
+from storage.filesystem import FilesystemStore
 from tests.citizens.conftest import SMS_SECRET
 
 URL = "/api/v1/sms/inbound"
@@ -151,3 +159,33 @@ def test_unknown_command_gets_help(citizen_client: Any, municipality: Session) -
 def test_bad_sender_is_refused(citizen_client: Any, municipality: Session) -> None:
     answer = sms(citizen_client, "ΔΥ ΧΑ φανάρι", sender="not a phone")
     assert answer.status_code == 422 and "'from'" in answer.get_json()["message"]
+
+
+@pytest.fixture
+def handlers(test_settings: Settings, object_store: FilesystemStore) -> Iterator[None]:
+    load_handlers()
+    configure_handlers(settings=test_settings, store=object_store)
+    yield
+    reset_handlers()
+
+
+def test_the_answer_reaches_the_sms_citizen(
+    citizen_client: Any, municipality: Session, handlers: None
+) -> None:
+    number = sms(citizen_client, "ΔΥ ΧΑ Πότε περνά το απορριμματοφόρο;").get_json()["case_number"]
+    case = municipality.scalars(select(Case).where(Case.number == number)).one()
+    prot = municipality.scalars(select(Department).where(Department.code == "PROT")).one()
+    clerk = User(
+        username=f"clerk-{case.id.hex[:6]}", full_name="Υπάλληλος", department_id=prot.id, roles=["clerk"]
+    )
+    municipality.add(clerk)
+    municipality.flush()
+    task = municipality.scalars(select(CaseTask).where(CaseTask.case_id == case.id)).one()
+    complete_task(municipality, task.task_id, {"decision": "reply", "reply": "Κάθε Τρίτη βράδυ."}, clerk)
+    while fire_due_wakeups_in(municipality):
+        pass
+    municipality.expire_all()
+    answer = outbox(municipality)[-1]
+    assert answer.template_key == "request_answered" and "Κάθε Τρίτη βράδυ." in answer.body_text
+    status = sms(citizen_client, f"ΔΥ ΧΑ1 {number}").get_json()
+    assert status["action"] == "status" and status["reply"].endswith(": Ολοκληρώθηκε.")
