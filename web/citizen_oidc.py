@@ -190,7 +190,14 @@ def callback() -> WerkzeugResponse:
         )
     claims = verify_id_token(id_token, metadata, client_id, str(pending["nonce"]))
     if "email" not in claims and metadata.get("userinfo_endpoint"):
-        extra = client.get(metadata["userinfo_endpoint"]).json()
+        try:
+            answer = client.get(metadata["userinfo_endpoint"])
+            answer.raise_for_status()
+            extra = answer.json()
+        except (requests.RequestException, ValueError):
+            raise IdentityProviderError(
+                "The identity provider did not tell us who you are (userinfo failed); sign in again."
+            ) from None
         if isinstance(extra, dict) and extra.get("sub") == claims["sub"]:
             claims = extra | claims
     applicant = login_or_create_from_oidc(db(), str(metadata["issuer"]), claims)

@@ -29,11 +29,14 @@ class Provider:
     client_secret: str = "provider-client-secret"
     user: dict[str, Any] = field(default_factory=dict)
     wrong_key: bool = False
+    #: Claims left out of the ID token and served only by the userinfo endpoint.
+    userinfo_only: tuple[str, ...] = ()
     url: str = ""
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "idp-1"}))
     other_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "idp-1"}))
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    access_tokens: set[str] = field(default_factory=set)
 
     @property
     def discovery_url(self) -> str:
@@ -51,6 +54,7 @@ def build_app(provider: Provider) -> Flask:
             authorization_endpoint=f"{provider.url}/authorize",
             token_endpoint=f"{provider.url}/token",
             jwks_uri=f"{provider.url}/jwks",
+            userinfo_endpoint=f"{provider.url}/userinfo",
             response_types_supported=["code"],
             subject_types_supported=["public"],
             id_token_signing_alg_values_supported=["RS256"],
@@ -90,12 +94,19 @@ def build_app(provider: Provider) -> Flask:
             "iat": now,
             "exp": now + 300,
             "nonce": asked.get("nonce"),
-        } | provider.user
+        } | {k: v for k, v in provider.user.items() if k not in provider.userinfo_only}
         key = provider.other_key if provider.wrong_key else provider.key
         id_token = jwt.encode({"alg": "RS256", "kid": "idp-1"}, claims, key)
-        return jsonify(
-            access_token=secrets.token_urlsafe(16), token_type="Bearer", expires_in=300, id_token=id_token
-        )
+        access_token = secrets.token_urlsafe(16)
+        provider.access_tokens.add(access_token)
+        return jsonify(access_token=access_token, token_type="Bearer", expires_in=300, id_token=id_token)
+
+    @app.get("/userinfo")
+    def userinfo() -> Any:
+        given = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if given not in provider.access_tokens:
+            return jsonify(error="invalid_token"), 401
+        return jsonify(provider.user)
 
     return app
 

@@ -46,6 +46,7 @@ def person(idp: Provider) -> dict[str, Any]:
         "locale": "el-GR",
     }
     idp.wrong_key = False
+    idp.userinfo_only = ()
     return idp.user
 
 
@@ -123,3 +124,11 @@ def test_not_configured(app: Any) -> None:
     )
     answer = app.test_client().get("/citizen/oidc/login")
     assert answer.status_code == 503
+
+
+def test_email_from_the_userinfo_endpoint(client: Any, idp: Provider, person: dict[str, Any]) -> None:
+    """Providers that keep the ID token small: the email comes from userinfo (same subject)."""
+    idp.userinfo_only = ("email", "email_verified", "name")
+    assert client.get(start(client, idp)).status_code == 302
+    me = client.get("/api/v1/citizen/me").get_json()
+    assert (me["email"], me["name"]) == (person["email"], person["name"])
