@@ -152,6 +152,32 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = Field(
         None, description="Bearer token for the SMS gateway.", examples=["gw-token-123"]
     )
+    sms_inbound_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of the municipal SMS gateway's inbound webhook "
+        "(/api/v1/sms/inbound): sent as the X-Polis-SMS-Secret header or used as the HMAC-SHA256 "
+        "key of the X-Polis-SMS-Signature header; unset = the webhook is off.",
+        examples=["long-random-string"],
+    )
+    oidc_discovery_url: str | None = Field(
+        None,
+        description="OpenID Connect discovery document of the municipality's identity provider "
+        "(its issuer + /.well-known/openid-configuration); unset = no OIDC sign-in.",
+        examples=["https://id.example.gr/.well-known/openid-configuration"],
+    )
+    oidc_client_id: str | None = Field(
+        None, description="Client id Polis is registered with at the identity provider.", examples=["polis"]
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="Client secret for the identity provider (unset = a public client, PKCE only).",
+        examples=["client-secret"],
+    )
+    oidc_scopes: str = Field(
+        "openid email profile",
+        description="Scopes asked of the identity provider (space-separated; must include openid).",
+        examples=["openid email profile phone"],
+    )
     outbox_dir: Path | None = Field(
         None,
         description="Development: write email (.eml) and SMS (.txt) notices as files here instead "

@@ -62,7 +62,11 @@ _HANDLERS: dict[str, Handler] = {}
 
 #: Modules whose import registers handlers; the worker imports them before it starts.
 #: Each area adds its own (e.g. "engine.protocol.handlers", "signing.handlers").
-HANDLER_MODULES: list[str] = ["engine.protocol.handlers", "engine.requests.handlers"]
+HANDLER_MODULES: list[str] = [
+    "engine.protocol.handlers",
+    "engine.requests.handlers",
+    "engine.general_request_handlers",
+]
 
 
 def load_handlers() -> None:

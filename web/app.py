@@ -76,9 +76,13 @@ def create_app(
     app.jinja_env.filters["athens_date"] = athens_day
 
     from web import (
+        api_citizen,
         api_requests,
+        api_sms,
         api_staff,
         auth,
+        citizen_oidc,
+        citizen_pages,
         files,
         health,
         main,
@@ -98,6 +102,10 @@ def create_app(
         api_requests.bp,
         api_staff.bp,
         openapi.bp,
+        api_citizen.bp,
+        api_sms.bp,
+        citizen_oidc.bp,
+        citizen_pages.bp,
         track_pages.bp,
     ):
         app.register_blueprint(blueprint)

@@ -28,6 +28,8 @@ TEMPLATE_KEYS = (
     "certificate_issued",
     "request_rejected",
     "email_verification",
+    "sms_reply",
+    "request_answered",
 )
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
@@ -36,6 +38,10 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "certificate_issued": _COMMON,
     "request_rejected": (*_COMMON, "reason"),
     "email_verification": ("applicant_name", "verification_url", "municipality_name"),
+    # The answer to an inbound SMS command (status line, receipt or help), written by the caller.
+    "sms_reply": ("text", "municipality_name"),
+    # A general request's answer (general_request.bpmn, handler send_reply).
+    "request_answered": (*_COMMON, "reply"),
 }
 OPTIONAL_VALUES = ("protocol_number", "expected_by", "reply_by", "verification_url", "tracking_code")
 

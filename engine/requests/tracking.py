@@ -41,6 +41,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "rejected": ("Απορρίφθηκε", "Rejected"),
     "issued": ("Εκδόθηκε", "Issued"),
     "cancelled": ("Ακυρώθηκε", "Cancelled"),
+    # Requests without a certificate (general_request): answered or closed by the department.
+    "completed": ("Ολοκληρώθηκε", "Completed"),
 }
 
 
@@ -70,7 +72,7 @@ class Tracking:
     case_number: str
     service_code: str
     service_title: tuple[str, str]
-    status: str  # in_progress, waiting_for_you, issued, rejected, cancelled
+    status: str  # in_progress, waiting_for_you, issued, rejected, cancelled, completed
     submitted_at: datetime
     protocol_number: str | None
     expected_by: date | None
@@ -178,6 +180,8 @@ def tracking_of(session: Session, case: Case) -> Tracking:
         status = str(outcome)
     elif case.status == "cancelled":
         status = "cancelled"
+    elif case.status == "completed":  # ended without a certificate outcome (general_request)
+        status = "completed"
     else:
         status = "waiting_for_you" if waiting else "in_progress"
     if decision_at is not None:
@@ -187,6 +191,8 @@ def tracking_of(session: Session, case: Case) -> Tracking:
             timeline.append(Milestone("rejected", case.closed_at))
     elif status == "cancelled":
         timeline.append(Milestone("cancelled", case.closed_at))
+    elif status == "completed":
+        timeline.append(Milestone("completed", case.closed_at))
     else:
         if decision_at is None:
             timeline.append(Milestone("approved", None))

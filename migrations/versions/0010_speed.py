@@ -1,7 +1,7 @@
 """speed: a token per saved workflow state (a process reuses the workflow it saved); an index for purging expired messages
 
 Revision ID: 0010_speed
-Revises: 0007_requests
+Revises: 0008_tokens
 Create Date: 2026-11-22
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_speed"
-down_revision: str | None = "0007_requests"
+down_revision: str | None = "0008_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ import email
 import email.policy
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -32,9 +33,8 @@ from werkzeug.serving import make_server
 
 from core.db import make_engine, make_session_factory, session_scope
 from core.settings import Settings
-from engine.commands import claim_task, complete_task
 from engine.definitions import deploy_directory
-from engine.demo import seed_demo_municipality
+from engine.demo import DEMO_PASSWORD, seed_demo_municipality
 from engine.jobs import start_worker_thread
 from engine.models import Case, CaseTask
 from engine.notifications.models import Notification
@@ -42,6 +42,7 @@ from engine.org import Department, User
 from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
 from engine.timers import fire_due_wakeups_in
+from engine.tokens import create_token
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs12Signer
 from signing.verify import Verdict, verify
@@ -173,11 +174,68 @@ def wait_for(what: str, check: Callable[[], Any]) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def staff(factory: sessionmaker[Session], username: str) -> User:
-    with session_scope(factory) as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        session.expunge(user)
-        return user
+class StaffClient:
+    """A member of staff working through the HTTP API: a browser session or an API token."""
+
+    def __init__(self, base: str, http: requests.Session, csrf: str | None = None) -> None:
+        self.base, self.http, self.csrf = base, http, csrf
+
+    @classmethod
+    def signed_in(cls, base: str, username: str) -> StaffClient:
+        """Sign in on the login form, as a person does, then take the API's CSRF token."""
+        http = requests.Session()
+        form_page = http.get(f"{base}/login", timeout=30).text
+        token = re.search(r'name="_csrf" value="([^"]+)"', form_page)
+        assert token is not None, "the login form carries a CSRF token"
+        answer = http.post(
+            f"{base}/login",
+            data={"_csrf": token.group(1), "username": username, "password": DEMO_PASSWORD},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert answer.status_code == 302, answer.text
+        me = http.get(f"{base}/api/v1/me", timeout=30)
+        assert me.status_code == 200 and me.json()["username"] == username, me.text
+        return cls(base, http, me.json()["csrf_token"])
+
+    @classmethod
+    def with_token(cls, base: str, factory: sessionmaker[Session], username: str) -> StaffClient:
+        """An API token, as ``polis tokens create`` issues it, sent as a Bearer header."""
+        with session_scope(factory) as session:
+            user = session.scalars(select(User).where(User.username == username)).one()
+            secret = create_token(session, user, "journey").secret
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {secret}"
+        return cls(base, http)
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = self.http.get(f"{self.base}/api/v1{path}", params=params, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def post(self, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
+        headers = {"X-CSRF-Token": self.csrf} if self.csrf else {}
+        answer = self.http.post(f"{self.base}/api/v1{path}", json=body or {}, headers=headers, timeout=60)
+        assert answer.status_code == expect, answer.text
+        return answer.json()
+
+    def find_task(self, view: str, case_number: str, bpmn_id: str) -> dict[str, Any] | None:
+        """The case's open task ``bpmn_id`` in one of the caller's inboxes, in full."""
+        for item in self.get("/tasks", view=view)["tasks"]:
+            if item["case_number"] == case_number:
+                task = self.get(f"/tasks/{item['id']}")
+                if task["bpmn_id"] == bpmn_id:
+                    return task  # type: ignore[no-any-return]
+        return None
+
+    def wait_task(self, view: str, case_number: str, bpmn_id: str) -> dict[str, Any]:
+        return wait_for(  # type: ignore[no-any-return]
+            f"task {bpmn_id} of {case_number} in the {view} inbox",
+            lambda: self.find_task(view, case_number, bpmn_id),
+        )
+
+    def complete(self, task: dict[str, Any], data: dict[str, Any]) -> Any:
+        return self.post(f"/tasks/{task['id']}/complete", {"data": data})
 
 
 def open_task(factory: sessionmaker[Session], case_number: str, bpmn_id: str) -> uuid.UUID | None:
@@ -187,12 +245,6 @@ def open_task(factory: sessionmaker[Session], case_number: str, bpmn_id: str) ->
             .join(Case, Case.id == CaseTask.case_id)
             .where(Case.number == case_number, CaseTask.bpmn_id == bpmn_id)
         )
-
-
-def act(factory: sessionmaker[Session], fn: Callable[..., Any], *args: Any) -> None:
-    """One staff action, one committed transaction."""
-    with session_scope(factory) as session:
-        fn(session, *args)
 
 
 def mails_to(smtp: SimpleNamespace, address: str) -> list[email.message.EmailMessage]:
@@ -256,15 +308,18 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
     assert texts[0]["to"] == "6912345678" and code in texts[0]["text"]  # one SMS: the code, not the link
 
     clerk, head = department_users(polis.factory)
-    review = wait_for("the review task", lambda: open_task(polis.factory, number, "review"))
-    act(polis.factory, claim_task, review, clerk)
-    act(
-        polis.factory,
-        complete_task,
-        review,
-        {"decision": "ask_citizen", "requested_document": "Λογαριασμός ΔΕΚΟ"},
-        clerk,
+    clerk_api = StaffClient.signed_in(polis.url, clerk.username)  # the clerk's browser session
+    head_api = StaffClient.with_token(polis.url, polis.factory, head.username)  # the head's API token
+    review = clerk_api.wait_task("department", number, "review")
+    assert "ask_citizen" in review["form"]["properties"]["decision"]["enum"]  # the form the clerk fills in
+    claimed = clerk_api.post(f"/tasks/{review['id']}/claim")
+    assert claimed["assignee"]["full_name"] == clerk.full_name
+    refused = head_api.post(f"/tasks/{review['id']}/complete", {"data": {}}, expect=409)
+    assert clerk.full_name in refused["message"]  # claimed by someone else: a clear conflict
+    asked_now = clerk_api.complete(
+        review, {"decision": "ask_citizen", "requested_document": "Λογαριασμός ΔΕΚΟ"}
     )
+    assert asked_now["case"]["number"] == number
     asked = wait_for(
         "the request for a document",
         lambda: [m for m in mails_to(smtp, "eleni@example.gr") if "Χρειαζόμαστε" in str(m["Subject"])],
@@ -284,10 +339,14 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
     )
     assert supplied.status_code == 201, supplied.text
 
-    review = wait_for("the review after the reply", lambda: open_task(polis.factory, number, "review"))
-    act(polis.factory, complete_task, review, {"decision": "propose_approval"}, clerk)
-    approve = wait_for("the head's task", lambda: open_task(polis.factory, number, "approve"))
-    act(polis.factory, complete_task, approve, {"decision": "approve"}, head)
+    review = clerk_api.wait_task("department", number, "review")
+    clerk_api.post(f"/tasks/{review['id']}/claim")
+    clerk_api.post(
+        f"/cases/{review['case']['id']}/comments", {"comment": "Ο λογαριασμός ταιριάζει."}, expect=201
+    )
+    clerk_api.complete(review, {"decision": "propose_approval"})
+    approve = head_api.wait_task("approvals", number, "approve")
+    head_api.complete(approve, {"decision": "approve"})
 
     def issued() -> dict[str, Any] | None:
         body = requests.get(f"{polis.url}/api/v1/track/{code}", timeout=30).json()
@@ -307,6 +366,16 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
     assert report.verdict is Verdict.VALID, report.reason
     assert openssl_verify_all(pdf.content, test_pki.root_pem) == 1
 
+    detail = head_api.get(f"/cases/{review['case']['id']}")  # the staff case screen
+    assert detail["status"] == "completed" and detail["tasks"] == []
+    assert {"id_copy", None} <= {f["attachment_key"] for f in detail["files"]}
+    assert {f["kind"] for f in detail["files"]} >= {"attachment", "certificate"}
+    actions = [e["action"] for e in detail["timeline"]]
+    assert (
+        actions[0] == "case_started" and "comment_added" in actions and actions.count("task_completed") == 3
+    )
+    signed = next(f for f in detail["files"] if f["kind"] == "certificate")
+    assert requests.get(signed["download_url"], timeout=30).content == pdf.content
     with session_scope(polis.factory) as session:
         case = session.scalars(select(Case).where(Case.number == number)).one()
         verification_code = case.data["certificate"]["verification_code"]
@@ -342,17 +411,16 @@ def test_a_rejected_request_is_answered_with_the_reason(
     assert response.status_code == 201, response.text
     code, number = response.json()["tracking_code"], response.json()["case_number"]
     clerk, head = department_users(polis.factory)
-    review = wait_for("the review task", lambda: open_task(polis.factory, number, "review"))
-    act(
-        polis.factory,
-        complete_task,
-        review,
-        {"decision": "propose_rejection", "reason": "Not registered"},
-        clerk,
-    )
-    approve = wait_for("the head's task", lambda: open_task(polis.factory, number, "approve"))
+    clerk_api = StaffClient.with_token(polis.url, polis.factory, clerk.username)
+    head_api = StaffClient.signed_in(polis.url, head.username)
+    review = clerk_api.wait_task("department", number, "review")
+    clerk_api.post(f"/tasks/{review['id']}/claim")
+    clerk_api.complete(review, {"decision": "propose_rejection", "reason": "Not registered"})
+    approve = head_api.wait_task("approvals", number, "approve")
+    empty = head_api.post(f"/tasks/{approve['id']}/complete", {"data": {"decision": "reject"}}, expect=422)
+    assert "reason" in json.dumps(empty)  # a rejection without its reason is refused, nothing moves
     reason = "You are not registered in the municipal roll of Chania."
-    act(polis.factory, complete_task, approve, {"decision": "reject", "reason": reason}, head)
+    head_api.complete(approve, {"decision": "reject", "reason": reason})
 
     def rejected() -> dict[str, Any] | None:
         body = requests.get(f"{polis.url}/api/v1/track/{code}?lang=en", timeout=30).json()
@@ -383,8 +451,14 @@ def test_an_overdue_review_is_escalated_to_the_head(polis: SimpleNamespace) -> N
     # What the worker's sweep does once the due time has come.
     with time_machine.travel(due + timedelta(minutes=5), tick=False), session_scope(polis.factory) as session:
         assert fire_due_wakeups_in(session) >= 1
-    escalated = open_task(polis.factory, number, "review_escalated")
-    assert escalated is not None and open_task(polis.factory, number, "review") is None
-    with session_scope(polis.factory) as session:
-        task = session.get(CaseTask, escalated)
-        assert task is not None and task.role == "head"
+    assert open_task(polis.factory, number, "review") is None
+    clerk, head = department_users(polis.factory)
+    head_api = StaffClient.with_token(polis.url, polis.factory, head.username)
+    escalated = head_api.find_task("approvals", number, "review_escalated")
+    assert escalated is not None and escalated["role"] == "head"
+    assert (
+        StaffClient.with_token(polis.url, polis.factory, clerk.username).find_task(
+            "department", number, "review"
+        )
+        is None
+    )  # gone from the clerks' queue

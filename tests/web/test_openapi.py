@@ -29,7 +29,8 @@ def test_the_document_is_valid_openapi_31(client: Any) -> None:
     document = response.json
     assert document["openapi"].startswith("3.1")
     validate(document)
-    assert set(document["components"]["securitySchemes"]) == {"bearer", "session"}
+    schemes = set(document["components"]["securitySchemes"])
+    assert schemes == {"bearer", "session", "citizenSession", "smsSecret", "smsSignature"}
 
 
 def test_every_api_route_is_documented_and_every_documented_route_exists(app: Any) -> None:

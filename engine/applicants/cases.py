@@ -1,0 +1,39 @@
+"""An applicant's own cases: listed and opened only by the account that submitted them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import CaseNotFound
+from engine.models import Case
+from engine.requests.tracking import Tracking, find_by_tracking_code, tracking_of
+
+#: A citizen's list shows at most this many cases, newest first.
+MAX_LISTED = 200
+_NOT_YOURS = "You have no request with this tracking code; check the code in your list of requests."
+
+
+def applicant_cases(session: Session, applicant_id: uuid.UUID) -> list[tuple[str, Tracking]]:
+    """(tracking code, public view) of every case the applicant submitted while signed in."""
+    cases = session.scalars(
+        select(Case)
+        .where(Case.applicant["applicant_id"].astext == str(applicant_id))
+        .order_by(Case.created_at.desc())
+        .limit(MAX_LISTED)
+    )
+    return [(case.tracking_code, tracking_of(session, case)) for case in cases]
+
+
+def applicant_case(session: Session, applicant_id: uuid.UUID, tracking_code: str) -> Tracking:
+    """The public view of one of the applicant's cases; CaseNotFound for anyone else's."""
+    try:
+        case = find_by_tracking_code(session, tracking_code)
+    except CaseNotFound:
+        raise CaseNotFound(_NOT_YOURS) from None
+    if (case.applicant or {}).get("applicant_id") != str(applicant_id):
+        # The same answer as an unknown code: a signed-in citizen cannot probe others' codes.
+        raise CaseNotFound(_NOT_YOURS)
+    return tracking_of(session, case)
