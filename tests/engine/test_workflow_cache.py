@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -89,6 +90,16 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout(fresh_db_url: st
         killer = make_engine(fresh_db_url)
         with killer.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # pg_terminate_backend only signals: wait until the backend has really gone (and
+            # so has closed its socket), or the checkout below may come first on a busy machine.
+            for _ in range(200):
+                gone = not conn.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+                if gone:
+                    break
+                time.sleep(0.05)
+            assert gone, "the terminated backend did not exit within 10 s"
         killer.dispose()
         with engine.connect() as conn:  # no error: the closed connection was swapped
             assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
