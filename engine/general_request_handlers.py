@@ -33,6 +33,9 @@ def send_reply(call: ServiceCall) -> dict[str, Any]:
     protocol_in = call.data.get("protocol_in") or {}
     if protocol_in.get("display"):
         values["protocol_number"] = protocol_in["display"]
+    protocol_out = call.data.get("protocol_out") or {}
+    if protocol_out.get("display"):
+        values["answer_protocol_number"] = protocol_out["display"]
     now = utcnow()
     sent = notify_applicant(
         call.session, applicant, template_key="request_answered", values=values, case_id=case.id, now=now

@@ -48,7 +48,14 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     # A general request's answer (general_request.bpmn, handler send_reply).
     "request_answered": (*_COMMON, "reply"),
 }
-OPTIONAL_VALUES = ("protocol_number", "expected_by", "reply_by", "verification_url", "tracking_code")
+OPTIONAL_VALUES = (
+    "protocol_number",
+    "answer_protocol_number",
+    "expected_by",
+    "reply_by",
+    "verification_url",
+    "tracking_code",
+)
 
 # GSM 03.38 basic character set (what fits 160 characters per SMS). It holds only the Greek
 # capitals that differ from Latin ones; the others are sent as their Latin look-alikes.

@@ -126,6 +126,11 @@ def handle_service_call(call: ServiceCall) -> dict[str, Any]:
             " parameters (Camunda Modeler: Inputs; e.g. direction = ΕΞ, subject_field = title) or"
             f" put them in the task data under '{PARAMS_KEY}'.",
         )
+    params = dict(params)
+    if isinstance(params.get("related"), list):
+        # ``${protocol_in.entry_id}`` of a case started without a registration resolves to
+        # nothing: there is simply no earlier entry to refer to.
+        params["related"] = [value for value in params["related"] if value is not None]
     entry = register_protocol(
         session, call.data, {**params, "case_id": call.case_id, "case_number": call.case_number}
     )

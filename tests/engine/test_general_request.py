@@ -19,13 +19,19 @@ from engine.commands import claim_task, complete_task, start_case
 from engine.errors import FormInvalid
 from engine.models import Case, CaseTask, Wakeup
 from engine.notifications.models import Notification
+from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
 from engine.services import load_handlers
 from engine.timers import fire_due_wakeups_in
 from storage.filesystem import FilesystemStore
 from tests.engine.conftest import Org
 
-DATA = {"service_code": "general_request", "form": {"text": "Σπασμένο φανάρι στην οδό Κύπρου"}}
+DATA = {  # what a submission starts the case with (engine.requests.submission)
+    "service_code": "general_request",
+    "service_title": "Γενικό αίτημα",
+    "applicant_name": "Ελένη Παπαδοπούλου",
+    "form": {"text": "Σπασμένο φανάρι στην οδό Κύπρου"},
+}
 APPLICANT = {
     "applicant_id": None,
     "name": "Ελένη Παπαδοπούλου",
@@ -101,6 +107,11 @@ def test_clerk_replies_and_the_answer_is_sent(db_session: Session, org: Org) -> 
     email, text = answers(db_session, case.id)
     assert (email.channel, email.recipient, text.channel) == ("email", "eleni@example.gr", "sms")
     assert "Το επισκευάζουμε αύριο." in email.body_text and case.number in email.body_text
+    # The answer is an outgoing document: registered ΕΞ before it was sent, its number in the email.
+    (entry,) = db_session.scalars(select(ProtocolEntry).where(ProtocolEntry.case_id == case.id)).all()
+    assert entry.direction == "ΕΞ" and entry.subject == "Απάντηση: Γενικό αίτημα"
+    assert entry.display_number == row.data["protocol_out"]["display"]
+    assert f"Αρ. πρωτοκόλλου απάντησης: {entry.display_number}" in email.body_text
     assert case.number in text.body_text
     assert verify_audit(db_session, case.id) == []
 
