@@ -45,7 +45,11 @@ def replace_schedule(
         step = series.initial(now)
         schedule = existing or TimerSchedule(process_id=definition.process_id, paused=False)
         schedule.kind, schedule.expression = timer.kind, timer.expression
-        schedule.first_at, schedule.next_due_at, schedule.remaining = series.first, step.next_due, step.remaining
+        schedule.first_at, schedule.next_due_at, schedule.remaining = (
+            series.first,
+            step.next_due,
+            step.remaining,
+        )
         schedule.last_error = None
     schedule.definition_id = definition.id
     schedule.element_id, schedule.element_name = timer.element_id, timer.name

@@ -91,9 +91,8 @@ class TimerSeries:
         if self.period is None or k == 0:
             return self.first
         calendar, clock = self.period.times(k)
-        local = self.first.astimezone(ATHENS) + calendar
-        # Re-attach the zone: the wall-clock time stays, the UTC offset follows DST.
-        local = local.replace(tzinfo=ATHENS)
+        # relativedelta keeps the wall-clock time (same tzinfo), the UTC offset follows DST.
+        local: datetime = self.first.astimezone(ATHENS) + calendar
         return local.astimezone(UTC) + clock
 
     def initial(self, now: datetime) -> Step:
@@ -137,7 +136,9 @@ class TimerSeries:
 
     def _cron_after(self, moment: datetime) -> datetime:
         assert self.cron is not None
-        found = croniter(self.cron, moment.astimezone(ATHENS), second_at_beginning=True).get_next(datetime)
+        found: datetime = croniter(self.cron, moment.astimezone(ATHENS), second_at_beginning=True).get_next(
+            datetime
+        )
         return found.astimezone(UTC)
 
     def _cron_step(self, now: datetime, due: datetime | None) -> Step:

@@ -105,7 +105,9 @@ def _department(session: Session, schedule: TimerSchedule) -> Any:
     return department_id
 
 
-def fire_due_timer_starts(factory: sessionmaker[Session], now: datetime | None = None, limit: int = 100) -> int:
+def fire_due_timer_starts(
+    factory: sessionmaker[Session], now: datetime | None = None, limit: int = 100
+) -> int:
     """Fire due schedules, one transaction each, until none is due; return how many started a case.
 
     A failing one (its department is missing, the process cannot start) keeps its
@@ -136,8 +138,9 @@ def postpone_schedule(
             session.execute(
                 update(TimerSchedule)
                 .where(TimerSchedule.process_id == process_id, TimerSchedule.next_due_at.is_not(None))
-                .values(next_due_at=now + RETRY_AFTER, last_error=f"{type(exc).__name__}: {exc}", updated_at=now)
+                .values(
+                    next_due_at=now + RETRY_AFTER, last_error=f"{type(exc).__name__}: {exc}", updated_at=now
+                )
             )
     except Exception:
         log.exception("could not postpone the timer start of %s", process_id)
-

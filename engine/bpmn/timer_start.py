@@ -42,7 +42,7 @@ class TimerStart:
 
 
 def _start_events(process: etree._Element) -> list[etree._Element]:
-    return process.findall(tag("startEvent"))
+    return list(process.iterfind(tag("startEvent")))
 
 
 def _timer_of(event: etree._Element) -> etree._Element | None:

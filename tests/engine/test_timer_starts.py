@@ -120,14 +120,19 @@ def test_redeploying_moves_the_schedule_to_the_new_version(db_session: Session, 
     deploy_at(db_session, T0 + timedelta(hours=1, minutes=10), timer_process("R5/PT1H", code, name="Hourly"))
     schedule = schedule_of(db_session)
     version_2 = db_session.scalar(
-        select(ProcessDefinition.id).where(ProcessDefinition.process_id == "hourly_check", ProcessDefinition.version == 2)
+        select(ProcessDefinition.id).where(
+            ProcessDefinition.process_id == "hourly_check", ProcessDefinition.version == 2
+        )
     )
     assert (schedule.definition_id, schedule.remaining, schedule.element_name) == (version_2, 4, "Hourly")
     assert schedule.next_due_at == T0 + timedelta(hours=2)
     fired = fire_due_timer_start(db_session, T0 + timedelta(hours=2, minutes=1))
     assert fired is not None and fired.version == 2
     assert fire_due_timer_start(db_session, T0 + timedelta(hours=2, minutes=2)) is None  # v1 fires nothing
-    assert [db_session.get(ProcessDefinition, c.definition_id).version for c in cases_of(db_session)] == [1, 2]  # type: ignore[union-attr]
+    assert [db_session.get(ProcessDefinition, c.definition_id).version for c in cases_of(db_session)] == [
+        1,
+        2,
+    ]  # type: ignore[union-attr]
     # A changed expression starts afresh from its deployment.
     deploy_at(db_session, T0 + timedelta(hours=2, minutes=30), timer_process("R2/PT2H", code))
     schedule = schedule_of(db_session)
