@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
+from core.errors import NotFound
 from engine.bpmn.timer_start import TimerStart
-from engine.errors import CaseNotFound
 from engine.models import ProcessDefinition, TimerSchedule
 from engine.timer_series import TimerSeries, parse_timer
 
@@ -74,7 +74,7 @@ def set_paused(session: Session, process_id: str, paused: bool) -> TimerSchedule
     """Pause or resume a process's timer start; a resumed series goes on from now."""
     schedule = session.get(TimerSchedule, process_id, with_for_update=True)
     if schedule is None:
-        raise CaseNotFound(
+        raise NotFound(
             f"process '{process_id}' has no timer start schedule; list them with `polis processes schedules`."
         )
     now = utcnow()

@@ -123,15 +123,16 @@ def fire_due_timer_starts(
             started += 1
         except Exception as exc:
             log.exception("timer start of %s failed", current[-1] if current else "?")
-            if current:
-                postpone_schedule(factory, current[-1], exc, now)
+            # Without a schedule to blame, or unable to record it, the next sweep tries again.
+            if not current or not postpone_schedule(factory, current[-1], exc, now):
+                break
     return started
 
 
 def postpone_schedule(
     factory: sessionmaker[Session], process_id: str, exc: BaseException, now: datetime | None = None
-) -> None:
-    """Record why a schedule's case did not start, and try it again after RETRY_AFTER."""
+) -> bool:
+    """Record why a schedule's case did not start and retry after RETRY_AFTER; False if that failed."""
     now = now or utcnow()
     try:
         with factory.begin() as session:
@@ -144,3 +145,5 @@ def postpone_schedule(
             )
     except Exception:
         log.exception("could not postpone the timer start of %s", process_id)
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from engine.bpmn.loader import compile_definition
 from engine.commands import start_case
 from engine.definitions import deploy_definition
 from engine.errors import DeploymentError
+from engine.jobs import start_worker_thread
 from engine.models import Case, CaseTask, ProcessDefinition, TimerSchedule, Wakeup
 from engine.schedules import set_paused
 from engine.timer_starts import fire_due_timer_start, fire_due_timer_starts
@@ -278,3 +280,33 @@ def test_timer_start_without_department_is_refused_when_people_work_on_it() -> N
     data = timer_process("R/P1D", "PROT").replace(b'name="department"', b'name="other"')
     with pytest.raises(DeploymentError, match="need a department for their tasks"):
         compile_definition(data)
+
+
+def test_real_worker_fires_an_occurrence_due_during_its_outage_once(
+    committed_engine: Engine, committed_org: Org
+) -> None:
+    """Two procrastinate workers start after the due time: one case (the sweep runs at start)."""
+    factory = sessionmaker(bind=committed_engine, expire_on_commit=False)
+    due = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    with factory.begin() as session:
+        session.execute(delete(TimerSchedule))
+        deploy_definition(
+            session, timer_process(due.isoformat(), committed_org.department.code, kind="timeDate"), "x.bpmn"
+        )
+    time.sleep(2.5)  # the outage: the start comes due while no worker runs
+    workers = [start_worker_thread(factory, poll_seconds=0.1) for _ in range(2)]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with Session(committed_engine) as session:
+            if cases_of(session):
+                break
+        time.sleep(0.1)
+    time.sleep(0.5)  # give a duplicate every chance to happen
+    for _, stop in workers:
+        stop.set()
+    for thread, _ in workers:
+        thread.join(10)
+        assert not thread.is_alive()
+    with Session(committed_engine) as session:
+        assert len(cases_of(session)) == 1
+        assert schedule_of(session).next_due_at is None
