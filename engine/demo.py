@@ -37,7 +37,15 @@ DEPARTMENTS = (
 ACCOUNTS = (
     DemoAccount("admin", "Διαχειριστής Συστήματος", "PROT", ("admin",), "administrator"),
     DemoAccount(
-        "protokollo", "Ελένη Παπαδάκη", "PROT", ("protocol_clerk",), "protocol office clerk", ("ΕΜΠ", "ΠΔ")
+        "protokollo",
+        "Ελένη Παπαδάκη",
+        "PROT",
+        ("protocol_clerk", "clerk"),
+        "protocol office clerk; answers general requests",
+        ("ΕΜΠ", "ΠΔ"),
+    ),
+    DemoAccount(
+        "proistamenos.protokollou", "Σταύρος Λιονάκης", "PROT", ("head",), "head of the protocol office"
     ),
     DemoAccount("ypallilos", "Γιώργος Μαρκάκης", "DHM", ("clerk",), "clerk, civil registry"),
     DemoAccount("ypallilos2", "Μαρία Βλαχάκη", "DHM", ("clerk",), "second clerk, civil registry"),
@@ -45,23 +53,43 @@ ACCOUNTS = (
     DemoAccount("anaplirotis", "Κατερίνα Δασκαλάκη", "DHM", ("clerk",), "substitute head, civil registry"),
     DemoAccount("esoda", "Δημήτρης Κουκουράκης", "OIK", ("clerk",), "clerk, revenue"),
     DemoAccount("proistamenos.esodon", "Άννα Τζανακάκη", "OIK", ("head",), "head of revenue"),
+    DemoAccount("texniki", "Μανώλης Φραγκιαδάκης", "TEX", ("clerk",), "clerk, technical services"),
+    DemoAccount("proistamenos.texnikis", "Ιωάννα Μαυράκη", "TEX", ("head",), "head of technical services"),
+    DemoAccount("koinoniki", "Ειρήνη Χατζάκη", "KOIN", ("clerk",), "clerk, social services"),
+    DemoAccount("proistamenos.koinonikis", "Πέτρος Ξυλούρης", "KOIN", ("head",), "head of social services"),
 )
+
+#: Who heads each demo department and who stands in for the head (escalations go there).
+HEADS = {
+    "PROT": ("proistamenos.protokollou", None),
+    "DHM": ("proistamenos", "anaplirotis"),
+    "OIK": ("proistamenos.esodon", None),
+    "TEX": ("proistamenos.texnikis", None),
+    "KOIN": ("proistamenos.koinonikis", None),
+}
 
 
 def seed_demo_municipality(session: Session) -> bool:
-    """Create the demo departments and accounts unless they exist; True if anything was added."""
-    if session.scalar(select(Department.id).where(Department.code == "PROT")) is not None:
-        return False
-    departments = {}
+    """Add the demo departments and accounts that are missing; True if anything was added.
+
+    Idempotent and additive: a demo database made by an older Polis gains the accounts added
+    since (so every catalogue service has a clerk and a head), and nothing existing is changed.
+    """
+    added = False
+    departments = {d.code: d for d in session.scalars(select(Department))}
     for code, name_el, name_en in DEPARTMENTS:
-        department = Department(code=code, name_el=name_el, name_en=name_en)
-        session.add(department)
-        departments[code] = department
+        if code not in departments:
+            departments[code] = Department(code=code, name_el=name_el, name_en=name_en)
+            session.add(departments[code])
+            added = True
     session.flush()
-    users: dict[str, User] = {}
-    # One hash for the one public demo password: argon2 is slow on purpose.
-    shared_hash = hash_password(DEMO_PASSWORD)
+    users = {u.username: u for u in session.scalars(select(User))}
+    shared_hash: str | None = None
     for account in ACCOUNTS:
+        if account.username in users:
+            continue
+        # One hash for the one public demo password: argon2 is slow on purpose.
+        shared_hash = shared_hash or hash_password(DEMO_PASSWORD)
         users[account.username] = create_user(
             session,
             username=account.username,
@@ -73,8 +101,12 @@ def seed_demo_municipality(session: Session) -> bool:
             email=f"{account.username}@demo.polis.invalid",
             clearance=list(account.clearance),
         )
-    departments["DHM"].head_user_id = users["proistamenos"].id
-    departments["DHM"].substitute_user_id = users["anaplirotis"].id
-    departments["OIK"].head_user_id = users["proistamenos.esodon"].id
+        added = True
+    for code, (head, substitute) in HEADS.items():
+        department = departments[code]
+        if department.head_user_id is None:
+            department.head_user_id = users[head].id
+        if substitute and department.substitute_user_id is None:
+            department.substitute_user_id = users[substitute].id
     session.flush()
-    return True
+    return added

@@ -63,7 +63,15 @@ class Case(Base):
     """A process instance with its business record and its serialized workflow state."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_status_department", "status", "department_id"),)
+    __table_args__ = (
+        Index("ix_cases_status_department", "status", "department_id"),
+        # "My cases" of a signed-in citizen: the account id inside the applicant record.
+        Index(
+            "ix_cases_applicant_account",
+            text("(applicant ->> 'applicant_id')"),
+            postgresql_where=text("(applicant ->> 'applicant_id') IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     number: Mapped[str] = mapped_column(String(20), unique=True)

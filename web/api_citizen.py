@@ -9,20 +9,21 @@ is also ``SameSite=Lax``.
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, session, url_for
-from werkzeug.exceptions import TooManyRequests, Unauthorized
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import TooManyRequests
 
-from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.errors import InvalidInput, PermissionDenied
 from engine.applicants.cases import applicant_case, applicant_cases
 from engine.applicants.models import Applicant
-from engine.applicants.service import authenticate, get_applicant, normalise_email, verify_email
-from engine.applicants.signup import sign_up
+from engine.applicants.service import authenticate, normalise_email, verify_email
+from engine.applicants.signup import request_password_reset, reset_password, sign_up
 from engine.requests.tracking import Tracking
 from web.api_requests import tracking_json
+from web.citizen_session import check_same_site_write, end_session, signed_in, start_session
+from web.csrf import csrf_token
 from web.ratelimit import SlidingWindow
 from web.services import db, services
 
@@ -33,9 +34,10 @@ LOGIN_PER_IP = SlidingWindow(limit=20, window=300.0)
 LOGIN_FAILURES_PER_EMAIL = SlidingWindow(limit=5, window=900.0)
 SIGNUPS_PER_IP = SlidingWindow(limit=10, window=3600.0)
 VERIFY_PER_IP = SlidingWindow(limit=30, window=600.0)
+RESETS_PER_IP = SlidingWindow(limit=10, window=3600.0)
+RESETS_PER_EMAIL = SlidingWindow(limit=3, window=3600.0)
 #: Failed sign-ins answer no sooner than this, so timing tells nothing about the account.
 LOGIN_FAILURE_FLOOR = 0.2
-SESSION_KEY = "applicant_id"
 
 
 def _client() -> str:
@@ -48,15 +50,8 @@ def _too_many(what: str) -> TooManyRequests:
 
 @bp.before_request
 def _cross_site_guard() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.mimetype == "application/json":
-        return
-    sent = request.headers.get("X-CSRF-Token", "")
-    expected = session.get("_csrf")
-    if expected and hmac.compare_digest(str(expected), sent):
-        return
-    raise InvalidInput("Send a JSON body (Content-Type: application/json) or the page's X-CSRF-Token header.")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_same_site_write()
 
 
 def _body() -> dict[str, Any]:
@@ -91,31 +86,13 @@ def applicant_json(applicant: Applicant) -> dict[str, Any]:
     }
 
 
-def signed_in() -> Applicant:
-    """The signed-in citizen, or 401."""
-    applicant_id = session.get(SESSION_KEY)
-    if not applicant_id:
-        raise Unauthorized(description="Sign in first (POST /api/v1/citizen/login).")
-    try:
-        return get_applicant(db(), applicant_id)
-    except NotFound:  # the account is gone: the cookie is worthless
-        session.pop(SESSION_KEY, None)
-        raise Unauthorized(description="Your session has ended; sign in again.") from None
-
-
-def start_session(applicant: Applicant) -> None:
-    """Sign ``applicant`` in (staff sign-in, if any, is left alone)."""
-    session[SESSION_KEY] = str(applicant.id)
-    session.permanent = True
-
-
 @bp.post("/register")
 def register() -> tuple[Response, int]:
-    """Create an account; 201, and the confirmation email waits in the outbox."""
+    """Sign up; 202 whether or not the address had an account (the mailbox owner learns which)."""
     if not SIGNUPS_PER_IP.hit(_client()):
         raise _too_many("sign-ups")
     body = _body()
-    applicant = sign_up(
+    address = sign_up(
         db(),
         services().settings,
         email=_text(body, "email") or "",
@@ -125,10 +102,35 @@ def register() -> tuple[Response, int]:
         preferred_channel=_text(body, "channel", required=False) or "email",
         preferred_locale=_text(body, "locale", required=False) or "el",
     )
-    answer = applicant_json(applicant) | {
-        "message": "We sent you an email; open its link to confirm your address, then sign in."
-    }
-    return jsonify(answer), 201
+    message = "We sent an email to this address; open its link to confirm it, then sign in."
+    return jsonify({"email": address, "message": message}), 202
+
+
+@bp.post("/password/forgot")
+def forgot_password() -> tuple[Response, int]:
+    """Email a link to set a new password; the same 202 for an address without an account."""
+    body = _body()
+    email = _text(body, "email") or ""
+    address = normalise_email(email)
+    if not RESETS_PER_IP.hit(_client()):
+        raise _too_many("password requests")
+    # Beyond a few links an hour per address, say the same but send nothing (no mail bombing).
+    if RESETS_PER_EMAIL.hit(address):
+        request_password_reset(db(), services().settings, address)
+    message = "If this address has an account, we sent it a link to set a new password (valid one hour)."
+    return jsonify({"email": address, "message": message}), 202
+
+
+@bp.post("/password/reset")
+def set_password() -> Response:
+    """Set a new password with the token of the emailed link; then sign in with it."""
+    if not VERIFY_PER_IP.hit(_client()):
+        raise _too_many("password attempts")
+    body = _body()
+    applicant = reset_password(
+        db(), services().settings, _text(body, "token") or "", _text(body, "password") or ""
+    )
+    return jsonify(applicant_json(applicant) | {"message": "Your new password is set; sign in with it."})
 
 
 @bp.post("/verify")
@@ -167,14 +169,15 @@ def login() -> Response:
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
     """Sign out (staff sign-in, if any, stays)."""
-    session.pop(SESSION_KEY, None)
+    end_session()
     return "", 204
 
 
 @bp.get("/me")
 def me() -> Response:
     """The signed-in citizen's account."""
-    response = jsonify(applicant_json(signed_in()))
+    # The CSRF token is for multipart submissions (POST /api/v1/requests with attachments).
+    response = jsonify(applicant_json(signed_in()) | {"csrf_token": csrf_token()})
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -18,11 +18,10 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, request, session, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 from werkzeug.datastructures import FileStorage
 
 from core.errors import InvalidInput, NotFound
-from engine.applicants.service import get_applicant
 from engine.errors import CaseNotFound
 from engine.protocol.errors import EntryNotFound
 from engine.requests import ApplicantInfo, Upload, submit_request, track
@@ -30,6 +29,7 @@ from engine.requests.scanning import scanner_for
 from engine.requests.supply import supply_documents
 from engine.requests.tracking import Tracking, issued_file, request_receipt
 from forms.catalogue import get_service, list_services
+from web.citizen_session import check_same_site_write, current_applicant
 from web.ratelimit import SlidingWindow
 from web.services import db, services
 
@@ -159,9 +159,9 @@ def _applicant(body: dict[str, Any]) -> ApplicantInfo:
     given = body.get("applicant") or {}
     if not isinstance(given, dict):
         raise InvalidInput("'applicant' must be an object with name, email, phone, channel and locale.")
-    signed_in = session.get("applicant_id")
-    if signed_in:
-        account = get_applicant(db(), signed_in)
+    account = current_applicant()
+    if account is not None:
+        check_same_site_write()  # the request will be filed under the citizen's account
         return ApplicantInfo(
             name=account.full_name,
             email=account.email,

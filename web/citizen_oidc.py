@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from core.errors import InvalidInput, PermissionDenied, ServiceUnavailable
 from core.settings import Settings
 from engine.applicants import login_or_create_from_oidc
-from web.api_citizen import start_session
+from web.citizen_session import start_session
 from web.services import db, services
 
 bp = Blueprint("citizen_oidc", __name__, url_prefix="/citizen/oidc")

@@ -1,10 +1,13 @@
-"""The page behind the link in the confirmation email (the portal proper comes later)."""
+"""The pages behind the emailed links: confirm the address, set a new password."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
+from core.errors import InvalidInput
 from engine.applicants.service import verify_email
+from engine.applicants.signup import reset_password
 from web.services import db, services
 
 bp = Blueprint("citizen_pages", __name__, url_prefix="/citizen")
@@ -21,3 +24,27 @@ def verify() -> str:
     """Confirm the email with the token of the link (the CSRF check comes from web/csrf.py)."""
     applicant = verify_email(db(), request.form.get("token", ""), secret=services().settings.secret())
     return render_template("citizen/verify.html", token="", confirmed=applicant.email)
+
+
+@bp.get("/reset")
+def reset_form() -> str:
+    """Ask for the new password (twice); the token of the link rides along in the form."""
+    return render_template("citizen/reset.html", token=request.args.get("token", ""), done=False, error=None)
+
+
+@bp.post("/reset")
+def reset() -> tuple[str, int] | str:
+    """Set the new password; a mismatch or a short password shows the form again."""
+    token = request.form.get("token", "")
+    password = request.form.get("password", "")
+    if password != request.form.get("password_again", ""):
+        error = _("The two passwords differ; type the same new password twice.")
+        return render_template("citizen/reset.html", token=token, done=False, error=error), 422
+    try:
+        reset_password(db(), services().settings, token, password)
+    except InvalidInput as exc:
+        if "8 characters" not in str(exc):
+            raise
+        error = _("A password needs at least 8 characters.")
+        return render_template("citizen/reset.html", token=token, done=False, error=error), 422
+    return render_template("citizen/reset.html", token="", done=True, error=None)

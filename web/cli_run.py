@@ -104,8 +104,9 @@ def _banner(settings: Settings, url: str, demo: bool, processes: list[str], outb
         click.echo(f"  Notices:      written as files to {outbox} (no SMTP server / SMS gateway set)")
     if demo:
         click.echo(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
+        width = max(len(account.username) for account in ACCOUNTS) + 2
         for account in ACCOUNTS:
-            click.echo(f"    {account.username:<22} {account.description}")
+            click.echo(f"    {account.username:<{width}}{account.description}")
     click.echo("  Stop with Ctrl-C.")
     click.echo(line)
 

@@ -42,10 +42,15 @@ class Applicant(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+#: What an emailed link is for: confirming the address, or setting a new password.
+TOKEN_PURPOSES = ("verify", "reset")
+
+
 class EmailVerificationToken(Base):
-    """A single-use link sent to confirm an applicant's email; only its keyed hash is kept."""
+    """A single-use link emailed to an applicant; only its keyed hash is kept."""
 
     __tablename__ = "applicant_email_tokens"
+    __table_args__ = (CheckConstraint("purpose IN ('verify', 'reset')", name="purpose"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     applicant_id: Mapped[uuid.UUID] = mapped_column(
@@ -53,6 +58,7 @@ class EmailVerificationToken(Base):
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(254))
+    purpose: Mapped[str] = mapped_column(String(8), default="verify", server_default="verify")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,7 +1,8 @@
 """Applicant accounts: register, confirm the email, sign in, or arrive through OIDC.
 
-Services take a session and never commit. Email verification tokens are random, kept only
-as a keyed hash (HMAC with the instance secret), expire, and work once.
+Services take a session and never commit. Emailed-link tokens (confirm the address, set a
+new password) are random, kept only as a keyed hash (HMAC with the instance secret), expire,
+and work once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ from forms.greek_ids import is_valid_greek_phone, normalise_phone
 
 #: How long an email confirmation link works.
 EMAIL_TOKEN_TTL = timedelta(hours=48)
+#: How long a link to set a new password works.
+RESET_TOKEN_TTL = timedelta(hours=1)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+class AccountExists(Conflict):
+    """Someone signed up with an address that has an account already."""
+
+    def __init__(self, applicant: Applicant) -> None:
+        super().__init__(f"An account with {applicant.email} exists already; sign in, or reset its password.")
+        self.applicant = applicant
 
 
 def _now(now: datetime | None) -> datetime:
@@ -61,22 +72,64 @@ def _token_hash(token: str, secret: str) -> str:
 
 
 def issue_email_token(
-    session: Session, applicant: Applicant, *, secret: str, now: datetime | None = None
+    session: Session,
+    applicant: Applicant,
+    *,
+    secret: str,
+    now: datetime | None = None,
+    purpose: str = "verify",
 ) -> str:
-    """A new email confirmation token for ``applicant`` (put it in the link; we keep its hash)."""
+    """A new emailed-link token for ``applicant`` (put it in the link; we keep its hash).
+
+    ``purpose`` is "verify" (confirm the address, 48 hours) or "reset" (set a new password,
+    one hour: a reset link is worth more to whoever reads the mailbox).
+    """
     if applicant.email is None:
-        raise InvalidInput("This account has no email address to confirm; add one first.")
+        raise InvalidInput("This account has no email address to send a link to; add one first.")
     token = secrets.token_urlsafe(32)
+    ttl = RESET_TOKEN_TTL if purpose == "reset" else EMAIL_TOKEN_TTL
     session.add(
         EmailVerificationToken(
             applicant_id=applicant.id,
             token_hash=_token_hash(token, secret),
             email=applicant.email,
-            expires_at=_now(now) + EMAIL_TOKEN_TTL,
+            purpose=purpose,
+            expires_at=_now(now) + ttl,
         )
     )
     session.flush()
     return token
+
+
+def use_email_token(
+    session: Session, token: str, purpose: str, *, secret: str, now: datetime | None = None
+) -> Applicant:
+    """The applicant a valid ``purpose`` link was sent to; the link is used up (works once)."""
+    what = "password link" if purpose == "reset" else "confirmation link"
+    row = session.scalar(
+        select(EmailVerificationToken)
+        .where(
+            EmailVerificationToken.token_hash == _token_hash(token.strip(), secret),
+            EmailVerificationToken.purpose == purpose,
+        )
+        .with_for_update()
+    )
+    if row is None:
+        raise InvalidInput(f"This {what} is not valid; copy the whole link from the email.")
+    if row.used_at is not None:
+        raise Conflict(
+            "This confirmation link was used already; just sign in."
+            if purpose == "verify"
+            else "This password link was used already; ask for a new one if you still need it."
+        )
+    moment = _now(now)
+    if row.expires_at <= moment:
+        raise InvalidInput(f"This {what} has expired; ask for a new one from the sign-in page.")
+    applicant = session.get(Applicant, row.applicant_id, with_for_update=True)
+    if applicant is None or applicant.email != row.email:
+        raise InvalidInput(f"This {what} is for an address the account no longer uses; ask for a new one.")
+    row.used_at = moment
+    return applicant
 
 
 def register(
@@ -97,15 +150,19 @@ def register(
     if len(name) < 3 or len(name) > 200:
         raise InvalidInput("Write your full name (3 to 200 characters).")
     phone = _check_preferences(preferred_channel, preferred_locale, phone)
-    if session.scalar(select(Applicant.id).where(Applicant.email == address)) is not None:
-        raise Conflict(f"An account with {address} exists already; sign in, or reset its password.")
+    # Hash (and so check the password) before looking the address up: a taken address costs
+    # the same time and gets the same validation errors as a free one.
+    password_hash = hash_password(password)
+    existing = session.scalar(select(Applicant).where(Applicant.email == address))
+    if existing is not None:
+        raise AccountExists(existing)
     applicant = Applicant(
         email=address,
         full_name=name,
         phone=phone,
         preferred_channel=preferred_channel,
         preferred_locale=preferred_locale,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
     )
     session.add(applicant)
     session.flush()
@@ -114,24 +171,9 @@ def register(
 
 def verify_email(session: Session, token: str, *, secret: str, now: datetime | None = None) -> Applicant:
     """Confirm the email the token was sent to; a token works once and only before it expires."""
-    moment = _now(now)
-    row = session.scalar(
-        select(EmailVerificationToken)
-        .where(EmailVerificationToken.token_hash == _token_hash(token.strip(), secret))
-        .with_for_update()
-    )
-    if row is None:
-        raise InvalidInput("This confirmation link is not valid; copy the whole link from the email.")
-    if row.used_at is not None:
-        raise Conflict("This confirmation link was used already; just sign in.")
-    if row.expires_at <= moment:
-        raise InvalidInput("This confirmation link has expired; ask for a new one from the sign-in page.")
-    applicant = session.get(Applicant, row.applicant_id)
-    if applicant is None or applicant.email != row.email:
-        raise InvalidInput("This link confirms an address the account no longer uses; ask for a new one.")
-    row.used_at = moment
+    applicant = use_email_token(session, token, "verify", secret=secret, now=now)
     if applicant.email_verified_at is None:
-        applicant.email_verified_at = moment
+        applicant.email_verified_at = _now(now)
     session.flush()
     return applicant
 

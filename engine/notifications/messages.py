@@ -28,6 +28,8 @@ TEMPLATE_KEYS = (
     "certificate_issued",
     "request_rejected",
     "email_verification",
+    "password_reset",
+    "account_exists",
     "sms_reply",
     "request_answered",
 )
@@ -38,6 +40,9 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "certificate_issued": _COMMON,
     "request_rejected": (*_COMMON, "reason"),
     "email_verification": ("applicant_name", "verification_url", "municipality_name"),
+    # A link to set a new password: asked for, or sent when someone signs up with a taken address.
+    "password_reset": ("applicant_name", "reset_url", "municipality_name"),
+    "account_exists": ("applicant_name", "reset_url", "municipality_name"),
     # The answer to an inbound SMS command (status line, receipt or help), written by the caller.
     "sms_reply": ("text", "municipality_name"),
     # A general request's answer (general_request.bpmn, handler send_reply).
