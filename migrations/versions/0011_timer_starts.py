@@ -1,7 +1,7 @@
 """timer starts: one schedule per process with a timer start event (engine.schedules)
 
 Revision ID: 0011_timer_starts
-Revises: 0010_speed
+Revises: 0011_citizen_accounts
 Create Date: 2026-11-22
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_timer_starts"
-down_revision: str | None = "0010_speed"
+down_revision: str | None = "0011_citizen_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
