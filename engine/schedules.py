@@ -4,7 +4,8 @@ One row per process. Deploying a version of a process with a timer start event p
 row on that version; a version without one removes the row. When the new version keeps
 the same timer expression the row keeps its place in the series (next occurrence,
 repetitions left): redeploying a fixed form does not restart an ``R5/…`` count or move a
-daily start. A changed expression starts afresh from the deployment, as in Camunda.
+daily start (Camunda reschedules on every version, which its own issue 6515 found
+surprising). A changed expression starts afresh from the deployment, as in Camunda.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ before the commit starts nothing and leaves the occurrence due.
 Catch-up policy: when several occurrences passed while no worker ran, ONE case is started
 for the whole missed period, and the schedule goes on with the first occurrence after
 now; the skipped ones count as used (an ``R5/PT1H`` series ends when its calendar says).
-This is BPMN's and Camunda's behaviour: the timer start is one job that fires late
-once and is then rescheduled from the current time (Camunda computes the next date after
-"now" from the cycle), rather than replaying every missed occurrence — a burst of
-identical daily report cases after a weekend outage helps nobody, and the case records
-how many occurrences it stands for (``missed_occurrences``).
+BPMN 2.0 leaves catch-up open; this is what Camunda settled on (camunda/camunda pull
+request 10054, "Avoid timer cycle with start time triggering multiple times": after a
+restart the overdue timer triggers once and the next one is scheduled in the future),
+rather than replaying every missed occurrence: a burst of identical daily report cases
+after a weekend outage helps nobody, and the case records how many occurrences it stands
+for (``missed_occurrences``). A process that must account for every period reads
+``scheduled_for`` and ``missed_occurrences`` from its case data.
 """
 
 from __future__ import annotations
