@@ -14,6 +14,7 @@ from engine.bpmn.loader import TaskInfo, compile_definition
 from engine.errors import DeploymentError, Problem
 from engine.lanes import lane_rules
 from engine.models import ProcessDefinition
+from engine.schedules import replace_schedule
 from engine.serialization import spec_from_json, spec_to_json
 
 PROCESSES_DIR = Path(__file__).resolve().parents[1] / "processes"
@@ -53,7 +54,10 @@ def validate_file(data: bytes, file_name: str = "") -> None:
 
 
 def deploy_definition(session: Session, data: bytes, file_name: str = "") -> DeployResult:
-    """Validate ``data`` and store it as the next version of its process (idempotent per hash)."""
+    """Validate ``data`` and store it as the next version of its process (idempotent per hash).
+
+    A process with a timer start event gets its schedule (engine.schedules) on the new version.
+    """
     compiled = compile_definition(data, file_name, lane_rules().keys())
     # Serialize deployments of one process so two deployers cannot take the same version.
     session.execute(
@@ -83,6 +87,8 @@ def deploy_definition(session: Session, data: bytes, file_name: str = "") -> Dep
     )
     session.add(row)
     session.flush()
+    # The newest version takes over the process's timer start schedule (or drops it).
+    replace_schedule(session, row, compiled.timer_start)
     return DeployResult(row.id, row.process_id, row.version, created=True)
 
 

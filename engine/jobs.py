@@ -6,7 +6,9 @@ jobs survive restarts and one that came due while no worker ran is picked up whe
 starts. The job only names the wakeup; the row, locked with its case, decides whether
 anything happens, which makes every firing exactly-once even if a job runs twice. A
 periodic sweep is the safety net for rows without a job; another, hourly, deletes kept
-messages that expired before their case waited for them.
+messages that expired before their case waited for them. Timer start events (new cases
+on a schedule, engine.timer_starts) are fired by a sweep every minute: their rows, not
+jobs, hold the due times, so one due while no worker ran fires when the next one starts.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from engine.notifications.outbox import DELIVER_QUEUE, DELIVER_TASK, RetryPolicy
 from engine.notifications.senders import senders_from_settings
 from engine.runtime import utcnow
 from engine.services import load_handlers
+from engine.timer_starts import fire_due_timer_starts
 from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
 
 log = logging.getLogger(__name__)
 SWEEP_TASK = "engine.sweep_wakeups"
 PURGE_TASK = "engine.purge_messages"
+TIMER_START_TASK = "engine.fire_timer_starts"
 SWEEP_GRACE = timedelta(minutes=1)
 
 
@@ -72,6 +76,14 @@ def build_app(factory: sessionmaker[Session], settings: Settings | None = None) 
                 if current:
                     postpone_wakeup(factory, current[-1], exc)
                 return
+
+    @app.periodic(cron="* * * * *", periodic_id="engine-timer-starts")
+    @app.task(name=TIMER_START_TASK, queue=WAKEUP_QUEUE, queueing_lock=TIMER_START_TASK)
+    def fire_timer_starts(timestamp: int) -> None:
+        # Each occurrence in its own transaction; a missed period fires once (see timer_starts).
+        started = fire_due_timer_starts(factory)
+        if started:
+            log.info("timer start events started %d case(s)", started)
 
     @app.periodic(cron="17 * * * *", periodic_id="engine-purge-messages")
     @app.task(name=PURGE_TASK, queue=WAKEUP_QUEUE, queueing_lock=PURGE_TASK)

@@ -197,3 +197,32 @@ class Wakeup(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TimerSchedule(Base):
+    """When the next case of a process with a timer start event starts (engine.schedules).
+
+    One row per process: deploying a new version moves the row to it, so the latest
+    version starts the new cases and no occurrence fires for two versions.
+    """
+
+    __tablename__ = "timer_schedules"
+    __table_args__ = (Index("ix_timer_schedules_next_due_at", "next_due_at"),)
+
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    element_name: Mapped[str] = mapped_column(String(300), default="")
+    kind: Mapped[str] = mapped_column(String(20))  # timeDate, timeDuration, timeCycle
+    expression: Mapped[str] = mapped_column(String(300))
+    department: Mapped[str | None] = mapped_column(String(50))
+    #: The series' first occurrence (for a cron cycle: where its search started).
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Occurrences still to come, the next one included; NULL for a cycle without end.
+    remaining: Mapped[int | None] = mapped_column(Integer)
+    last_fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_case_id: Mapped[uuid.UUID | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

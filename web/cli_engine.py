@@ -76,6 +76,39 @@ def list_processes(ctx: click.Context) -> None:
             )
 
 
+@processes.command("schedules")
+@click.option("--pause", "pause", metavar="PROCESS_ID", help="Stop starting cases of this process.")
+@click.option("--resume", "resume", metavar="PROCESS_ID", help="Start its cases again (from now on).")
+@click.pass_context
+def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None:
+    """List timer start schedules (next start in Athens time); pause or resume one."""
+    from core.clock import ATHENS
+    from engine.schedules import list_schedules, set_paused
+
+    with _unit_of_work(ctx) as session:
+        for process_id, paused in ((pause, True), (resume, False)):
+            if process_id:
+                set_paused(session, process_id, paused)
+                click.echo(f"{process_id}: {'paused' if paused else 'resumed'}")
+        rows = list_schedules(session)
+        if not rows:
+            click.echo("No deployed process has a timer start event.")
+        for schedule, version in rows:
+            if schedule.paused:
+                due = "paused"
+            elif schedule.next_due_at is None:
+                due = "finished"
+            else:
+                due = f"{schedule.next_due_at.astimezone(ATHENS):%Y-%m-%d %H:%M %Z}"
+            left = "∞" if schedule.remaining is None else str(schedule.remaining)
+            click.echo(
+                f"{schedule.process_id:<32} v{version:<4} {schedule.expression:<36} next {due:<22} "
+                f"remaining {left}"
+            )
+            if schedule.last_error:
+                click.echo(f"    last error: {schedule.last_error}")
+
+
 @click.command()
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between looks for due work.")
 @click.pass_context

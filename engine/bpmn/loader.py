@@ -6,6 +6,7 @@ import copy
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from lxml import etree
@@ -25,6 +26,7 @@ from engine.bpmn.checks import (
 from engine.bpmn.names import CAMUNDA, label, local_name, tag
 from engine.bpmn.rewrite import rewrite_for_spiff
 from engine.bpmn.safe_xml import parse_xml
+from engine.bpmn.timer_start import TimerStart, find_timer_start, strip_timer_start
 from engine.errors import DeploymentError, Problem
 
 
@@ -71,6 +73,8 @@ class CompiledDefinition:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    #: The process's timer start event: engine.schedules starts its cases.
+    timer_start: TimerStart | None = None
 
 
 def content_hash(data: bytes) -> str:
@@ -100,6 +104,11 @@ def compile_definition(
     problems = _schema_problems(tree)
     executable, rewrite_problems = rewrite_for_spiff(tree)
     problems += rewrite_problems
+    timer_start, timer_problems = find_timer_start(process, datetime.now(UTC))
+    problems += timer_problems
+    for each in executable.getroot().iter(tag("process")):
+        if timer_start is not None and each.get("id") == process.get("id"):
+            strip_timer_start(each)
     for each in executable.getroot().iter(tag("process")):
         problems += check_process(each, known_lanes)
     if problems:
@@ -114,6 +123,7 @@ def compile_definition(
         spec=spec,
         subprocess_specs=subprocess_specs,
         tasks=task_infos(executable.getroot()),
+        timer_start=timer_start,
     )
 
 

@@ -48,3 +48,19 @@ def test_audit_verify_and_incidents(run: object) -> None:
     assert code == 1 and "no open incident 999" in out
     code, out = run("messages", "purge")  # type: ignore[operator]
     assert code == 0 and "Purged 0 expired message(s)." in out
+
+
+def test_processes_schedules_list_pause_and_resume(run: object) -> None:
+    code, out = run("processes", "schedules")  # type: ignore[operator]
+    assert code == 0 and "No deployed process has a timer start event." in out
+    run("processes", "deploy")  # type: ignore[operator]
+    code, out = run("processes", "schedules")  # type: ignore[operator]
+    line = next(x for x in out.splitlines() if x.startswith("protocol_daily_report"))
+    # The next start in Athens time: 08:00 EET or EEST.
+    assert "0 0 8 ? * MON-FRI" in line and " 08:00 EE" in line and "remaining ∞" in line
+    code, out = run("processes", "schedules", "--pause", "protocol_daily_report")  # type: ignore[operator]
+    assert code == 0 and "protocol_daily_report: paused" in out and "next paused" in out
+    code, out = run("processes", "schedules", "--resume", "protocol_daily_report")  # type: ignore[operator]
+    assert code == 0 and " 08:00 EE" in out
+    code, out = run("processes", "schedules", "--pause", "nothing_here")  # type: ignore[operator]
+    assert code == 1 and "has no timer start schedule" in out and "Traceback" not in out
