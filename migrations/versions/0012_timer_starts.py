@@ -1,6 +1,6 @@
 """timer starts: one schedule per process with a timer start event (engine.schedules)
 
-Revision ID: 0011_timer_starts
+Revision ID: 0012_timer_starts
 Revises: 0011_citizen_accounts
 Create Date: 2026-11-22
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_timer_starts"
+revision: str = "0012_timer_starts"
 down_revision: str | None = "0011_citizen_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
