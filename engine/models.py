@@ -216,6 +216,8 @@ class TimerSchedule(Base):
     kind: Mapped[str] = mapped_column(String(20))  # timeDate, timeDuration, timeCycle
     expression: Mapped[str] = mapped_column(String(300))
     department: Mapped[str | None] = mapped_column(String(50))
+    #: Occurrences on weekends and Greek public holidays are passed over (no case).
+    working_days_only: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     #: The series' first occurrence (for a cron cycle: where its search started).
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -55,6 +55,7 @@ def replace_schedule(
     schedule.definition_id = definition.id
     schedule.element_id, schedule.element_name = timer.element_id, timer.name
     schedule.department = timer.department
+    schedule.working_days_only = timer.working_days_only
     schedule.updated_at = now
     session.add(schedule)
     session.flush()

@@ -36,6 +36,7 @@ from engine.commands import start_case
 from engine.models import TimerSchedule
 from engine.org import Department
 from engine.schedules import series_of
+from engine.workdays import athens_date, is_working_day
 
 log = logging.getLogger(__name__)
 #: A schedule whose case could not start is tried again this much later (with its error shown).
@@ -54,13 +55,24 @@ class TimerStartFired:
     missed: int
 
 
+@dataclass(frozen=True)
+class TimerStartSkipped:
+    """One occurrence passed over: it fell on a non-working day of a working-days schedule."""
+
+    process_id: str
+    due_at: datetime
+
+
 def fire_due_timer_start(
     session: Session, now: datetime | None = None, current: list[str] | None = None
-) -> TimerStartFired | None:
+) -> TimerStartFired | TimerStartSkipped | None:
     """Start the case of the earliest due, unlocked schedule in ``session`` (the caller commits).
 
-    None when nothing is due. ``current`` receives the process id as it is taken, so a
-    caller whose transaction failed knows which schedule to postpone.
+    A schedule with ``working_days_only`` passes over an occurrence on a weekend or a Greek
+    public holiday (Europe/Athens date) without a case; after an outage the one catch-up
+    case still starts whatever the day. None when nothing is due. ``current`` receives the
+    process id as it is taken, so a caller whose transaction failed knows which schedule to
+    postpone.
     """
     now = now or utcnow()
     schedule = session.scalars(
@@ -76,8 +88,16 @@ def fire_due_timer_start(
         current.append(schedule.process_id)
     due = schedule.next_due_at
     assert due is not None
-    department_id = _department(session, schedule)
     step = series_of(schedule).after(now, due)
+    if schedule.working_days_only and not step.missed and not is_working_day(athens_date(due)):
+        # A weekend or a public holiday: this occurrence starts nothing; the series goes on.
+        log.info("timer start of %s: %s is not a working day, no case", schedule.process_id, due)
+        schedule.next_due_at, schedule.remaining = step.next_due, step.remaining
+        schedule.last_error = None
+        schedule.updated_at = now
+        session.flush()
+        return TimerStartSkipped(schedule.process_id, due)
+    department_id = _department(session, schedule)
     data: dict[str, Any] = {"scheduled_for": due.isoformat(), "timer_start": schedule.element_id}
     if step.missed:
         data["missed_occurrences"] = step.missed
@@ -120,9 +140,11 @@ def fire_due_timer_starts(
         current: list[str] = []
         try:
             with factory.begin() as session:
-                if fire_due_timer_start(session, now, current) is None:
+                fired = fire_due_timer_start(session, now, current)
+                if fired is None:
                     break
-            started += 1
+            if isinstance(fired, TimerStartFired):
+                started += 1
         except Exception as exc:
             log.exception("timer start of %s failed", current[-1] if current else "?")
             # Without a schedule to blame, or unable to record it, the next sweep tries again.

@@ -103,7 +103,7 @@ def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None
             left = "∞" if schedule.remaining is None else str(schedule.remaining)
             click.echo(
                 f"{schedule.process_id:<32} v{version:<4} {schedule.expression:<36} next {due:<22} "
-                f"remaining {left}"
+                f"remaining {left}" + ("  working days only" if schedule.working_days_only else "")
             )
             if schedule.last_error:
                 click.echo(f"    last error: {schedule.last_error}")

@@ -28,6 +28,8 @@ from engine.errors import Problem
 from engine.timer_series import KINDS, TimerExpressionError, parse_timer
 
 HUMAN_TASKS = ("userTask", "manualTask")
+#: Values of the extension property ``calendar`` of a timer start event.
+CALENDARS = ("all_days", "working_days")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class TimerStart:
     kind: str  # timeDate, timeDuration, timeCycle
     expression: str
     department: str | None
+    #: Occurrences on weekends and Greek public holidays start no case (property calendar).
+    working_days_only: bool = False
 
 
 def _start_events(process: etree._Element) -> list[etree._Element]:
@@ -103,7 +107,18 @@ def find_timer_start(process: etree._Element, now: datetime) -> tuple[TimerStart
                 "properties), e.g. department = PROT.",
             )
         )
-    return TimerStart(element_id, name, kind, expression, department), problems
+    calendar = _property(event, "calendar") or _property(process, "calendar") or "all_days"
+    if calendar not in CALENDARS:
+        problems.append(
+            Problem(
+                element_id,
+                name,
+                f"extension property calendar = {calendar!r} is unknown; use working_days (no case on "
+                "weekends and Greek public holidays) or all_days.",
+            )
+        )
+    timer = TimerStart(element_id, name, kind, expression, department, calendar == "working_days")
+    return timer, problems
 
 
 def strip_timer_start(process: etree._Element) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -21,7 +21,12 @@ from engine.errors import DeploymentError
 from engine.jobs import start_worker_thread
 from engine.models import Case, CaseTask, ProcessDefinition, TimerSchedule, Wakeup
 from engine.schedules import set_paused
-from engine.timer_starts import fire_due_timer_start, fire_due_timer_starts
+from engine.timer_starts import (
+    TimerStartFired,
+    TimerStartSkipped,
+    fire_due_timer_start,
+    fire_due_timer_starts,
+)
 from tests.engine.bpmn_builder import flow, process
 from tests.engine.conftest import Org
 
@@ -35,11 +40,13 @@ def timer_process(
     name: str = "Every hour",
     process_id: str = "hourly_check",
     extra_start: str = "",
+    calendar: str | None = None,
 ) -> bytes:
     """A process whose timer start event leads to one Clerk task."""
+    days = f'<camunda:property name="calendar" value="{calendar}"/>' if calendar else ""
     return process(
         f'<bpmn:startEvent id="Timer_start" name="{name}"><bpmn:extensionElements><camunda:properties>'
-        f'<camunda:property name="department" value="{department}"/></camunda:properties>'
+        f'<camunda:property name="department" value="{department}"/>{days}</camunda:properties>'
         f'</bpmn:extensionElements><bpmn:timerEventDefinition><bpmn:{kind} xsi:type="bpmn:tFormalExpression">'
         f"{expression}</bpmn:{kind}></bpmn:timerEventDefinition></bpmn:startEvent>"
         + extra_start
@@ -310,3 +317,32 @@ def test_real_worker_fires_an_occurrence_due_during_its_outage_once(
     with Session(committed_engine) as session:
         assert len(cases_of(session)) == 1
         assert schedule_of(session).next_due_at is None
+
+
+def test_a_working_days_schedule_passes_over_public_holidays(db_session: Session, org: Org) -> None:
+    """Christmas 2026 is a Friday: the 08:00 weekday start skips it (no case) and comes back Monday."""
+    eve = datetime(2026, 12, 24, 12, 0, tzinfo=UTC)
+    deploy_at(
+        db_session, eve, timer_process("0 0 8 ? * MON-FRI", org.department.code, calendar="working_days")
+    )
+    christmas = schedule_of(db_session).next_due_at
+    assert christmas is not None and christmas.astimezone(ATHENS).date() == date(2026, 12, 25)
+    skipped = fire_due_timer_start(db_session, christmas + timedelta(seconds=30))
+    assert isinstance(skipped, TimerStartSkipped) and cases_of(db_session) == []
+    monday = schedule_of(db_session).next_due_at
+    assert monday is not None and monday.astimezone(ATHENS) == datetime(2026, 12, 28, 8, 0, tzinfo=ATHENS)
+    fired = fire_due_timer_start(db_session, monday + timedelta(seconds=30))
+    assert isinstance(fired, TimerStartFired) and len(cases_of(db_session)) == 1
+
+
+def test_without_the_calendar_property_a_holiday_starts_a_case(db_session: Session, org: Org) -> None:
+    eve = datetime(2026, 12, 24, 12, 0, tzinfo=UTC)
+    deploy_at(db_session, eve, timer_process("0 0 8 ? * MON-FRI", org.department.code))
+    christmas = schedule_of(db_session).next_due_at
+    assert christmas is not None and not schedule_of(db_session).working_days_only
+    assert isinstance(fire_due_timer_start(db_session, christmas + timedelta(seconds=30)), TimerStartFired)
+
+
+def test_an_unknown_calendar_is_refused_at_deploy(db_session: Session, org: Org) -> None:
+    with pytest.raises(DeploymentError, match=r"calendar = 'weekdays' is unknown"):
+        deploy_at(db_session, T0, timer_process("R/P1D", org.department.code, calendar="weekdays"))
