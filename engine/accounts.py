@@ -12,6 +12,13 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.org import ROLES, Department, User
 
+MIN_PASSWORD_LENGTH = 8
+
+
+class PasswordTooShort(InvalidInput):
+    """A new password shorter than MIN_PASSWORD_LENGTH."""
+
+
 _hasher = PasswordHasher()
 # Verifying against a fixed hash when the user does not exist keeps the time the same,
 # so response times do not reveal which usernames exist.
@@ -20,8 +27,8 @@ _DUMMY_HASH = _hasher.hash("polis-no-such-user")
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
-    if len(password) < 8:
-        raise InvalidInput("A password needs at least 8 characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordTooShort(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     return _hasher.hash(password)
 
 

@@ -64,6 +64,8 @@ class CaseDetail:
     history: list[AuditEvent]
     notifications: list[Notification]
     incidents: list[Incident]
+    #: Full names of the open tasks' assignees, by user id.
+    assignee_names: dict[uuid.UUID, str]
 
 
 def _uuid(value: str | uuid.UUID) -> uuid.UUID | None:
@@ -204,6 +206,7 @@ def case_detail(session: Session, case_id: uuid.UUID, user: User) -> CaseDetail:
         history=case_history(session, case.id),
         notifications=delivery_status(session, case.id),
         incidents=list(incidents),
+        assignee_names=user_names(session, {t.assignee_id for t in tasks if t.assignee_id}),
     )
 
 

@@ -36,6 +36,7 @@ from engine.commands import start_case
 from engine.models import TimerSchedule
 from engine.org import Department
 from engine.schedules import series_of
+from engine.timer_series import Step
 from engine.workdays import athens_date, is_working_day
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,7 @@ def fire_due_timer_start(
     if schedule.working_days_only and not step.missed and not is_working_day(athens_date(due)):
         # A weekend or a public holiday: this occurrence starts nothing; the series goes on.
         log.info("timer start of %s: %s is not a working day, no case", schedule.process_id, due)
-        schedule.next_due_at, schedule.remaining = step.next_due, step.remaining
-        schedule.last_error = None
-        schedule.updated_at = now
-        session.flush()
+        _move_on(session, schedule, step, now)
         return TimerStartSkipped(schedule.process_id, due)
     department_id = _department(session, schedule)
     data: dict[str, Any] = {"scheduled_for": due.isoformat(), "timer_start": schedule.element_id}
@@ -104,14 +102,19 @@ def fire_due_timer_start(
     case = start_case(session, schedule.process_id, department_id=department_id, data=data)
     if case.definition.id != schedule.definition_id:  # deploy moves the row with the version
         log.warning("timer start of %s: schedule and newest version disagree", schedule.process_id)
-    schedule.next_due_at, schedule.remaining = step.next_due, step.remaining
     schedule.last_fired_at, schedule.last_case_id = now, case.id
-    schedule.last_error = None
-    schedule.updated_at = now
-    session.flush()
+    _move_on(session, schedule, step, now)
     return TimerStartFired(
         schedule.process_id, case.id, case.number, case.definition.version, due, step.missed
     )
+
+
+def _move_on(session: Session, schedule: TimerSchedule, step: Step, now: datetime) -> None:
+    """Put the schedule on its next occurrence; the one just handled went fine."""
+    schedule.next_due_at, schedule.remaining = step.next_due, step.remaining
+    schedule.last_error = None
+    schedule.updated_at = now
+    session.flush()
 
 
 def _department(session: Session, schedule: TimerSchedule) -> Any:

@@ -6,6 +6,7 @@ issue 6 grows forms into rendered, translated definitions.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from functools import lru_cache
@@ -64,7 +65,5 @@ def validation_errors(form_key: str | None, data: dict[str, Any]) -> list[str]:
 
 def form_definition(form_key: str) -> dict[str, Any] | None:
     """The JSON Schema of a task form (for clients that draw it), or None if it has none."""
-    if not form_exists(form_key):
-        return None
-    schema: dict[str, Any] = json.loads((DEFINITIONS / f"{form_key}.json").read_text(encoding="utf-8"))
-    return schema
+    validator = _validator(form_key)  # read and checked once per process
+    return None if validator is None else copy.deepcopy(validator.schema)

@@ -8,15 +8,15 @@ exempt from CSRF. Cookie-session writes must send the session's CSRF token in th
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, request, session
+from flask import g, request
 
 from core.errors import PermissionDenied, Unauthenticated
 from engine.tokens import authenticate_token
 from web.auth import current_user
+from web.csrf import csrf_matches
 from web.services import db
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -86,12 +86,9 @@ def require_staff() -> Any:
     needed = "write" if writing else "read"
     if needed not in identity.scopes:
         raise TokenScopeMissing(f"This API token lacks the '{needed}' scope; create one that has it.")
-    if writing and identity.via == "session":
-        expected = session.get("_csrf")
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not expected or not hmac.compare_digest(str(expected), sent):
-            raise CsrfRefused(
-                "Send the session's CSRF token in the X-CSRF-Token header (from GET /api/v1/me), "
-                "or use an API token."
-            )
+    if writing and identity.via == "session" and not csrf_matches(request.headers.get("X-CSRF-Token", "")):
+        raise CsrfRefused(
+            "Send the session's CSRF token in the X-CSRF-Token header (from GET /api/v1/me), "
+            "or use an API token."
+        )
     return identity.user

@@ -30,6 +30,7 @@ from engine.staff import (
     user_names,
 )
 from web.api_auth import require_staff
+from web.api_input import json_object
 from web.csrf import csrf_token
 from web.services import db
 from web.staff_json import case_summary, detail_json, item_json, task_json
@@ -44,13 +45,6 @@ def _authenticate() -> None:
 
 def _staff() -> Any:
     return g.staff
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object with Content-Type: application/json.")
-    return data
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -94,6 +88,18 @@ def _datetime_arg(name: str) -> datetime | None:
     return moment
 
 
+def _page(key: str, rows: list[dict[str, Any]], limit: int, offset: int) -> Response:
+    """A page of a list, with the offset of the next page (None on the last one)."""
+    return jsonify(
+        {
+            key: rows,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if len(rows) == limit else None,
+        }
+    )
+
+
 def _task_answer(task_id: uuid.UUID) -> Response:
     return jsonify(task_json(task_detail(db(), task_id, _staff())))
 
@@ -131,15 +137,7 @@ def tasks() -> Response:
     )
     items = inbox(db(), _staff(), request.args.get("view", "mine"), filters)
     names = user_names(db(), {i.assignee_id for i in items if i.assignee_id})
-    full = len(items) == filters.limit
-    return jsonify(
-        {
-            "tasks": [item_json(item, names) for item in items],
-            "limit": filters.limit,
-            "offset": filters.offset,
-            "next_offset": filters.offset + filters.limit if full else None,
-        }
-    )
+    return _page("tasks", [item_json(item, names) for item in items], filters.limit, filters.offset)
 
 
 @bp.get("/tasks/<uuid:task_id>")
@@ -165,7 +163,7 @@ def release(task_id: uuid.UUID) -> Response:
 @bp.post("/tasks/<uuid:task_id>/complete")
 def complete(task_id: uuid.UUID) -> Response:
     """Submit the task's form (``{"data": {...}}``); the case moves on."""
-    data = _body().get("data", {})
+    data = json_object().get("data", {})
     case = complete_task(db(), task_id, data, _staff())
     return jsonify(
         {
@@ -182,7 +180,7 @@ def complete(task_id: uuid.UUID) -> Response:
 @bp.post("/tasks/<uuid:task_id>/assign")
 def assign(task_id: uuid.UUID) -> Response:
     """The head gives the task to a member of the department (``{"user": username or id}``)."""
-    assignee = find_user(db(), _text(_body(), "user"))
+    assignee = find_user(db(), _text(json_object(), "user"))
     assign_task(db(), task_id, assignee, _staff())
     return _task_answer(task_id)
 
@@ -190,7 +188,7 @@ def assign(task_id: uuid.UUID) -> Response:
 @bp.post("/tasks/<uuid:task_id>/forward")
 def forward(task_id: uuid.UUID) -> Response:
     """The head sends the task to another department (``{"department": code or id}``)."""
-    department = find_department(db(), _text(_body(), "department"))
+    department = find_department(db(), _text(json_object(), "department"))
     forward_task(db(), task_id, department.id, _staff())
     return jsonify({"id": str(task_id), "department_id": str(department.id), "forwarded": True})
 
@@ -208,14 +206,7 @@ def cases() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify(
-        {
-            "cases": [case_summary(case) for case in found],
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if len(found) == limit else None,
-        }
-    )
+    return _page("cases", [case_summary(case) for case in found], limit, offset)
 
 
 @bp.get("/cases/<uuid:case_id>")
@@ -227,14 +218,14 @@ def case(case_id: uuid.UUID) -> Response:
 @bp.post("/cases/<uuid:case_id>/comments")
 def comment(case_id: uuid.UUID) -> tuple[Response, int]:
     """Add a comment (``{"comment": "..."}``) to the case's history."""
-    comment_on_case(db(), case_id, _text(_body(), "comment"), _staff())
+    comment_on_case(db(), case_id, _text(json_object(), "comment"), _staff())
     return jsonify({"case_id": str(case_id), "commented": True}), 201
 
 
 @bp.post("/cases/<uuid:case_id>/cancel")
 def cancel(case_id: uuid.UUID) -> Response:
     """Cancel an active case (head of its department or admin; ``{"reason": "..."}``)."""
-    cancel_visible_case(db(), case_id, _text(_body(), "reason"), _staff())
+    cancel_visible_case(db(), case_id, _text(json_object(), "reason"), _staff())
     return jsonify({"case_id": str(case_id), "status": "cancelled"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
-from core.errors import InvalidInput
+from engine.accounts import PasswordTooShort
 from engine.applicants.service import verify_email
 from engine.applicants.signup import reset_password
 from web.services import db, services
@@ -42,9 +42,7 @@ def reset() -> tuple[str, int] | str:
         return render_template("citizen/reset.html", token=token, done=False, error=error), 422
     try:
         reset_password(db(), services().settings, token, password)
-    except InvalidInput as exc:
-        if "8 characters" not in str(exc):
-            raise
+    except PasswordTooShort:
         error = _("A password needs at least 8 characters.")
         return render_template("citizen/reset.html", token=token, done=False, error=error), 422
     return render_template("citizen/reset.html", token="", done=True, error=None)

@@ -15,6 +15,7 @@ from core.errors import InvalidInput, NotFound
 from engine.applicants.models import Applicant
 from engine.applicants.service import get_applicant
 from engine.applicants.signup import session_fingerprint
+from web.csrf import csrf_matches
 from web.services import db, services
 
 SESSION_KEY = "applicant_id"
@@ -67,9 +68,7 @@ def check_same_site_write() -> None:
     """
     if request.mimetype == "application/json":
         return
-    sent = request.headers.get("X-CSRF-Token", "")
-    expected = session.get("_csrf")
-    if expected and hmac.compare_digest(str(expected), sent):
+    if csrf_matches(request.headers.get("X-CSRF-Token", "")):
         return
     raise InvalidInput(
         "Signed in, a form or multipart request must send the X-CSRF-Token header "

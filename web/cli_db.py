@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+from sqlalchemy.orm import Session
 
 from core.database import DATABASE_NAME, database_url, downgrade_database, embedded_cluster, upgrade_database
-from core.db import check_database, make_engine, make_session_factory
+from core.db import check_database, make_engine, make_session_factory, session_scope
 from core.settings import Settings
 from web.cli import settings_of
 
@@ -28,6 +32,17 @@ def prepare_database(settings: Settings) -> str:
     finally:
         engine.dispose()
     return url
+
+
+@contextmanager
+def unit_of_work(ctx: click.Context) -> Iterator[Session]:
+    """One committed transaction on the configured database (started if embedded)."""
+    engine = make_engine(prepare_database(settings_of(ctx)))
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @db.command()

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
-from core.db import make_engine, make_session_factory, session_scope
+from core.db import make_engine, make_session_factory
 from web.cli import settings_of
-from web.cli_db import prepare_database
-
-
-@contextmanager
-def _unit_of_work(ctx: click.Context) -> Iterator[Any]:
-    """One committed transaction on the configured database."""
-    engine = make_engine(prepare_database(settings_of(ctx)))
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
+from web.cli_db import prepare_database, unit_of_work
 
 
 @click.group()
@@ -52,7 +38,7 @@ def deploy(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from engine.definitions import PROCESSES_DIR, deploy_definition
 
     paths = list(files) or sorted(PROCESSES_DIR.glob("*.bpmn"))
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         for path in paths:
             result = deploy_definition(session, path.read_bytes(), path.name)
             state = "deployed" if result.created else "unchanged"
@@ -65,7 +51,7 @@ def list_processes(ctx: click.Context) -> None:
     """List deployed definitions, newest version first."""
     from engine.definitions import list_definitions
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         rows = list_definitions(session)
         if not rows:
             click.echo("No process is deployed yet; run `polis processes deploy`.")
@@ -85,7 +71,7 @@ def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None
     from core.clock import ATHENS
     from engine.schedules import list_schedules, set_paused
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         for process_id, paused in ((pause, True), (resume, False)):
             if process_id:
                 set_paused(session, process_id, paused)
@@ -145,7 +131,7 @@ def verify(ctx: click.Context, case_ref: str | None) -> None:
     from engine.audit import verify_audit
     from engine.commands import find_case
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         case_id = find_case(session, case_ref).id if case_ref else None
         problems = verify_audit(session, case_id)
     for problem in problems:
@@ -166,7 +152,7 @@ def list_incidents(ctx: click.Context) -> None:
     """Show open incidents."""
     from engine.timers import open_incidents
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         rows = open_incidents(session)
         if not rows:
             click.echo("No open incidents.")
@@ -185,7 +171,7 @@ def retry(ctx: click.Context, incident_id: int) -> None:
     from engine.runtime import Actor
     from engine.timers import retry_incident
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         retry_incident(session, incident_id, Actor(None, "admin (CLI)"))
     click.echo(f"Incident #{incident_id} scheduled for retry.")
 
@@ -201,6 +187,6 @@ def purge(ctx: click.Context) -> None:
     """Delete kept messages whose expiry has passed (the worker also does this hourly)."""
     from engine.messages import purge_expired_messages
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         purged = purge_expired_messages(session)
     click.echo(f"Purged {purged} expired message(s).")

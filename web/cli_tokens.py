@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import click
 
 from core.clock import ATHENS
-
-
-@contextmanager
-def _unit_of_work(ctx: click.Context) -> Iterator[Any]:
-    # Imported here: web.cli imports this module while it builds the command group.
-    from web.cli_engine import _unit_of_work as engine_unit_of_work
-
-    with engine_unit_of_work(ctx) as session:
-        yield session
+from web.cli_db import unit_of_work
 
 
 def _when(moment: datetime | None) -> str:
@@ -52,7 +41,7 @@ def create(
     from engine.staff import find_user
     from engine.tokens import SCOPES, create_token
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         user = find_user(session, username)
         expires = utcnow() + timedelta(days=expires_days) if expires_days else None
         issued = create_token(session, user, name, scopes=scopes or SCOPES, expires_at=expires)
@@ -66,13 +55,17 @@ def create(
 @click.pass_context
 def list_(ctx: click.Context, username: str | None) -> None:
     """List tokens (never the tokens themselves)."""
+    from sqlalchemy import select
+
+    from engine.org import User
     from engine.staff import find_user
     from engine.tokens import list_tokens
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         user = find_user(session, username) if username else None
         rows = list_tokens(session, user)
-        users = {row.user_id: find_user(session, str(row.user_id)).username for row in rows}
+        owners = {row.user_id for row in rows}
+        users = dict(session.execute(select(User.id, User.username).where(User.id.in_(owners))).all())
         for row in rows:
             state = "revoked" if row.revoked_at else "active"
             click.echo(
@@ -91,6 +84,6 @@ def revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke token TOKEN_ID for good."""
     from engine.tokens import revoke_token
 
-    with _unit_of_work(ctx) as session:
+    with unit_of_work(ctx) as session:
         token = revoke_token(session, token_id)
         click.echo(f"token {token.id} ({token.name}) revoked")

@@ -17,6 +17,12 @@ def csrf_token() -> str:
     return str(token)
 
 
+def csrf_matches(sent: str) -> bool:
+    """Whether ``sent`` is the session's token (compared in constant time)."""
+    expected = session.get("_csrf")
+    return bool(expected) and hmac.compare_digest(str(expected), sent)
+
+
 def init_csrf(app: Flask) -> None:
     """Refuse state-changing form posts that do not carry the session's token."""
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -26,6 +32,5 @@ def init_csrf(app: Flask) -> None:
         if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
             return
         sent = request.form.get("_csrf", "") or request.headers.get("X-CSRF-Token", "")
-        expected = session.get("_csrf")
-        if not expected or not hmac.compare_digest(str(expected), sent):
+        if not csrf_matches(sent):
             abort(400, description="The form has expired. Reload the page and try again.")

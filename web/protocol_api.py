@@ -14,12 +14,13 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied
 from engine.protocol.drafts import draft_from_mapping
 from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, ReceiptSealer, receipt_for, receipt_for_sender
 from engine.protocol.search import query_from_params, search
 from engine.protocol.service import cancel, correct, describe, get_entry, register, related_ids
 from web.api_auth import api_identity, require_staff
+from web.api_input import json_object
 from web.services import db, services
 
 bp = Blueprint("protocol_api", __name__, url_prefix="/api/v1/protocol")
@@ -51,13 +52,6 @@ def _user() -> Any:
     if identity.via == "token":
         return require_staff()  # the token's scope must allow the method
     return identity.user
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object with Content-Type: application/json.")
-    return data
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:
@@ -104,7 +98,7 @@ def _pdf(key: str, filename: str) -> Response:
 def register_entry() -> tuple[Response, int]:
     """Register a document; 201 with the entry and its number."""
     user = _user()
-    entry = register(db(), draft_from_mapping(_body()), registered_by=user)
+    entry = register(db(), draft_from_mapping(json_object()), registered_by=user)
     return jsonify(_entry_json(entry)), 201
 
 
@@ -127,7 +121,7 @@ def search_entries() -> Response:
 @bp.post("/entries/<uuid:entry_id>/cancel")
 def cancel_entry(entry_id: uuid.UUID) -> Response:
     """Cancel an entry (it keeps its number); body ``{"reason": "..."}``."""
-    reason = _body().get("reason")
+    reason = json_object().get("reason")
     entry = cancel(db(), entry_id, reason=str(reason or ""), cancelled_by=_user())
     return jsonify(_entry_json(entry))
 
@@ -136,7 +130,7 @@ def cancel_entry(entry_id: uuid.UUID) -> Response:
 def correct_entry(entry_id: uuid.UUID) -> tuple[Response, int]:
     """Register an ορθή επανάληψη of an entry; 201 with the new entry."""
     user = _user()
-    entry = correct(db(), entry_id, draft_from_mapping(_body()), registered_by=user)
+    entry = correct(db(), entry_id, draft_from_mapping(json_object()), registered_by=user)
     return jsonify(_entry_json(entry)), 201
 
 

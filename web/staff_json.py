@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.inbox import InboxItem
-from engine.staff import CaseDetail, TaskDetail, user_names
+from engine.staff import CaseDetail, TaskDetail
 from storage import download_ttl
-from web.services import db, services
+from web.services import services
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -60,9 +60,8 @@ def case_summary(case: Any) -> dict[str, Any]:
 def task_json(detail: TaskDetail) -> dict[str, Any]:
     """An open task with its form and case."""
     task = detail.task
-    assignee = (
-        {"id": str(detail.assignee.id), "full_name": detail.assignee.full_name} if detail.assignee else None
-    )
+    assignee = detail.assignee
+    names = {assignee.id: assignee.full_name} if assignee else {}
     return {
         "id": str(task.task_id),
         "title": task.title,
@@ -70,7 +69,7 @@ def task_json(detail: TaskDetail) -> dict[str, Any]:
         "lane": task.lane,
         "role": task.role,
         "department_id": str(task.department_id) if task.department_id else None,
-        "assignee": assignee,
+        "assignee": user_ref(task.assignee_id, names),
         "priority": task.priority,
         "created_at": iso(task.created_at),
         "due_at": iso(task.due_at),
@@ -86,7 +85,7 @@ def detail_json(detail: CaseDetail) -> dict[str, Any]:
     store = services().store
     ttl = download_ttl(services().settings)
     department = detail.department
-    names = user_names(db(), {t.assignee_id for t in detail.tasks if t.assignee_id})
+    names = detail.assignee_names
     return case_summary(case) | {
         "data": case.data,
         "applicant": case.applicant,

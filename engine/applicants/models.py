@@ -50,7 +50,9 @@ class EmailVerificationToken(Base):
     """A single-use link emailed to an applicant; only its keyed hash is kept."""
 
     __tablename__ = "applicant_email_tokens"
-    __table_args__ = (CheckConstraint("purpose IN ('verify', 'reset')", name="purpose"),)
+    __table_args__ = (
+        CheckConstraint(f"purpose IN ({', '.join(repr(p) for p in TOKEN_PURPOSES)})", name="purpose"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     applicant_id: Mapped[uuid.UUID] = mapped_column(

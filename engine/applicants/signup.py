@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -39,13 +40,27 @@ def reset_url(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url}/citizen/reset?token={quote(token)}"
 
 
+#: Each emailed-link template: the purpose of its token, its page, and the value naming the link.
+_LINKS: dict[str, tuple[str, Callable[[Settings, str], str], str]] = {
+    "email_verification": ("verify", verification_url, "verification_url"),
+    "password_reset": ("reset", reset_url, "reset_url"),
+    "account_exists": ("reset", reset_url, "reset_url"),
+}
+
+
 def _send_link(
-    session: Session, settings: Settings, applicant: Applicant, template: str, now: datetime | None
+    session: Session,
+    settings: Settings,
+    applicant: Applicant,
+    template: str,
+    now: datetime | None,
+    token: str | None = None,
 ) -> None:
+    """Queue a ``template`` email with its link; a new token unless ``token`` was just issued."""
     assert applicant.email is not None  # only accounts with an address get links
-    purpose = "verify" if template == "email_verification" else "reset"
-    token = issue_email_token(session, applicant, secret=settings.secret(), now=now, purpose=purpose)
-    link = verification_url(settings, token) if purpose == "verify" else reset_url(settings, token)
+    purpose, page, value_name = _LINKS[template]
+    if token is None:
+        token = issue_email_token(session, applicant, secret=settings.secret(), now=now, purpose=purpose)
     enqueue_notification(
         session,
         channel="email",
@@ -54,7 +69,7 @@ def _send_link(
         template_key=template,
         values={
             "applicant_name": applicant.full_name,
-            ("verification_url" if purpose == "verify" else "reset_url"): link,
+            value_name: page(settings, token),
             "municipality_name": settings.municipality_name,
         },
         now=now,
@@ -96,21 +111,8 @@ def sign_up(
         template = "email_verification" if existing.email_verified_at is None else "account_exists"
         _send_link(session, settings, existing, template, now)
         return str(existing.email)
-    assert applicant.email is not None  # register() always sets it
-    enqueue_notification(
-        session,
-        channel="email",
-        recipient=applicant.email,
-        locale=applicant.preferred_locale,
-        template_key="email_verification",
-        values={
-            "applicant_name": applicant.full_name,
-            "verification_url": verification_url(settings, token),
-            "municipality_name": settings.municipality_name,
-        },
-        now=now,
-    )
-    return applicant.email
+    _send_link(session, settings, applicant, "email_verification", now, token=token)
+    return str(applicant.email)
 
 
 def request_password_reset(

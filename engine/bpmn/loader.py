@@ -106,9 +106,11 @@ def compile_definition(
     problems += rewrite_problems
     timer_start, timer_problems = find_timer_start(process, datetime.now(UTC))
     problems += timer_problems
-    for each in executable.getroot().iter(tag("process")):
-        if timer_start is not None and each.get("id") == process.get("id"):
-            strip_timer_start(each)
+    if timer_start is not None:  # the schedule starts the cases (engine.bpmn.timer_start)
+        main_id = process.get("id")
+        strip_timer_start(
+            next(p for p in executable.getroot().iter(tag("process")) if p.get("id") == main_id)
+        )
     for each in executable.getroot().iter(tag("process")):
         problems += check_process(each, known_lanes)
     if problems:
