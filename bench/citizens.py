@@ -28,12 +28,15 @@ from aiosmtpd.controller import Controller
 from jsonschema import Draft202012Validator
 
 from core.database import upgrade_database
-from core.db import make_engine, make_session_factory, session_scope
+from core.orm import make_engine, make_session_factory, session_scope
 from core.pgcluster import PgCluster
-from engine.certificates import CertificateContext, render_certificate_html, render_certificate_pdf
+from engine.domains import load_domains
+from engine.issuing.certificates import CertificateContext, render_certificate_html, render_certificate_pdf
 from engine.notifications.outbox import deliver_due, enqueue_notification
 from engine.notifications.senders import SmtpSender
 from forms.catalogue import get_service, validate_submission
+
+load_domains()  # as every Polis process does at start
 from tests.citizens.samples import sample_attachments, sample_data
 
 CONTEXT = CertificateContext(

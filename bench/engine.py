@@ -43,16 +43,20 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.database import upgrade_database
-from core.db import make_engine, session_scope
+from core.orm import make_engine, session_scope
 from core.pgcluster import PgCluster
-from engine import case_store, runtime, workflow_cache
-from engine.bpmn.loader import compile_definition
-from engine.commands import complete_task, start_case
-from engine.definitions import deploy_definition
-from engine.lanes import lane_rules
-from engine.models import CaseTask
-from engine.org import Department, User
-from engine.serialization import new_workflow, state_from_json, state_to_json
+from engine.domains import load_domains
+from engine.people.models import Department, User
+from engine.workflow import cache as workflow_cache
+from engine.workflow import case_store, runtime
+from engine.workflow.bpmn.loader import compile_definition
+from engine.workflow.commands import complete_task, start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.lanes import lane_rules
+from engine.workflow.models import CaseTask
+from engine.workflow.serialization import new_workflow, state_from_json, state_to_json
+
+load_domains()  # as every Polis process does at start
 
 BASELINE = "raw insert+commit"
 ROUNDS = 8  # one-client completion figures: rounds, each next to its own raw measurement

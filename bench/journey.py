@@ -34,20 +34,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import event, select
 
 from core.database import upgrade_database
-from core.db import make_engine, make_session_factory, session_scope
+from core.orm import make_engine, make_session_factory, session_scope
 from core.pgcluster import PgCluster
 from core.settings import Settings
-from engine import certificates
-from engine.commands import claim_task, complete_task
-from engine.definitions import deploy_directory
-from engine.demo import seed_demo_municipality
-from engine.issued import new_verification_code
-from engine.models import CaseTask
-from engine.org import Department, User
+from engine.domains import load_domains
+from engine.issuing import certificates
+from engine.issuing.registry import new_verification_code
+from engine.people.demo import seed_demo_municipality
+from engine.people.models import Department, User
 from engine.requests import ApplicantInfo, Upload, submit_request
 from engine.requests import handlers as request_handlers
-from engine.services import load_handlers
-from engine.timers import fire_due_wakeups_in
+from engine.workflow.commands import claim_task, complete_task
+from engine.workflow.definitions import deploy_directory
+from engine.workflow.models import CaseTask
+from engine.workflow.timers import fire_due_wakeups_in
 from forms.catalogue import get_service
 from signing.pki import LeafSpec, Pki, PkiNames, PkiServer, build_config, write_pki
 from signing.sealer import PadesLevel, Sealer
@@ -201,7 +201,7 @@ def main() -> None:
             clerk = next(u for u in users if "clerk" in u.roles)
             head = next(u for u in users if u.id == department.head_user_id)
             session.expunge_all()
-        load_handlers()
+        load_domains()
         request_handlers.configure_handlers(settings=settings, store=store, sealer=sealer)
         service = get_service(SERVICE)
         form = {k: v for k, v in sample_data(service).items() if v is not None}

@@ -33,13 +33,16 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.database import upgrade_database
-from core.db import make_session_factory, session_scope
+from core.orm import make_session_factory, session_scope
 from core.pgcluster import PgCluster
-from engine.accounts import create_user
+from engine.domains import load_domains
+from engine.people.accounts import create_user
 from engine.protocol.drafts import EntryDraft
+from engine.protocol.entries import create_registry, register
 from engine.protocol.models import Direction, ProtocolEntry
 from engine.protocol.search import SearchQuery, search
-from engine.protocol.service import create_registry, register
+
+load_domains()  # as every Polis process does at start
 
 SUBJECT = "Αίτηση για βεβαίωση μόνιμης κατοικίας"
 
@@ -113,7 +116,7 @@ class Clerk:
 
 
 def service_client(engine: Engine, code: str, clerk: Clerk) -> Callable[[], None]:
-    """Our path: register() in a unit of work as the app runs it (core.db.session_scope)."""
+    """Our path: register() in a unit of work as the app runs it (core.orm.session_scope)."""
     request = EntryDraft(direction=Direction.OUTGOING, subject=SUBJECT, registry=code)
     sessions = make_session_factory(engine)
 

@@ -1,1 +1,2 @@
-"""Polis core: settings, database session, base errors. Imports nothing else of Polis."""
+"""Polis core: settings, database (ORM base, sessions, embedded cluster, migrations), clock and
+working-day calendar, base errors. Imports nothing else of Polis."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from core.db import Base
+from core.orm import Base
 from migrations.env_models import include_name  # also registers every model on Base.metadata
 
 config = context.config

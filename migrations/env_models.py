@@ -3,14 +3,6 @@
 migrations/env.py and the migration tests import this; a new models module is added here.
 """
 
-import engine.applicants.models
-import engine.issued
-import engine.models
-import engine.notifications.models
-import engine.org
-import engine.protocol.models
-import engine.requests.models
-import engine.tokens  # noqa: F401
 import storage.models  # noqa: F401
 
 

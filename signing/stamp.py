@@ -9,7 +9,6 @@ from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
@@ -18,13 +17,13 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import QRStampStyle
 
+from core.clock import ATHENS
 from core.errors import ConfigurationError
 
 # fontTools warns on every stamp about font tables it drops while subsetting (e.g. FFTM,
 # a FontForge timestamp); none of them matters in a PDF.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
-ATHENS = ZoneInfo("Europe/Athens")
 # Noto Sans (Debian fonts-noto-core) covers Greek. pyHanko 0.38 writes glyph widths in font
 # units as if every font had 1000 units per em; DejaVu Sans has 2048, so its text comes out
 # spaced twice too wide. Any replacement font must have 1000 units per em.

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.orm import Base
 
 
 class StoredObjectRecord(Base):

@@ -25,9 +25,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.database import upgrade_database
-from core.db import make_engine
+from core.orm import make_engine
 from core.pgcluster import PgCluster
 from core.settings import Settings
+from engine.domains import load_domains
 from storage.filesystem import FilesystemStore
 
 TEMPLATE_DB = "polis_template"
@@ -76,6 +77,12 @@ def _scratch_root() -> Path:
     if shm.is_dir() and os.access(shm, os.W_OK):
         return Path(tempfile.mkdtemp(prefix="polis-test-", dir=shm))
     return Path(tempfile.mkdtemp(prefix="polis-test-"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def domains() -> None:
+    """Plug the domains into the runtime, as every Polis process does at start."""
+    load_domains()
 
 
 @pytest.fixture(scope="session")

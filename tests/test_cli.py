@@ -21,7 +21,7 @@ from core.database import embedded_cluster
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-POLIS = [sys.executable, "-m", "web"]
+POLIS = [sys.executable, "-m", "cli"]
 
 
 def _free_port() -> int:

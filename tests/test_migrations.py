@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from core.database import alembic_config, current_revision, downgrade_database, upgrade_database
-from core.db import Base, make_engine
+from core.orm import Base, make_engine
 from migrations.env_models import include_name  # also registers every model, as in env.py
 
 

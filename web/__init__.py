@@ -1,1 +1,4 @@
-"""The web application: Flask app factory, blueprints, templates, and the ``polis`` CLI."""
+"""The web application: the Flask app factory, the JSON API (web.api), the HTML pages
+(web.pages), sign-in (web.auth), CSRF, errors and rate limits. Imports engine, forms,
+signing, storage and core; never cli.
+"""

@@ -12,11 +12,12 @@ from flask_babel import Babel, get_locale
 
 from core.clock import ATHENS
 from core.settings import Settings, get_settings
+from engine.domains import load_domains
 from forms.catalogue import default_catalogue
 from storage import ObjectStore
+from web.context import build_services
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
-from web.services import build_services
 from web.unit_of_work import init_unit_of_work
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -46,6 +47,7 @@ def create_app(
     Tests pass a session factory bound to their own transaction and a store of their own.
     """
     settings = settings or get_settings()
+    load_domains()
     # A broken service catalogue stops the start with the file and field to fix.
     default_catalogue()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,30 +77,27 @@ def create_app(
     app.jinja_env.filters["athens"] = athens_time
     app.jinja_env.filters["athens_date"] = athens_day
 
-    from web import (
-        api_citizen,
-        api_requests,
-        api_sms,
-        api_staff,
-        auth,
-        citizen_oidc,
-        citizen_pages,
-        files,
-        health,
-        main,
-        openapi,
-        protocol_api,
-        track_pages,
-        verify,
-    )
+    from web import files, health
+    from web.api import citizen as api_citizen
+    from web.api import openapi
+    from web.api import protocol as api_protocol
+    from web.api import requests as api_requests
+    from web.api import sms as api_sms
+    from web.api import staff as api_staff
+    from web.api import verify as api_verify
+    from web.auth import oidc as citizen_oidc
+    from web.auth import staff as staff_auth
+    from web.pages import citizen as citizen_pages
+    from web.pages import public, tracking, verify
 
     for blueprint in (
         health.bp,
-        auth.bp,
-        main.bp,
+        staff_auth.bp,
+        public.bp,
         files.bp,
         verify.bp,
-        protocol_api.bp,
+        api_verify.bp,
+        api_protocol.bp,
         api_requests.bp,
         api_staff.bp,
         openapi.bp,
@@ -106,7 +105,7 @@ def create_app(
         api_sms.bp,
         citizen_oidc.bp,
         citizen_pages.bp,
-        track_pages.bp,
+        tracking.bp,
     ):
         app.register_blueprint(blueprint)
     init_csrf(app)

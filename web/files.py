@@ -5,14 +5,12 @@ S3 downloads never pass here: their presigned URLs point at the S3 server itself
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import quote
-
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, Response, abort, request
 
 from storage import ObjectNotFound
 from storage.filesystem import FilesystemStore
-from web.services import services
+from web.context import services
+from web.downloads import stream_object
 
 bp = Blueprint("files", __name__)
 
@@ -32,20 +30,8 @@ def download(key: str) -> Response:
         abort(404)
     try:
         stored = store.stat(key)
-        reader = store.open(key)
+        return stream_object(
+            store, key, content_type=stored.content_type, filename=filename, size=stored.size
+        )
     except ObjectNotFound:
         abort(404)
-
-    def chunks() -> Iterator[bytes]:
-        # A corrupt object raises IntegrityError at its end, after the headers are sent:
-        # the server then breaks the connection, so the client sees a failed download
-        # instead of a silently corrupt file.
-        with reader:
-            yield from reader
-
-    response = Response(stream_with_context(chunks()), mimetype=stored.content_type)
-    response.headers["Content-Length"] = str(stored.size)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if filename:
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from core.errors import PolisError
-from web.services import services
+from web.context import services
 
 bp = Blueprint("health", __name__)
 

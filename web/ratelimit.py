@@ -11,6 +11,13 @@ import threading
 import time
 from collections import deque
 
+from flask import request
+
+
+def client_address() -> str:
+    """The address limits count by: the client's, as the WSGI server (or ProxyFix) reports it."""
+    return request.remote_addr or "unknown"
+
 
 class SlidingWindow:
     """At most ``limit`` events per ``window`` seconds for each key."""

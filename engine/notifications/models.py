@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.orm import Base
 
 CHANNELS = ("email", "sms")
 #: "sending" is kept for senders that hand off asynchronously; the outbox itself holds the

@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import session_scope
 from core.errors import InvalidInput
+from core.orm import session_scope
 from core.settings import Settings
 from engine.notifications.messages import render_email, render_sms
 from engine.notifications.models import Notification
@@ -131,7 +131,7 @@ def enqueue_notification(
     return notification
 
 
-#: The worker's job that sends due notifications (engine.jobs registers it).
+#: The worker's job that sends due notifications (engine.workflow.jobs registers it).
 DELIVER_QUEUE = "notifications"
 DELIVER_TASK = "notifications.deliver"
 _DEFER_DELIVERY = text(

@@ -12,8 +12,8 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
+from engine.protocol.entries import get_registry
 from engine.protocol.models import EntryRelation, ProtocolEntry, Registry
-from engine.protocol.service import get_registry
 
 COLUMNS = (
     "registry",

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
+from engine.protocol.entries import Viewer, may_see
 from engine.protocol.errors import EntryNotFound
 from engine.protocol.models import Direction, ProtocolEntry
-from engine.protocol.service import Viewer, may_see
 from storage.base import ObjectStore
 from storage.records import record_object
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
 from engine.protocol.drafts import parse_direction
+from engine.protocol.entries import Viewer, get_registry
 from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import GUARDED_MARKS, Classification, Direction, ProtocolEntry
-from engine.protocol.service import Viewer, get_registry
 
 MAX_PAGE = 200
 

@@ -20,7 +20,7 @@ data as the process needs.
   content_type}`` (files already stored through ``storage``).
 * ``related_field``: key in ``data`` with entry ids to refer to.
 * ``case_id``, ``case_number``: the case being advanced (the engine passes them).
-* ``registered_by``: the acting ``engine.org.User`` (None for system registrations).
+* ``registered_by``: the acting ``engine.people.models.User`` (None for system registrations).
 * ``now``: optional clock (tests).
 * ``result_key``: the case-data key the entry is returned under (default ``protocol_entry``).
 
@@ -43,10 +43,10 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow as utc_now
 from engine.protocol.drafts import draft_from_mapping
+from engine.protocol.entries import register
 from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import ProtocolEntry
-from engine.protocol.service import register
-from engine.services import ServiceCall
+from engine.workflow.service_tasks import ServiceCall
 
 _COPIED = (
     "direction",

@@ -1,6 +1,6 @@
 """Service tasks of the citizen-request processes: render, seal, notify, record the outcome.
 
-Each handler runs in the case's own transaction (see engine.services.ServiceCall) from the
+Each handler runs in the case's own transaction (see engine.workflow.service_tasks.ServiceCall) from the
 worker's job queue, so a failure (TSA down, template error) is retried with backoff and ends
 as an incident an administrator can retry; nothing half-done stays behind because the
 handler's writes sit in a savepoint. What a handler returns goes into the case data.
@@ -18,21 +18,21 @@ from datetime import timedelta
 from threading import Lock
 from typing import Any
 
+from core.clock import utcnow
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
-from engine.certificates import CERTIFICATE_STAMP, CertificateContext, render_certificate_pdf
-from engine.issued import issue_document, new_verification_code, verification_path
-from engine.models import Case
+from core.workdays import athens_date
+from engine.issuing.certificates import CERTIFICATE_STAMP, CertificateContext, render_certificate_pdf
+from engine.issuing.registry import issue_document, new_verification_code, verification_path
 from engine.notifications.messages import TEMPLATE_KEYS
 from engine.notifications.outbox import notify_applicant
-from engine.org import Department
+from engine.people.models import Department
 from engine.protocol.drafts import FileRef
-from engine.protocol.service import attach_file
+from engine.protocol.entries import attach_file
 from engine.requests.files import add_case_file, get_case_file
 from engine.requests.submission import ApplicantInfo, notification_values
-from engine.runtime import utcnow
-from engine.services import ServiceCall, register_handler
-from engine.workdays import athens_date
+from engine.workflow.models import Case
+from engine.workflow.service_tasks import ServiceCall, register_handler
 from forms.catalogue import get_service
 from signing.config import sealer_for
 from signing.sealer import Sealer

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKe
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base
+from core.orm import Base
 
 FILE_KINDS = ("attachment", "supplied", "draft", "certificate", "letter")
 

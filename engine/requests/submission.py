@@ -26,18 +26,18 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings, get_settings
-from engine.commands import start_case
-from engine.models import Case
+from core.workdays import athens_date, due_date
 from engine.notifications.outbox import notify_applicant
-from engine.org import Department
+from engine.people.models import Department
 from engine.protocol.drafts import EntryDraft, FileRef
+from engine.protocol.entries import register
 from engine.protocol.models import DeliveryMethod, Direction, ProtocolEntry
-from engine.protocol.service import register
 from engine.requests.files import FileRejected, add_case_file, sniff
 from engine.requests.models import CaseFile, RequestSubmission
 from engine.requests.scanning import Scanner
 from engine.requests.urls import tracking_url
-from engine.workdays import athens_date, due_date
+from engine.workflow.commands import start_case
+from engine.workflow.models import Case
 from forms.catalogue import get_service
 from forms.greek_ids import is_valid_greek_phone, normalise_phone
 from forms.services import AttachmentInfo, Service

@@ -18,11 +18,9 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput
-from engine.messages import send_message
-from engine.models import Message
 from engine.protocol.drafts import EntryDraft, FileRef
+from engine.protocol.entries import register
 from engine.protocol.models import DeliveryMethod, Direction
-from engine.protocol.service import register
 from engine.requests.files import FileRejected, add_case_file
 from engine.requests.scanning import Scanner
 from engine.requests.submission import (
@@ -33,6 +31,8 @@ from engine.requests.submission import (
     protocol_summary,
 )
 from engine.requests.tracking import SUPPLIED_MESSAGE, find_by_tracking_code, tracking_of
+from engine.workflow.messages import send_message
+from engine.workflow.models import Message
 from forms.services import AttachmentInfo
 from forms.submission_errors import FieldError
 from forms.submissions import filename_problem

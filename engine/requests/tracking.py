@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import CaseNotFound
-from engine.models import AuditEvent, Case, Wakeup
+from core.workdays import athens_date
 from engine.protocol.models import ProtocolEntry
 from engine.protocol.receipts import ensure_receipt, receipt_filename
 from engine.requests.files import get_case_file
 from engine.requests.models import CaseFile
-from engine.workdays import athens_date
+from engine.workflow.errors import CaseNotFound
+from engine.workflow.models import AuditEvent, Case, Wakeup
 from forms.catalogue import UnknownService, get_service
 from storage import ObjectStore
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.applicants import (
+from engine.people.applicants import (
     EMAIL_TOKEN_TTL,
     authenticate,
     get_applicant,
@@ -19,7 +18,7 @@ from engine.applicants import (
     register,
     verify_email,
 )
-from engine.applicants.models import EmailVerificationToken
+from engine.people.applicants.models import EmailVerificationToken
 
 SECRET = "test-secret-for-applicant-tokens"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -112,11 +111,12 @@ def test_wrong_password_and_unknown_email_look_the_same(db_session):
             authenticate(db_session, email, "wrong password")
         return error.value.message, time.perf_counter() - start
 
-    known = [attempt("eleni.p@example.gr") for _ in range(3)]
-    unknown = [attempt("nobody@example.gr") for _ in range(3)]
+    known = [attempt("eleni.p@example.gr") for _ in range(5)]
+    unknown = [attempt("nobody@example.gr") for _ in range(5)]
     assert {m for m, _ in known} == {m for m, _ in unknown} == {"Wrong email or password."}
-    # Both paths run one argon2 verification; allow generous noise on a busy 2-core machine.
-    ratio = statistics.median(t for _, t in known) / statistics.median(t for _, t in unknown)
+    # Both paths run one argon2 verification. The fastest of five is the least disturbed by
+    # other work on a busy 2-core machine (a median still caught a neighbour's burst).
+    ratio = min(t for _, t in known) / min(t for _, t in unknown)
     assert 0.5 < ratio < 2.0
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from engine.certificates import (
+from engine.issuing.certificates import (
     PROTOCOL_PLACEHOLDER,
     CertificateContext,
     add_months,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.notifications.models import Notification
 from tests.citizens.conftest import client_from
-from web import api_citizen
+from web.api import citizen as api_citizen
 
 PASSWORD = "correct horse battery"
 

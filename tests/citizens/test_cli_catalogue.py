@@ -7,8 +7,8 @@ import shutil
 
 from click.testing import CliRunner
 
+from cli.main import main
 from forms.catalogue import CATALOGUE_DIR
-from web.cli import main
 
 
 def test_check_lists_the_valid_services():

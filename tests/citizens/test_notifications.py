@@ -16,11 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from core.db import make_engine, make_session_factory, session_scope
 from core.errors import InvalidInput
+from core.orm import make_engine, make_session_factory, session_scope
 from core.settings import Settings
-from engine.commands import start_case
-from engine.definitions import deploy_directory
 from engine.notifications.messages import render_sms, sms_encoding, sms_length
 from engine.notifications.models import Notification
 from engine.notifications.outbox import (
@@ -31,6 +29,8 @@ from engine.notifications.outbox import (
     notify_applicant,
 )
 from engine.notifications.senders import HttpSmsSender, SmtpSender, senders_from_settings
+from engine.workflow.commands import start_case
+from engine.workflow.definitions import deploy_directory
 from tests.engine.conftest import make_org
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

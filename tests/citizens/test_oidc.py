@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from engine.applicants.models import Applicant
+from engine.people.applicants.models import Applicant
 from tests.citizens.oidc_provider import Provider, RunningProvider
 
 

@@ -1,4 +1,4 @@
-"""web/openapi/citizen.yaml describes every /api/v1 route of the citizen and SMS blueprints."""
+"""web/api/openapi/citizen.yaml describes every /api/v1 route of the citizen and SMS blueprints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from openapi_spec_validator import validate
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "web" / "openapi" / "citizen.yaml"
+FRAGMENT = Path(__file__).resolve().parents[2] / "web" / "api" / "openapi" / "citizen.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from core.settings import Settings
-from engine.applicants.cases import APPLICANT_ACCOUNT
-from engine.applicants.models import Applicant
-from engine.applicants.signup import request_password_reset, reset_password
-from engine.models import Case
 from engine.notifications.models import Notification
+from engine.people.applicants.models import Applicant
+from engine.people.applicants.signup import request_password_reset, reset_password
+from engine.requests.my_requests import APPLICANT_ACCOUNT
+from engine.workflow.models import Case
 from tests.citizens.test_citizen_api import PASSWORD, register, signed_up, unique_email
 from tests.requests.test_api import multipart
 

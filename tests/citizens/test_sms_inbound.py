@@ -13,15 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from engine.commands import complete_task
-from engine.models import Case, CaseTask
+from engine.domains import load_domains
 from engine.notifications.models import Notification
-from engine.org import Department, User
+from engine.people.models import Department, User
 from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
-from engine.services import load_handlers
-from engine.sms_channel import national_number, parse_command
-from engine.timers import fire_due_wakeups_in
+from engine.requests.sms import national_number, parse_command
+from engine.workflow.commands import complete_task
+from engine.workflow.models import Case, CaseTask
+from engine.workflow.timers import fire_due_wakeups_in
 from storage.filesystem import FilesystemStore
 from tests.citizens.conftest import SMS_SECRET
 
@@ -164,7 +164,7 @@ def test_bad_sender_is_refused(citizen_client: Any, municipality: Session) -> No
 
 @pytest.fixture
 def handlers(test_settings: Settings, object_store: FilesystemStore) -> Iterator[None]:
-    load_handlers()
+    load_domains()
     configure_handlers(settings=test_settings, store=object_store)
     yield
     reset_handlers()

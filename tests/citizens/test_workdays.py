@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from core.errors import InvalidInput
-from engine.workdays import add_working_days, due_date, is_working_day, working_days_between
+from core.workdays import add_working_days, due_date, is_working_day, working_days_between
 
 
 @pytest.mark.parametrize(

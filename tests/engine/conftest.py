@@ -11,8 +11,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.definitions import deploy_directory
-from engine.org import Department, User
+from engine.people.models import Department, User
+from engine.workflow.definitions import deploy_directory
 
 
 @dataclass

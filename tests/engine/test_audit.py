@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from engine.audit import verify_audit
-from engine.commands import add_comment, complete_task, start_case
-from engine.models import CaseTask
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import add_comment, complete_task, start_case
+from engine.workflow.models import CaseTask
 from tests.engine.conftest import Org
 
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from engine.commands import claim_task, complete_task, start_case
-from engine.definitions import deploy_definition
-from engine.errors import DeploymentError, FormInvalid, TaskConflict, TaskForbidden, TaskNotFound
-from engine.messages import send_message
-from engine.models import AuditEvent, Case, CaseTask, ProcessDefinition
+from engine.workflow.commands import claim_task, complete_task, start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.errors import DeploymentError, FormInvalid, TaskConflict, TaskForbidden, TaskNotFound
+from engine.workflow.messages import send_message
+from engine.workflow.models import AuditEvent, Case, CaseTask, ProcessDefinition
 from tests.engine.conftest import Org
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.loader import compile_definition
-from engine.bpmn.rewrite import juel_to_python, timer_to_python
-from engine.errors import DeploymentError, ScriptRefusedError, UnsafeXmlError
-from engine.scripting import SCRIPT_ENGINE
-from engine.serialization import new_workflow
+from engine.workflow.bpmn.loader import compile_definition
+from engine.workflow.bpmn.rewrite import juel_to_python, timer_to_python
+from engine.workflow.errors import DeploymentError, ScriptRefusedError, UnsafeXmlError
+from engine.workflow.scripting import SCRIPT_ENGINE
+from engine.workflow.serialization import new_workflow
 from tests.engine.bpmn_builder import flow, process
 
 LANES = {"Clerk", "Head", "Substitute"}

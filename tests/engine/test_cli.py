@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from web.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.audit import case_history, verify_audit
-from engine.bpmn.loader import compile_definition
-from engine.commands import (
+from engine.workflow.audit import case_history, verify_audit
+from engine.workflow.bpmn.loader import compile_definition
+from engine.workflow.commands import (
     assign_task,
     cancel_case,
     claim_task,
@@ -21,10 +21,16 @@ from engine.commands import (
     release_task,
     start_case,
 )
-from engine.definitions import PROCESSES_DIR, deploy_definition
-from engine.errors import TaskConflict, TaskForbidden
-from engine.models import Case, CaseTask, ProcessDefinition, Wakeup
-from engine.serialization import new_workflow, spec_from_json, spec_to_json, state_from_json, state_to_json
+from engine.workflow.definitions import PROCESSES_DIR, deploy_definition
+from engine.workflow.errors import TaskConflict, TaskForbidden
+from engine.workflow.models import Case, CaseTask, ProcessDefinition, Wakeup
+from engine.workflow.serialization import (
+    new_workflow,
+    spec_from_json,
+    spec_to_json,
+    state_from_json,
+    state_to_json,
+)
 from tests.engine.conftest import Org
 
 

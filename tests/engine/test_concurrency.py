@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import session_scope
-from engine.audit import verify_audit
-from engine.commands import complete_task, start_case
-from engine.errors import TaskConflict
-from engine.models import AuditEvent, Case, CaseTask
-from engine.org import User
+from core.orm import session_scope
+from engine.people.models import User
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import complete_task, start_case
+from engine.workflow.errors import TaskConflict
+from engine.workflow.models import AuditEvent, Case, CaseTask
 from tests.engine.conftest import Org
 
 THREADS = 16

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.demo import ACCOUNTS, seed_demo_municipality
-from engine.org import Department, User
+from engine.people.demo import ACCOUNTS, seed_demo_municipality
+from engine.people.models import Department, User
 from forms.catalogue import list_services
 
 

@@ -8,10 +8,10 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.audit import case_history, verify_audit
-from engine.commands import claim_task, complete_task, start_case
-from engine.models import Case, CaseTask, Wakeup
-from engine.timers import fire_due_wakeups_in
+from engine.workflow.audit import case_history, verify_audit
+from engine.workflow.commands import claim_task, complete_task, start_case
+from engine.workflow.models import Case, CaseTask, Wakeup
+from engine.workflow.timers import fire_due_wakeups_in
 from tests.engine.conftest import Org
 
 

@@ -14,15 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from engine.audit import verify_audit
-from engine.commands import claim_task, complete_task, start_case
-from engine.errors import FormInvalid
-from engine.models import Case, CaseTask, Wakeup
+from engine.domains import load_domains
 from engine.notifications.models import Notification
 from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
-from engine.services import load_handlers
-from engine.timers import fire_due_wakeups_in
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import claim_task, complete_task, start_case
+from engine.workflow.errors import FormInvalid
+from engine.workflow.models import Case, CaseTask, Wakeup
+from engine.workflow.timers import fire_due_wakeups_in
 from storage.filesystem import FilesystemStore
 from tests.engine.conftest import Org
 
@@ -44,7 +44,7 @@ APPLICANT = {
 
 @pytest.fixture(autouse=True)
 def handlers(test_settings: Settings, object_store: FilesystemStore) -> Iterator[None]:
-    load_handlers()
+    load_domains()
     configure_handlers(settings=test_settings, store=object_store)
     yield
     reset_handlers()

@@ -9,11 +9,11 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from core.clock import utcnow
 from core.errors import InvalidInput
-from engine.commands import claim_task, complete_task, start_case
-from engine.inbox import InboxFilter, approval_queue, department_queue, inbox_query, my_tasks
-from engine.models import CaseTask
-from engine.runtime import utcnow
+from engine.workflow.commands import claim_task, complete_task, start_case
+from engine.workflow.models import CaseTask
+from engine.workflow.task_index import InboxFilter, approval_queue, department_queue, inbox_query, my_tasks
 from tests.engine.conftest import Org
 
 

@@ -12,13 +12,14 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.commands import complete_task, start_case
-from engine.definitions import deploy_definition
-from engine.messages import purge_expired_messages, send_message
-from engine.models import Case, CaseTask, Message, Wakeup
-from engine.runtime import Actor, utcnow
-from engine.services import ServiceCall, get_handler, register_handler, unregister_handler
-from engine.timers import MAX_ATTEMPTS, fire_due_wakeups_in, open_incidents, retry_incident
+from core.clock import utcnow
+from engine.workflow.commands import complete_task, start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.messages import purge_expired_messages, send_message
+from engine.workflow.models import Case, CaseTask, Message, Wakeup
+from engine.workflow.runtime import Actor
+from engine.workflow.service_tasks import ServiceCall, get_handler, register_handler, unregister_handler
+from engine.workflow.timers import MAX_ATTEMPTS, fire_due_wakeups_in, open_incidents, retry_incident
 from tests.engine.conftest import Org
 
 BPMN = Path(__file__).parent / "bpmn" / "supply_document.bpmn"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.bpmn.names import BPMN
-from engine.definitions import PROCESSES_DIR, validate_file
+from engine.workflow.bpmn.names import BPMN
+from engine.workflow.definitions import PROCESSES_DIR, validate_file
 
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 FILES = sorted(PROCESSES_DIR.glob("*.bpmn"))

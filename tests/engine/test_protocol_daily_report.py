@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
-from engine import workflow_cache
-from engine.audit import verify_audit
-from engine.commands import claim_task, complete_task
-from engine.errors import FormInvalid
-from engine.models import Case, CaseTask, TimerSchedule
-from engine.org import Department, User
-from engine.timer_starts import TimerStartFired, TimerStartSkipped, fire_due_timer_start
-from engine.workdays import is_working_day
+from core.workdays import is_working_day
+from engine.people.models import Department, User
+from engine.workflow import cache as workflow_cache
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import claim_task, complete_task
+from engine.workflow.errors import FormInvalid
+from engine.workflow.models import Case, CaseTask, TimerSchedule
+from engine.workflow.timer_starts import TimerStartFired, TimerStartSkipped, fire_due_timer_start
 from tests.engine.conftest import Org
 
 PROCESS = "protocol_daily_report"

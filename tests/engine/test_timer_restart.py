@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import session_scope
-from engine.commands import start_case
-from engine.definitions import deploy_definition
-from engine.jobs import start_worker_thread
-from engine.models import AuditEvent, CaseTask, Wakeup
+from core.orm import session_scope
+from engine.workflow.commands import start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.jobs import start_worker_thread
+from engine.workflow.models import AuditEvent, CaseTask, Wakeup
 from tests.engine.bpmn_builder import flow, process
 from tests.engine.conftest import Org
 

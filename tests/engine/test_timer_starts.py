@@ -13,15 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ATHENS
-from engine.audit import case_history
-from engine.bpmn.loader import compile_definition
-from engine.commands import start_case
-from engine.definitions import deploy_definition
-from engine.errors import DeploymentError
-from engine.jobs import start_worker_thread
-from engine.models import Case, CaseTask, ProcessDefinition, TimerSchedule, Wakeup
-from engine.schedules import set_paused
-from engine.timer_starts import (
+from engine.workflow.audit import case_history
+from engine.workflow.bpmn.loader import compile_definition
+from engine.workflow.commands import start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.errors import DeploymentError
+from engine.workflow.jobs import start_worker_thread
+from engine.workflow.models import Case, CaseTask, ProcessDefinition, TimerSchedule, Wakeup
+from engine.workflow.schedules import set_paused
+from engine.workflow.timer_starts import (
     TimerStartFired,
     TimerStartSkipped,
     fire_due_timer_start,

@@ -10,11 +10,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from core.db import make_engine, session_scope
-from engine import workflow_cache
-from engine.audit import verify_audit
-from engine.commands import complete_task, start_case
-from engine.models import AuditEvent, Case, CaseTask
+from core.orm import make_engine, session_scope
+from engine.workflow import cache as workflow_cache
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import complete_task, start_case
+from engine.workflow.models import AuditEvent, Case, CaseTask
 from tests.engine.conftest import Org
 
 

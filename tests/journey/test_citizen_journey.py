@@ -31,18 +31,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from core.db import make_engine, make_session_factory, session_scope
+from core.orm import make_engine, make_session_factory, session_scope
 from core.settings import Settings
-from engine.definitions import deploy_directory
-from engine.demo import DEMO_PASSWORD, seed_demo_municipality
-from engine.jobs import start_worker_thread
-from engine.models import Case, CaseTask
 from engine.notifications.models import Notification
-from engine.org import Department, User
+from engine.people.demo import DEMO_PASSWORD, seed_demo_municipality
+from engine.people.models import Department, User
+from engine.people.tokens import create_token
 from engine.protocol.models import ProtocolEntry
 from engine.requests.handlers import configure_handlers, reset_handlers
-from engine.timers import fire_due_wakeups_in
-from engine.tokens import create_token
+from engine.workflow.definitions import deploy_directory
+from engine.workflow.jobs import start_worker_thread
+from engine.workflow.models import Case, CaseTask
+from engine.workflow.timers import fire_due_wakeups_in
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs12Signer
 from signing.verify import Verdict, verify
@@ -52,7 +52,7 @@ from tests.requests.conftest import PDF_BYTES, form
 from tests.requests.test_api import multipart
 from tests.signing.pkitools import TestPki, openssl_verify_all, running_pki
 from tests.storage.conftest import free_port, moto_endpoint  # noqa: F401  (fixture)
-from web import api_requests
+from web.api import requests as api_requests
 
 SERVICE = "family_status"
 WAIT = 90.0  # seconds: the worker is fast, but CI machines are slow and busy

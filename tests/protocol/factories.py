@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.accounts import create_user
-from engine.org import User
+from engine.people.accounts import create_user
+from engine.people.models import User
 from engine.protocol.drafts import EntryDraft
 from engine.protocol.models import Direction
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.org import User
+from engine.people.models import User
 from tests.protocol.factories import make_user
 
 API = "/api/v1/protocol/entries"
@@ -122,7 +122,7 @@ def test_guarded_entries_are_not_found_for_others(client: Any, clerk: User, db_s
 
 
 def test_an_api_token_works_on_the_protocol_api(client: Any, clerk: User, db_session: Session) -> None:
-    from engine.tokens import create_token
+    from engine.people.tokens import create_token
 
     reader = create_token(db_session, clerk, "reader", scopes=["read"])
     writer = create_token(db_session, clerk, "writer")

@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import engine.protocol.handlers  # noqa: F401  (registers the handler, as the worker does)
-from engine.commands import start_case
-from engine.definitions import deploy_definition
-from engine.models import Case, Incident, Wakeup
+from core.clock import utcnow
 from engine.protocol.models import ProtocolEntry
-from engine.runtime import utcnow
-from engine.services import ServiceCall, register_handler, unregister_handler
-from engine.timers import fire_due_wakeups_in
+from engine.workflow.commands import start_case
+from engine.workflow.definitions import deploy_definition
+from engine.workflow.models import Case, Incident, Wakeup
+from engine.workflow.service_tasks import ServiceCall, register_handler, unregister_handler
+from engine.workflow.timers import fire_due_wakeups_in
 from tests.engine.bpmn_builder import flow, process
 from tests.engine.conftest import Org, make_org
 

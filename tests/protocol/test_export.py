@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, make_session_factory, session_scope
+from cli.main import main
+from core.orm import make_engine, make_session_factory, session_scope
+from engine.protocol.entries import cancel, create_registry, register
 from engine.protocol.export import COLUMNS, csv_lines, iter_book, json_chunks
-from engine.protocol.service import cancel, create_registry, register
 from tests.protocol.factories import draft, fixed_clock, incoming, make_user
-from web.cli import main
 
 START = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.protocol.drafts import FileRef
+from engine.protocol.entries import cancel, register
 from engine.protocol.models import ProtocolEntry
-from engine.protocol.service import cancel, register
 from tests.protocol.factories import draft, fixed_clock, make_user
 
 NOW = fixed_clock(datetime(2026, 5, 5, 8, 0, tzinfo=UTC))

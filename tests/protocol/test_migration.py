@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 
 import engine.protocol.models  # noqa: F401  (registers the tables)
-from core.db import Base
+from core.orm import Base
 
 
 def test_models_match_the_migrated_schema(db_engine: Engine) -> None:

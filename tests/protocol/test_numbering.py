@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from engine.org import User
+from engine.people.models import User
+from engine.protocol.entries import create_registry, register
 from engine.protocol.models import ProtocolEntry
-from engine.protocol.service import create_registry, register
 from tests.protocol.factories import draft, fixed_clock, make_user
 
 THREADS = 32

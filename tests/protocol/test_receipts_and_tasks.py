@@ -11,12 +11,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.protocol.entries import register
 from engine.protocol.errors import EntryNotFound, InvalidEntry
 from engine.protocol.models import ProtocolEntry
 from engine.protocol.receipts import ensure_receipt, receipt_for
-from engine.protocol.service import register
 from engine.protocol.tasks import handle_service_call, register_protocol
-from engine.services import ServiceCall
+from engine.workflow.service_tasks import ServiceCall
 from storage.filesystem import FilesystemStore
 from storage.models import StoredObjectRecord
 from tests.protocol.factories import fixed_clock, incoming, make_user

@@ -10,6 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.protocol.drafts import FileRef, draft_from_mapping
+from engine.protocol.entries import (
+    cancel,
+    correct,
+    create_registry,
+    describe,
+    get_entry,
+    get_registry,
+    register,
+    related_ids,
+)
 from engine.protocol.errors import (
     AlreadyCancelled,
     CorrectionOfCancelled,
@@ -21,16 +31,6 @@ from engine.protocol.errors import (
 )
 from engine.protocol.models import Classification, RegistryCounter
 from engine.protocol.numbering import protocol_year
-from engine.protocol.service import (
-    cancel,
-    correct,
-    create_registry,
-    describe,
-    get_entry,
-    get_registry,
-    register,
-    related_ids,
-)
 from tests.protocol.factories import draft, fixed_clock, incoming, make_user
 
 MOMENT = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)

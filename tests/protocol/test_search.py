@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.org import User
+from engine.people.models import User
+from engine.protocol.entries import register
 from engine.protocol.models import Classification, Direction, ProtocolEntry
 from engine.protocol.search import InvalidSearch, SearchQuery, decode_cursor, query_from_params, search
-from engine.protocol.service import register
 from tests.protocol.factories import draft, fixed_clock, incoming, make_user
 
 START = datetime(2026, 2, 1, 7, 0, tzinfo=UTC)

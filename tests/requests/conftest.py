@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.definitions import deploy_directory
-from engine.demo import seed_demo_municipality
+from engine.people.demo import seed_demo_municipality
 from engine.requests import ApplicantInfo, Upload
+from engine.workflow.definitions import deploy_directory
 from forms.catalogue import get_service
 from tests.citizens.samples import sample_data
 

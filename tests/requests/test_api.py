@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.models import Case
 from engine.protocol.models import ProtocolEntry
+from engine.workflow.models import Case
 from tests.requests.conftest import EXE_BYTES, PDF_BYTES, form
-from web import api_requests
+from web.api import requests as api_requests
 
 
 @pytest.fixture(autouse=True)

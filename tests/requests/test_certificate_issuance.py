@@ -21,20 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from engine.audit import verify_audit
-from engine.commands import claim_task, complete_task
-from engine.issued import lookup
-from engine.models import Case, CaseTask, Wakeup
+from engine.domains import load_domains
+from engine.issuing.registry import lookup
 from engine.notifications.models import Notification
-from engine.org import Department, User
+from engine.people.models import Department, User
 from engine.protocol.models import EntryFile, EntryRelation, ProtocolEntry
 from engine.requests import submit_request
 from engine.requests.files import case_files
 from engine.requests.handlers import configure_handlers, reset_handlers
 from engine.requests.supply import supply_documents
 from engine.requests.tracking import track
-from engine.services import load_handlers
-from engine.timers import fire_due_wakeups_in
+from engine.workflow.audit import verify_audit
+from engine.workflow.commands import claim_task, complete_task
+from engine.workflow.models import Case, CaseTask, Wakeup
+from engine.workflow.timers import fire_due_wakeups_in
 from forms.catalogue import get_service
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs12Signer
@@ -67,7 +67,7 @@ def sealer(test_pki: TestPki) -> Sealer:
 @pytest.fixture
 def handlers(test_settings: Settings, object_store: FilesystemStore, sealer: Sealer) -> Iterator[None]:
     """The service handlers use the test's store and seal."""
-    load_handlers()
+    load_domains()
     configure_handlers(settings=test_settings, store=object_store, sealer=sealer)
     yield
     reset_handlers()

@@ -15,15 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from engine.inbox import department_queue
-from engine.models import Case
 from engine.notifications.models import Notification
-from engine.org import User
+from engine.people.models import User
 from engine.protocol.models import EntryFile, ProtocolEntry
 from engine.requests import IdempotencyKeyReused, SubmissionInvalid, submit_request
 from engine.requests.files import FileRejected, case_files, sniff
 from engine.requests.models import RequestSubmission
 from engine.requests.scanning import ClamdScanner, ScannerUnavailable
+from engine.workflow.models import Case
+from engine.workflow.task_index import department_queue
 from forms.catalogue import UnknownService
 from storage.filesystem import FilesystemStore
 from tests.requests.conftest import EXE_BYTES, PNG_BYTES, applicant, form, required_uploads, upload

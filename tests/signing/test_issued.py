@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from engine.issued import (
+from engine.issuing.registry import (
     IssuedDocument,
     UnknownVerificationCode,
     history,
@@ -22,7 +22,7 @@ from engine.issued import (
     revoke_document,
     seal_and_issue,
 )
-from engine.org import User
+from engine.people.models import User
 from signing.errors import TimestampUnavailable
 from signing.sealer import PadesLevel, Sealer
 from signing.verify import Verdict, verify

@@ -14,8 +14,8 @@ from babel.messages.pofile import read_po
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
-from engine.issued import IssuedDocument, issue_document, new_verification_code, revoke_document
-from engine.org import User
+from engine.issuing.registry import IssuedDocument, issue_document, new_verification_code, revoke_document
+from engine.people.models import User
 from signing.config import sealer_for
 from signing.stamp import Stamp
 from storage.filesystem import FilesystemStore

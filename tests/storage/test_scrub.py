@@ -8,10 +8,10 @@ import os
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, session_scope
+from cli.main import main
+from core.orm import make_engine, session_scope
 from storage.filesystem import FilesystemStore
 from storage.records import scrub, store_file
-from web.cli import main
 
 
 def test_scrub_reports_missing_and_altered_objects(

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.commands import start_case
-from engine.definitions import deploy_directory
-from engine.models import CaseTask
-from engine.org import User
-from engine.tokens import create_token
+from engine.people.models import User
+from engine.people.tokens import create_token
+from engine.workflow.commands import start_case
+from engine.workflow.definitions import deploy_directory
+from engine.workflow.models import CaseTask
 from tests.engine.conftest import Org, make_org
 
 CSRF = "test-csrf-token"

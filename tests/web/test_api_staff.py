@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.models import Case, CaseTask
+from engine.workflow.models import Case, CaseTask
 from tests.web.staff_fixtures import World, bearer, build_world, sign_in
 
 
@@ -211,8 +211,8 @@ def test_tokens_authenticate_and_revoked_or_expired_ones_do_not(
 ) -> None:
     from datetime import timedelta
 
-    from engine.runtime import utcnow
-    from engine.tokens import ApiToken, create_token, revoke_token
+    from core.clock import utcnow
+    from engine.people.tokens import ApiToken, create_token, revoke_token
 
     anonymous = client.get("/api/v1/tasks")
     assert (anonymous.status_code, anonymous.json["error"]) == (401, "authentication_required")
@@ -264,10 +264,10 @@ def test_cookie_session_writes_need_the_csrf_token(client: Any, world: World, db
 def test_case_detail_lists_files_with_links_notifications_and_incidents(
     client: Any, world: World, db_session: Session, object_store: Any
 ) -> None:
-    from engine.models import Incident
+    from core.clock import utcnow
     from engine.notifications.outbox import enqueue_notification
     from engine.requests.files import add_case_file
-    from engine.runtime import utcnow
+    from engine.workflow.models import Incident
 
     pdf = b"%PDF-1.7\n% a test file\n"
     add_case_file(

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from core.db import make_engine, session_scope
+from core.orm import make_engine, session_scope
 from core.settings import Settings
-from engine.models import AuditEvent
+from engine.workflow.models import AuditEvent
 from storage.filesystem import FilesystemStore
 from tests.web.staff_fixtures import bearer, build_world
 from web.app import create_app

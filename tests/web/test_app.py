@@ -8,7 +8,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from engine.demo import DEMO_PASSWORD, seed_demo_municipality
+from engine.people.demo import DEMO_PASSWORD, seed_demo_municipality
 from storage.base import StorageUnavailable
 from web.app import TRANSLATIONS
 

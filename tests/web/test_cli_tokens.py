@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from core.db import make_engine, make_session_factory, session_scope
-from engine.accounts import create_user
-from engine.tokens import ApiToken, authenticate_token, hash_token
-from web.cli import main
+from cli.main import main
+from core.orm import make_engine, make_session_factory, session_scope
+from engine.people.accounts import create_user
+from engine.people.tokens import ApiToken, authenticate_token, hash_token
 
 
 def test_create_list_revoke(fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError
 from tests.web.staff_fixtures import bearer, build_world
-from web.openapi import FRAGMENTS, merge_fragments
+from web.api.openapi import FRAGMENTS, merge_fragments
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -47,7 +47,7 @@ def test_every_api_route_is_documented_and_every_documented_route_exists(app: An
         for method in item
         if method in ("get", "post", "put", "patch", "delete")
     }
-    assert sorted(routes - documented) == [], "routes missing from web/openapi/*.yaml"
+    assert sorted(routes - documented) == [], "routes missing from web/api/openapi/*.yaml"
     assert sorted(documented - routes) == [], "documented routes that the app does not have"
 
 

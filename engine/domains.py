@@ -1,0 +1,26 @@
+"""The domains plugged into the BPMN runtime: the organisation directory, the service-task
+handlers and the worker's jobs.
+
+engine.workflow knows none of the municipal domains; whoever starts Polis (the web app, the
+``polis`` command, the worker, the tests) calls :func:`load_domains` once, which imports the
+modules whose service-task handlers register themselves by name and registers the rest.
+"""
+
+from __future__ import annotations
+
+from engine.notifications.jobs import install_delivery_job
+from engine.people.directory import OrgDirectory
+from engine.protocol import handlers as protocol_handlers
+from engine.requests import general_request
+from engine.requests import handlers as request_handlers
+from engine.workflow.directory import register_directory
+from engine.workflow.jobs import register_jobs
+
+#: The modules whose import registers service-task handlers (``@register_handler``).
+HANDLER_MODULES = (protocol_handlers, request_handlers, general_request)
+
+
+def load_domains() -> None:
+    """Register the directory, the handlers and the jobs of every domain (idempotent)."""
+    register_directory(OrgDirectory())
+    register_jobs(install_delivery_job)

@@ -1,0 +1,105 @@
+"""Staff accounts: passwords (argon2) and signing in."""
+
+from __future__ import annotations
+
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput, NotFound, PermissionDenied
+from engine.people.models import ROLES, Department, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class PasswordTooShort(InvalidInput):
+    """A new password shorter than MIN_PASSWORD_LENGTH."""
+
+
+_hasher = PasswordHasher()
+# Verifying against a fixed hash when the user does not exist keeps the time the same,
+# so response times do not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("polis-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordTooShort(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return _hasher.hash(password)
+
+
+def check_password(stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches ``stored_hash``, and a fresh hash if it should be replaced.
+
+    With no stored hash (no such account, or no password set) a fixed dummy hash is checked
+    instead, so the answer takes the same time and reveals nothing about who has an account.
+    """
+    try:
+        _hasher.verify(stored_hash or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    if stored_hash is None:
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The active user with these credentials, or PermissionDenied (same message either way)."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    valid, rehashed = check_password(user.password_hash if user is not None else None, password)
+    if not valid or user is None or not user.is_active:
+        raise PermissionDenied("Wrong username or password.")
+    if rehashed:
+        user.password_hash = rehashed
+    return user
+
+
+def get_user(session: Session, user_id: uuid.UUID | str) -> User:
+    """The user with this id, or NotFound."""
+    try:
+        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+    except ValueError as exc:
+        raise NotFound("No such user.") from exc
+    user = session.get(User, key)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    password: str | None,
+    password_hash: str | None = None,
+    department: Department | None = None,
+    roles: list[str] | None = None,
+    email: str | None = None,
+    clearance: list[str] | None = None,
+) -> User:
+    """Add a member of staff; usernames are case-insensitive and unique."""
+    name = username.strip().lower()
+    if not name or not name.replace(".", "").replace("_", "").replace("-", "").isalnum():
+        raise InvalidInput(f"Username {username!r}: use letters, digits, '.', '_' or '-'.")
+    unknown = set(roles or []) - set(ROLES)
+    if unknown:
+        raise InvalidInput(f"Unknown roles {sorted(unknown)}; known roles are {list(ROLES)}.")
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise InvalidInput(f"Username {name!r} is taken; choose another.")
+    user = User(
+        username=name,
+        full_name=full_name,
+        email=email,
+        password_hash=hash_password(password) if password else password_hash,
+        department_id=department.id if department else None,
+        roles=list(roles or []),
+        clearance=list(clearance or []),
+    )
+    session.add(user)
+    session.flush()
+    return user

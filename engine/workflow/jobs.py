@@ -1,0 +1,158 @@
+"""The job queue: procrastinate on PostgreSQL runs the engine's wakeups.
+
+Each wakeup row (a BPMN timer, a service task to try) gets a procrastinate job at its
+due time, deferred in the same transaction that wrote the row (engine.workflow.case_store), so
+jobs survive restarts and one that came due while no worker ran is picked up when one
+starts. The job only names the wakeup; the row, locked with its case, decides whether
+anything happens, which makes every firing exactly-once even if a job runs twice. A
+periodic sweep is the safety net for rows without a job; another, hourly, deletes kept
+messages that expired before their case waited for them. Timer start events (new cases
+on a schedule, engine.workflow.timer_starts) are fired by a sweep every minute: their rows, not
+jobs, hold the due times, so one due while no worker ran fires when the next one starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import timedelta
+
+import procrastinate
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import utcnow
+from core.settings import Settings
+from engine.workflow.case_store import WAKEUP_QUEUE, WAKEUP_TASK
+from engine.workflow.messages import purge_expired_messages
+from engine.workflow.timer_starts import fire_due_timer_starts
+from engine.workflow.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
+
+log = logging.getLogger(__name__)
+SWEEP_TASK = "engine.sweep_wakeups"
+PURGE_TASK = "engine.purge_messages"
+TIMER_START_TASK = "engine.fire_timer_starts"
+SWEEP_GRACE = timedelta(minutes=1)
+#: Adds a domain's tasks to the worker's app (e.g. the notification delivery of engine.notifications).
+JobInstaller = Callable[[procrastinate.App, "sessionmaker[Session]", Settings | None], None]
+_installers: list[JobInstaller] = []
+
+
+def register_jobs(installer: JobInstaller) -> None:
+    """Have every worker app built from now on also carry the tasks ``installer`` adds."""
+    if installer not in _installers:
+        _installers.append(installer)
+
+
+def libpq_conninfo(factory: sessionmaker[Session]) -> str:
+    """The factory's database as a libpq URI (procrastinate talks to psycopg directly)."""
+    engine = factory.kw["bind"]
+    url = engine.url.set(drivername="postgresql")
+    return str(url.render_as_string(hide_password=False))
+
+
+def build_app(factory: sessionmaker[Session], settings: Settings | None = None) -> procrastinate.App:
+    """A procrastinate app whose tasks run wakeups and send notifications through ``factory``."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_conninfo(factory), min_size=1, max_size=3)
+    )
+
+    @app.task(name=WAKEUP_TASK, queue=WAKEUP_QUEUE)
+    def run_wakeup_job(wakeup_id: int) -> None:
+        try:
+            with factory.begin() as session:
+                run_wakeup(session, wakeup_id)
+        except Exception as exc:
+            log.exception("wakeup %s failed; postponed", wakeup_id)
+            postpone_wakeup(factory, wakeup_id, exc)
+
+    @app.periodic(cron="* * * * *", periodic_id="engine-sweep")
+    @app.task(name=SWEEP_TASK, queue=WAKEUP_QUEUE, queueing_lock=SWEEP_TASK)
+    def sweep_wakeups(timestamp: int) -> None:
+        # Wakeups overdue by more than a minute lost their job (e.g. written by hand).
+        while True:
+            current: list[int] = []
+            try:
+                with factory.begin() as session:
+                    if not fire_due_wakeups_in(session, utcnow() - SWEEP_GRACE, limit=1, current=current):
+                        return
+            except Exception as exc:
+                log.exception("wakeup sweep failed")
+                if current:
+                    postpone_wakeup(factory, current[-1], exc)
+                return
+
+    @app.periodic(cron="* * * * *", periodic_id="engine-timer-starts")
+    @app.task(name=TIMER_START_TASK, queue=WAKEUP_QUEUE, queueing_lock=TIMER_START_TASK)
+    def fire_timer_starts(timestamp: int) -> None:
+        # Each occurrence in its own transaction; a missed period fires once (see timer_starts).
+        started = fire_due_timer_starts(factory)
+        if started:
+            log.info("timer start events started %d case(s)", started)
+
+    @app.periodic(cron="17 * * * *", periodic_id="engine-purge-messages")
+    @app.task(name=PURGE_TASK, queue=WAKEUP_QUEUE, queueing_lock=PURGE_TASK)
+    def purge_messages(timestamp: int) -> None:
+        with factory.begin() as session:
+            purged = purge_expired_messages(session)
+        if purged:
+            log.info("purged %d expired message(s) that no case waited for", purged)
+
+    for install in _installers:
+        install(app, factory, settings)
+    return app
+
+
+def run_worker(
+    factory: sessionmaker[Session],
+    stop: threading.Event | None = None,
+    poll_seconds: float = 1.0,
+    settings: Settings | None = None,
+) -> None:
+    """Run the procrastinate worker (every queue) until ``stop`` is set.
+
+    The caller loads the domains first (engine.domains.load_domains), so their service-task
+    handlers and jobs are registered.
+    """
+    stop = stop or threading.Event()
+    asyncio.run(_serve(build_app(factory, settings), stop, poll_seconds))
+
+
+async def _serve(app: procrastinate.App, stop: threading.Event, poll_seconds: float) -> None:
+    async with app.open_async():
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                wait=True,
+                install_signal_handlers=False,
+                delete_jobs="successful",
+                fetch_job_polling_interval=poll_seconds,
+            )
+        )
+        log.info("polis worker started")
+        try:
+            while not stop.is_set() and not worker.done():
+                await asyncio.sleep(0.05)
+        finally:
+            # Also on cancellation (Ctrl-C): let the worker finish its shutdown while the
+            # app (its connection pool) is still open.
+            if not worker.done():
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
+        if not worker.cancelled():
+            worker.result()  # a worker that crashed raises here
+    log.info("polis worker stopped")
+
+
+def start_worker_thread(
+    factory: sessionmaker[Session], poll_seconds: float = 1.0, settings: Settings | None = None
+) -> tuple[threading.Thread, threading.Event]:
+    """Run the worker in a daemon thread (tests, embedded use); set the event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(factory, stop, poll_seconds, settings), name="polis-worker", daemon=True
+    )
+    thread.start()
+    return thread, stop

@@ -1,0 +1,220 @@
+"""Wakeups: BPMN timers and service tasks, run when due by the job queue (engine.workflow.jobs).
+
+Wakeup rows (and their procrastinate jobs) are written in the same transaction as the
+workflow state, so they survive restarts; firing one deletes or moves it in the
+transaction that advances the case, so a timer that came due while no worker ran fires
+exactly once when one starts.
+
+Lock order is always case row first, then wakeup row (as in every command), so the
+worker and people working on the same case cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import utcnow
+from core.errors import NotFound
+from engine.workflow.case_store import defer_wakeup_jobs
+from engine.workflow.models import Incident
+from engine.workflow.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, timer_due
+from engine.workflow.service_tasks import ServiceCall, get_handler, resolve_params
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(seconds=10)
+INCIDENTS = cast(Table, Incident.__table__)
+
+
+def fire_due_wakeups_in(
+    session: Session, now: datetime | None = None, limit: int = 100, current: list[int] | None = None
+) -> int:
+    """Run up to ``limit`` due wakeups inside ``session`` (the caller commits); return how many ran.
+
+    ``current`` receives the id of each wakeup as it is taken, so a caller whose
+    transaction failed knows which one to postpone.
+    """
+    ran = 0
+    skipped: set[int] = set()
+    while ran < limit:
+        outcome = _run_one(session, now or utcnow(), skipped, current if current is not None else [])
+        if outcome is None:
+            break
+        ran += outcome
+    return ran
+
+
+def _run_one(session: Session, now: datetime, skipped: set[int], current: list[int]) -> int | None:
+    """Take the earliest due wakeup: 1 if it ran, 0 if skipped, None if nothing is due."""
+    query = select(WAKEUPS.c.id, WAKEUPS.c.case_id).where(WAKEUPS.c.due_at <= now)
+    if skipped:
+        query = query.where(WAKEUPS.c.id.not_in(skipped))
+    candidate = session.execute(query.order_by(WAKEUPS.c.due_at).limit(1)).first()
+    if candidate is None:
+        return None
+    current.append(candidate.id)
+    case = lock_case(session, candidate.case_id)
+    wakeup = session.execute(
+        select(WAKEUPS).where(WAKEUPS.c.id == candidate.id, WAKEUPS.c.due_at <= now).with_for_update()
+    ).first()
+    if wakeup is None:  # someone else handled it while we waited for the case lock
+        skipped.add(candidate.id)
+        return 0
+    if wakeup.kind == "timer":
+        return _fire_timer(session, case, wakeup, skipped)
+    _run_service(session, case, wakeup, now)
+    return 1
+
+
+def _fire_timer(session: Session, case: OpenCase, wakeup: Any, skipped: set[int]) -> int:
+    task = _task(case, wakeup.task_id)
+    if task is None or task.state != TaskState.WAITING:  # stale: the timer is gone
+        session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+        return 1
+    due_before = timer_due(task)
+    name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    case.workflow.refresh_timers()
+    if task.state == TaskState.WAITING and timer_due(task) == due_before:
+        # Not due by the engine's clock yet (the row says otherwise): leave it for later.
+        skipped.add(wakeup.id)
+        return 0
+    case.workflow.do_engine_steps()
+    case.record("timer_fired", wakeup.task_id, timer=name)
+    save_case(session, case, Actor.system())
+    return 1
+
+
+def _task(case: OpenCase, task_id: uuid.UUID) -> Any:
+    try:
+        return case.workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return None
+
+
+def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -> None:
+    task = _task(case, wakeup.task_id)
+    if task is None or task.state != TaskState.READY:
+        session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+        return
+    info = case.definition.tasks[task.task_spec.bpmn_id]
+    handler = get_handler(info.handler)
+    try:
+        if handler is None:
+            raise LookupError(f"no service handler is registered as '{info.handler}'")
+        with session.begin_nested():  # a failing handler leaves none of its writes behind
+            data = dict(task.data)
+            params = resolve_params(info.params, data)
+            result = handler(ServiceCall(case.id, case.number, info.bpmn_id, data, session, params))
+    except Exception as exc:
+        _service_failed(session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now)
+        return
+    # What a handler returns is business data (a protocol number, an issued certificate):
+    # it goes to the case record, which tracking pages and inboxes read, and on in the flow.
+    task.data.update(result or {})
+    case.data.update(result or {})
+    task.run()
+    case.workflow.do_engine_steps()
+    case.record("service_completed", task.id, handler=info.handler)
+    save_case(session, case, Actor.system())
+
+
+def _service_failed(
+    session: Session, case: OpenCase, wakeup: Any, info: Any, error: str, now: datetime
+) -> None:
+    attempts = wakeup.attempts + 1
+    if attempts < MAX_ATTEMPTS:
+        due = now + BACKOFF_BASE * 2 ** (attempts - 1)
+        session.execute(
+            update(WAKEUPS)
+            .where(WAKEUPS.c.id == wakeup.id)
+            .values(attempts=attempts, last_error=error, due_at=due)
+        )
+        defer_wakeup_jobs(session, [(wakeup.id, due)])
+        return
+    session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
+    session.execute(
+        insert(INCIDENTS).values(
+            case_id=case.id,
+            task_id=wakeup.task_id,
+            bpmn_id=info.bpmn_id,
+            handler=info.handler or "",
+            error=error,
+            attempts=attempts,
+            created_at=now,
+        )
+    )
+    case.record("incident", wakeup.task_id, handler=info.handler, error=error, attempts=attempts)
+    save_case(session, case, Actor.system())
+
+
+def open_incidents(session: Session) -> list[Incident]:
+    """Incidents not yet retried, oldest first."""
+    return list(session.scalars(select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.id)))
+
+
+def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
+    """Schedule the failed service task again (now, with a fresh retry budget)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.resolved_at is not None:
+        raise NotFound(f"no open incident {incident_id}; list them with `polis incidents list`.")
+    case = lock_case(session, incident.case_id)
+    incident.resolved_at = utcnow()
+    now = utcnow()
+    wakeup_id = session.execute(
+        insert(WAKEUPS)
+        .values(case_id=case.id, task_id=incident.task_id, kind="service", due_at=now, attempts=0)
+        .returning(WAKEUPS.c.id)
+    ).scalar_one()
+    defer_wakeup_jobs(session, [(wakeup_id, now)])
+    case.record("incident_retried", incident.task_id, incident=incident_id)
+    save_case(session, case, actor)
+
+
+def run_wakeup(session: Session, wakeup_id: int, now: datetime | None = None) -> bool:
+    """Run one wakeup if it is still due (the job queue calls this); False if it was not.
+
+    A job whose wakeup is gone (already handled, case cancelled) or was moved later (a
+    retry with backoff, the next cycle of a timer, each with its own job) does nothing:
+    the row, not the job, decides, so every firing happens exactly once.
+    """
+    now = now or utcnow()
+    case_id = session.scalar(select(WAKEUPS.c.case_id).where(WAKEUPS.c.id == wakeup_id))
+    if case_id is None:
+        return False
+    case = lock_case(session, case_id)
+    wakeup = session.execute(
+        select(WAKEUPS).where(WAKEUPS.c.id == wakeup_id, WAKEUPS.c.due_at <= now).with_for_update()
+    ).first()
+    if wakeup is None:
+        return False
+    if wakeup.kind == "timer":
+        return _fire_timer(session, case, wakeup, set()) == 1
+    _run_service(session, case, wakeup, now)
+    return True
+
+
+def postpone_wakeup(factory: sessionmaker[Session], wakeup_id: int, exc: BaseException) -> None:
+    """Push back a wakeup whose transaction failed, with its own new job, and log why."""
+    try:
+        with factory.begin() as session:
+            due = utcnow() + BACKOFF_BASE * 6
+            moved = session.execute(
+                update(WAKEUPS)
+                .where(WAKEUPS.c.id == wakeup_id)
+                .values(
+                    attempts=WAKEUPS.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}", due_at=due
+                )
+                .returning(WAKEUPS.c.id)
+            ).first()
+            if moved is not None:
+                defer_wakeup_jobs(session, [(wakeup_id, due)])
+    except Exception:
+        log.exception("could not postpone wakeup %s", wakeup_id)

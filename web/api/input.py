@@ -1,0 +1,36 @@
+"""Reading the JSON body of an API request: one reader for every API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from core.errors import InvalidInput
+
+DEFAULT_HINT = "Send a JSON object with Content-Type: application/json."
+
+
+def json_object(hint: str = DEFAULT_HINT) -> dict[str, Any]:
+    """The request's JSON object body, or 422 with ``hint`` (what to send instead)."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser can follow: not a sensible object
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidInput(hint)
+    return data
+
+
+def parse_json_object(raw: str, what: str, hint: str = DEFAULT_HINT) -> dict[str, Any]:
+    """A JSON object sent as text (e.g. a multipart part named ``what``), or 422 with ``hint``."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"The '{what}' part is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise InvalidInput(f"The '{what}' part is nested too deeply; {hint}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(hint)
+    return data

@@ -1,0 +1,149 @@
+"""``/api/v1/protocol``: register, read, search, cancel and correct protocol entries (JSON).
+
+Thin views: parse the request, call one service of ``engine.protocol``, shape the answer.
+Errors become JSON in ``web/errors.py``; the request's unit of work commits on success.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from core.errors import NotFound, PermissionDenied
+from engine.protocol.drafts import draft_from_mapping
+from engine.protocol.entries import cancel, correct, describe, get_entry, register, related_ids
+from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, ReceiptSealer, receipt_for, receipt_for_sender
+from engine.protocol.search import query_from_params, search
+from web.api.input import json_object
+from web.auth.tokens import api_identity, require_staff
+from web.context import db, services
+from web.downloads import stream_object
+
+bp = Blueprint("protocol_api", __name__, url_prefix="/api/v1/protocol")
+
+
+#: app.extensions key under which the signing package registers its ReceiptSealer.
+RECEIPT_SEALER_EXTENSION = "protocol_receipt_sealer"
+
+
+class ReceiptLinkInvalid(NotFound):
+    """A sender's receipt link was altered or made up."""
+
+    code = "protocol_receipt_link_invalid"
+
+
+class SignInRequired(PermissionDenied):
+    """The API needs a signed-in member of staff."""
+
+    code = "sign_in_required"
+
+
+def _user() -> Any:
+    identity = api_identity()
+    if identity is None:
+        raise SignInRequired(
+            "Sign in first (POST /login) and call the API with the session cookie, "
+            "or send 'Authorization: Bearer <token>' (see `polis tokens create`)."
+        )
+    if identity.via == "token":
+        return require_staff()  # the token's scope must allow the method
+    return identity.user
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    body = describe(entry, related_ids(db(), entry.id))
+    body["receipt_url"] = url_for("protocol_api.receipt", entry_id=entry.id)
+    # The link to hand to the sender (email, portal): signed, so no sign-in is needed.
+    token = _receipt_tokens().dumps(str(entry.id))
+    body["sender_receipt_url"] = url_for("protocol_api.sender_receipt", token=token, _external=True)
+    return body
+
+
+def _receipt_tokens() -> URLSafeSerializer:
+    return URLSafeSerializer(services().settings.secret(), salt="protocol-receipt")
+
+
+def _receipt_sealer() -> ReceiptSealer | None:
+    """HOOK for the signing package: put a ReceiptSealer in app.extensions to seal receipts."""
+    sealer: ReceiptSealer | None = current_app.extensions.get(RECEIPT_SEALER_EXTENSION)
+    return sealer
+
+
+def _pdf(key: str, filename: str) -> Response:
+    return stream_object(
+        services().store, key, content_type=RECEIPT_CONTENT_TYPE, filename=filename, disposition="inline"
+    )
+
+
+@bp.post("/entries")
+def register_entry() -> tuple[Response, int]:
+    """Register a document; 201 with the entry and its number."""
+    user = _user()
+    entry = register(db(), draft_from_mapping(json_object()), registered_by=user)
+    return jsonify(_entry_json(entry)), 201
+
+
+@bp.get("/entries/<uuid:entry_id>")
+def get(entry_id: uuid.UUID) -> Response:
+    """One entry."""
+    return jsonify(_entry_json(get_entry(db(), entry_id, _user())))
+
+
+@bp.get("/entries")
+def search_entries() -> Response:
+    """Search: number, year, registry, date_from, date_to, direction, party, q, case_id,
+    case_number, classification, include_cancelled, limit, cursor."""
+    page = search(db(), query_from_params(request.args), _user())
+    return jsonify(
+        {"entries": [_entry_json(entry) for entry in page.entries], "next_cursor": page.next_cursor}
+    )
+
+
+@bp.post("/entries/<uuid:entry_id>/cancel")
+def cancel_entry(entry_id: uuid.UUID) -> Response:
+    """Cancel an entry (it keeps its number); body ``{"reason": "..."}``."""
+    reason = json_object().get("reason")
+    entry = cancel(db(), entry_id, reason=str(reason or ""), cancelled_by=_user())
+    return jsonify(_entry_json(entry))
+
+
+@bp.post("/entries/<uuid:entry_id>/corrections")
+def correct_entry(entry_id: uuid.UUID) -> tuple[Response, int]:
+    """Register an ορθή επανάληψη of an entry; 201 with the new entry."""
+    user = _user()
+    entry = correct(db(), entry_id, draft_from_mapping(json_object()), registered_by=user)
+    return jsonify(_entry_json(entry)), 201
+
+
+@bp.get("/entries/<uuid:entry_id>/receipt")
+def receipt(entry_id: uuid.UUID) -> Response:
+    """The registration receipt (PDF), made on first request."""
+    polis = services()
+    key, filename = receipt_for(
+        db(),
+        polis.store,
+        entry_id,
+        _user(),
+        issuer=polis.settings.municipality_name,
+        sealer=_receipt_sealer(),
+    )
+    return _pdf(key, filename)
+
+
+@bp.get("/receipts/<token>")
+def sender_receipt(token: str) -> Response:
+    """The receipt for the sender, through the signed link given at registration."""
+    try:
+        entry_id = uuid.UUID(str(_receipt_tokens().loads(token)))
+    except (BadSignature, ValueError) as exc:
+        raise ReceiptLinkInvalid(
+            "This receipt link is not valid; ask the protocol office for a new one."
+        ) from exc
+    polis = services()
+    key, filename = receipt_for_sender(
+        db(), polis.store, entry_id, issuer=polis.settings.municipality_name, sealer=_receipt_sealer()
+    )
+    return _pdf(key, filename)

@@ -1,0 +1,285 @@
+"""Citizens' requests over HTTP: the service catalogue, submission, tracking, supplied documents.
+
+``POST /api/v1/requests`` takes ``multipart/form-data`` — a ``request`` part with the JSON
+``{"service": code, "form": {...}, "applicant": {...}}`` and files named
+``attachments.<kind>`` — or plain JSON for requests without files. An ``Idempotency-Key``
+header makes a retry return the first answer (``Idempotent-Replayed: true``).
+
+Everything under ``/api/v1/track/<code>`` is public: the code is the key. Unknown codes,
+malformed ones and clients over the rate limit get the same 404, after the same time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.datastructures import FileStorage
+
+from core.errors import InvalidInput, NotFound
+from engine.protocol.errors import EntryNotFound
+from engine.requests import ApplicantInfo, Upload, submit_request, track
+from engine.requests.scanning import scanner_for
+from engine.requests.supply import supply_documents
+from engine.requests.tracking import Tracking, issued_file, request_receipt
+from engine.workflow.errors import CaseNotFound
+from forms.catalogue import get_service, list_services
+from web.api.input import json_object, parse_json_object
+from web.auth.citizen import check_same_site_write, current_applicant
+from web.context import db, services
+from web.downloads import stream_object
+from web.ratelimit import SlidingWindow, client_address
+
+bp = Blueprint("api_requests", __name__, url_prefix="/api/v1")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every failed or limited tracking lookup answers after this many seconds, whatever the cause.
+NOT_FOUND_FLOOR = 0.25
+LOOKUPS = SlidingWindow(limit=120, window=60.0)
+MISSES = SlidingWindow(limit=20, window=600.0)
+_NOT_FOUND = "No request has this tracking code; check the link you received."
+
+
+def public_lookup(view: F) -> F:
+    """Rate-limit a tracking view and make every 'not found' look and last the same."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        client = client_address()
+        try:
+            if MISSES.over(client) or not LOOKUPS.hit(client):
+                raise CaseNotFound(_NOT_FOUND)
+            try:
+                return view(*args, **kwargs)
+            except (CaseNotFound, EntryNotFound):
+                MISSES.hit(client)
+                raise
+        except NotFound:
+            time.sleep(max(0.0, started + NOT_FOUND_FLOOR - time.monotonic()))
+            raise CaseNotFound(_NOT_FOUND) from None
+
+    return cast(F, wrapper)
+
+
+# The catalogue ---------------------------------------------------------------------------
+
+
+def _service_json(code: str, locale: str, full: bool) -> dict[str, Any]:
+    service = get_service(code)
+    body: dict[str, Any] = {
+        "code": service.code,
+        "title": service.title.en if locale == "en" else service.title.el,
+        "description": service.description.en if locale == "en" else service.description.el,
+        "fee_eur": str(service.fee_eur),
+        "deadline_working_days": service.deadline_working_days,
+        "validity_months": service.validity_months,
+        "department": service.department,
+    }
+    if full:
+        body["form"] = {"schema": service.form_schema, "ui": service.ui}
+        body["attachments"] = [
+            {
+                "key": spec.key,
+                "label": spec.label.en if locale == "en" else spec.label.el,
+                "required": spec.required,
+                "mime_types": list(spec.mime_types),
+                "max_bytes": spec.max_bytes,
+                "max_files": spec.max_files,
+            }
+            for spec in service.attachments
+        ]
+    return body
+
+
+def _locale() -> str:
+    return "en" if request.args.get("lang") == "en" else "el"
+
+
+@bp.get("/services")
+def services_list() -> Response:
+    """The request types a citizen can submit."""
+    return jsonify({"services": [_service_json(s.code, _locale(), False) for s in list_services()]})
+
+
+@bp.get("/services/<code>")
+def service_detail(code: str) -> Response:
+    """One request type with its form (JSON Schema + UI hints) and attachment rules."""
+    return jsonify(_service_json(code, _locale(), True))
+
+
+# Submission ------------------------------------------------------------------------------
+
+
+_SUBMISSION_HINT = 'The request must be a JSON object: {"service": ..., "form": {...}, "applicant": {...}}.'
+
+
+def _submission_body() -> dict[str, Any]:
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("request")
+        if raw is None:
+            raise InvalidInput(
+                "The multipart request needs a part named 'request' with the JSON "
+                '{"service": ..., "form": {...}, "applicant": {...}}.'
+            )
+        return parse_json_object(raw, "request", _SUBMISSION_HINT)
+    if request.mimetype == "application/json":
+        return json_object(_SUBMISSION_HINT)
+    raise InvalidInput("Send multipart/form-data (with files) or application/json (without files).")
+
+
+def _uploads(prefix: str) -> list[Upload]:
+    uploads = []
+    for field, storage in request.files.items(multi=True):
+        if not field.startswith(prefix):
+            raise InvalidInput(f"Unexpected file field {field[:40]!r}; name files '{prefix}<kind>'.")
+        uploads.append(_upload(field.removeprefix(prefix), storage))
+    return uploads
+
+
+def _upload(key: str, storage: FileStorage) -> Upload:
+    # werkzeug spools each part to a temporary file beyond 500 KB: memory stays small.
+    return Upload(key=key, filename=storage.filename or "", stream=cast(Any, storage.stream))
+
+
+def _applicant(body: dict[str, Any]) -> ApplicantInfo:
+    given = body.get("applicant") or {}
+    if not isinstance(given, dict):
+        raise InvalidInput("'applicant' must be an object with name, email, phone, channel and locale.")
+    account = current_applicant()
+    if account is not None:
+        check_same_site_write()  # the request will be filed under the citizen's account
+        return ApplicantInfo(
+            name=account.full_name,
+            email=account.email,
+            phone=given.get("phone") or account.phone,
+            channel=str(given.get("channel") or account.preferred_channel),
+            locale=str(given.get("locale") or account.preferred_locale),
+            applicant_id=account.id,
+        )
+    return ApplicantInfo(
+        name=str(given.get("name") or ""),
+        email=given.get("email"),
+        phone=given.get("phone"),
+        channel=str(given.get("channel") or "email"),
+        locale=str(given.get("locale") or "el"),
+    )
+
+
+@bp.post("/requests")
+def submit() -> tuple[Response, int]:
+    """Submit a request; 201 with the case number, protocol number and tracking code."""
+    body = _submission_body()
+    service_code = body.get("service")
+    if not isinstance(service_code, str) or not service_code:
+        raise InvalidInput("Name the request type in 'service' (see GET /api/v1/services).")
+    settings = services().settings
+    result = submit_request(
+        db(),
+        services().store,
+        service_code=service_code,
+        form=body.get("form"),
+        attachments=_uploads("attachments."),
+        applicant=_applicant(body),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        source="web" if body.get("source") == "web" else "api",
+        scanner=scanner_for(settings.clamd_address),
+        settings=settings,
+    )
+    answer = result.as_dict() | {
+        "receipt_url": url_for("api_requests.receipt", code=result.tracking_code, _external=True),
+        "status_url": url_for("api_requests.tracking", code=result.tracking_code, _external=True),
+    }
+    response = jsonify(answer)
+    response.headers["Location"] = answer["status_url"]
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        return response, 200
+    return response, 201
+
+
+# Tracking --------------------------------------------------------------------------------
+
+
+def tracking_json(state: Tracking, code: str, locale: str) -> dict[str, Any]:
+    """The public JSON of a case, with its links."""
+    body = state.as_dict(locale)
+    body["receipt_url"] = url_for("api_requests.receipt", code=code, _external=True)
+    body["certificate_url"] = None
+    body["verify_url"] = None
+    if state.certificate:
+        body["certificate_url"] = url_for("api_requests.certificate", code=code, _external=True)
+        verification = state.certificate.get("verification_code")
+        if verification:
+            body["verify_url"] = url_for("verify.page", code=verification, _external=True)
+    if state.action_required:
+        body["action_required"] = dict(state.action_required) | {
+            "upload_url": url_for("api_requests.supply", code=code, _external=True)
+        }
+    return body
+
+
+@bp.get("/track/<code>")
+@public_lookup
+def tracking(code: str) -> Response:
+    """The public timeline of a request."""
+    response = jsonify(tracking_json(track(db(), code), code, _locale()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _object(key: str, filename: str, content_type: str, expected_sha256: str | None = None) -> Response:
+    response = stream_object(
+        services().store, key, content_type=content_type, filename=filename, expected_sha256=expected_sha256
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/track/<code>/receipt")
+@public_lookup
+def receipt(code: str) -> Response:
+    """The protocol receipt (PDF) of the request's registration."""
+    issuer = services().settings.municipality_name
+    key, filename = request_receipt(db(), services().store, code, issuer=issuer)
+    return _object(key, filename, "application/pdf")
+
+
+@bp.get("/track/<code>/certificate")
+@public_lookup
+def certificate(code: str) -> Response:
+    """The sealed certificate, once issued."""
+    case_file = issued_file(db(), code)
+    return _object(case_file.object_key, case_file.filename, case_file.content_type, case_file.sha256)
+
+
+@bp.post("/track/<code>/documents")
+@public_lookup
+def supply(code: str) -> tuple[Response, int]:
+    """Send the documents the case waits for (multipart files named ``documents``, field ``note``)."""
+    if request.mimetype != "multipart/form-data":
+        raise InvalidInput(
+            "Send the documents as multipart/form-data, each file in a part named 'documents'."
+        )
+    uploads = []
+    for field, storage in request.files.items(multi=True):
+        if field != "documents":
+            raise InvalidInput(f"Unexpected file field {field[:40]!r}; name each file part 'documents'.")
+        uploads.append(_upload("document", storage))
+    result = supply_documents(
+        db(),
+        services().store,
+        code,
+        uploads,
+        note=request.form.get("note", ""),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scanner=scanner_for(services().settings.clamd_address),
+    )
+    response = jsonify(result.as_dict())
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        return response, 200
+    return response, 201

@@ -1,0 +1,69 @@
+"""Staff sign-in and sign-out, and the current user of a request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core.errors import NotFound, PermissionDenied
+from engine.people.accounts import authenticate, get_user
+from web.context import db
+from web.redirects import safe_next
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_user() -> Any:
+    """The signed-in member of staff, or None."""
+    if "user" not in g:
+        g.user = None
+        user_id = session.get("user_id")
+        if user_id:
+            try:
+                user = get_user(db(), user_id)
+                g.user = user if user.is_active else None
+            except NotFound:
+                session.pop("user_id", None)
+    return g.user
+
+
+def login_required(view: F) -> F:
+    """Send anonymous visitors to the sign-in page, then back."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    """The sign-in form for staff."""
+    error = None
+    if request.method == "POST":
+        try:
+            user = authenticate(db(), request.form.get("username", ""), request.form.get("password", ""))
+        except PermissionDenied:
+            error = _("Wrong username or password.")
+        else:
+            session.clear()
+            session["user_id"] = str(user.id)
+            session.permanent = True
+            return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+    return render_template("login.html", error=error, username=request.form.get("username", ""))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out and forget the session."""
+    session.clear()
+    return redirect(url_for("main.index"))

@@ -1,0 +1,71 @@
+"""The citizen's tracking page (``/track/<code>``), the address every notification links to.
+
+It shows the same public timeline as the API, in Greek or English, the download links, and,
+when the municipality asked for a document, a form to send it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from werkzeug.wrappers import Response
+
+from core.errors import PolisError
+from engine.requests import Upload, track
+from engine.requests.scanning import scanner_for
+from engine.requests.submission import SubmissionInvalid
+from engine.requests.supply import supply_documents
+from web.api.requests import public_lookup, tracking_json
+from web.context import db, services
+
+bp = Blueprint("track_pages", __name__)
+
+
+def _locale() -> str:
+    return "en" if str(get_locale()) == "en" else "el"
+
+
+@bp.get("/track/<code>")
+@public_lookup
+def page(code: str) -> Any:
+    """The request's timeline, what the citizen must do, and the documents issued."""
+    return _render(code)
+
+
+def _render(code: str, problems: list[str] | None = None, status: int = 200) -> Any:
+    state = track(db(), code)
+    view = tracking_json(state, code, _locale())
+    html = render_template("track/case.html", case=view, code=code, problems=problems or [])
+    return (html, status) if status != 200 else html
+
+
+@bp.post("/track/<code>/documents")
+@public_lookup
+def send_documents(code: str) -> Any:
+    """The form on the page that sends the requested documents."""
+    uploads = [
+        Upload("document", storage.filename or "", storage.stream)  # type: ignore[arg-type]
+        for storage in request.files.getlist("documents")
+        if storage.filename
+    ]
+    try:
+        supply_documents(
+            db(),
+            services().store,
+            code,
+            uploads,
+            note=request.form.get("note", ""),
+            scanner=scanner_for(services().settings.clamd_address),
+        )
+    except SubmissionInvalid as exc:
+        db().rollback()
+        return _render(code, [e.message(_locale()) for e in exc.errors], 422)
+    except PolisError as exc:
+        if exc.code == "not_found":
+            raise
+        db().rollback()
+        return _render(code, [exc.message], 422)
+    response: Response = redirect(url_for("track_pages.page", code=code, sent=1), code=303)
+    return response
