@@ -11,14 +11,13 @@ malformed ones and clients over the rate limit get the same 404, after the same 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
 from core.errors import InvalidInput, NotFound
@@ -30,6 +29,8 @@ from engine.requests.supply import supply_documents
 from engine.requests.tracking import Tracking, issued_file, request_receipt
 from forms.catalogue import get_service, list_services
 from web.citizen_session import check_same_site_write, current_applicant
+from web.input_guard import parse_json_text
+from web.links import public_url
 from web.ratelimit import SlidingWindow
 from web.services import db, services
 
@@ -127,7 +128,7 @@ def _submission_body() -> dict[str, Any]:
                 '{"service": ..., "form": {...}, "applicant": {...}}.'
             )
         try:
-            body = json.loads(raw)
+            body = parse_json_text(raw, "The 'request' part")
         except ValueError as exc:
             raise InvalidInput(f"The 'request' part is not valid JSON ({exc}).") from None
     elif request.mimetype == "application/json":
@@ -200,8 +201,8 @@ def submit() -> tuple[Response, int]:
         settings=settings,
     )
     answer = result.as_dict() | {
-        "receipt_url": url_for("api_requests.receipt", code=result.tracking_code, _external=True),
-        "status_url": url_for("api_requests.tracking", code=result.tracking_code, _external=True),
+        "receipt_url": public_url("api_requests.receipt", code=result.tracking_code),
+        "status_url": public_url("api_requests.tracking", code=result.tracking_code),
     }
     response = jsonify(answer)
     response.headers["Location"] = answer["status_url"]
@@ -217,17 +218,17 @@ def submit() -> tuple[Response, int]:
 def tracking_json(state: Tracking, code: str, locale: str) -> dict[str, Any]:
     """The public JSON of a case, with its links."""
     body = state.as_dict(locale)
-    body["receipt_url"] = url_for("api_requests.receipt", code=code, _external=True)
+    body["receipt_url"] = public_url("api_requests.receipt", code=code)
     body["certificate_url"] = None
     body["verify_url"] = None
     if state.certificate:
-        body["certificate_url"] = url_for("api_requests.certificate", code=code, _external=True)
+        body["certificate_url"] = public_url("api_requests.certificate", code=code)
         verification = state.certificate.get("verification_code")
         if verification:
-            body["verify_url"] = url_for("verify.page", code=verification, _external=True)
+            body["verify_url"] = public_url("verify.page", code=verification)
     if state.action_required:
         body["action_required"] = dict(state.action_required) | {
-            "upload_url": url_for("api_requests.supply", code=code, _external=True)
+            "upload_url": public_url("api_requests.supply", code=code)
         }
     return body
 
