@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.clock import ATHENS
 from core.settings import Settings, get_settings
@@ -59,6 +60,12 @@ def create_app(
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     init_input_guard(app)
+    if settings.proxy_count:
+        # Behind N reverse proxies: the client address is the one the nearest proxy saw, so
+        # a client cannot dodge the rate limits with its own X-Forwarded-For. Without a
+        # configured proxy the headers are ignored (REMOTE_ADDR is the client).
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret(),
         SESSION_COOKIE_HTTPONLY=True,
