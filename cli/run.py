@@ -162,22 +162,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         if demo and settings.outbox_dir is None and not (settings.smtp_host and settings.sms_gateway_url):
             # No mail server yet: the demo's notices become files a newcomer can open.
             env["POLIS_OUTBOX_DIR"] = str(settings.var_dir / "outbox")
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            settings.bind,
-            "--workers",
-            str(settings.web_workers),
-            "--access-logfile",
-            "-",
-            "--no-control-socket",
-            "--graceful-timeout",
-            "10",
-            "web.app:create_app()",
-        ]
-        children.append(subprocess.Popen(command, env=env))
+        children.append(subprocess.Popen(gunicorn_command(settings), env=env))
         # Timers, service tasks and messages run in the worker, a process of its own.
         children.append(subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env))
         public = f"http://{settings.bind}"
@@ -192,6 +177,38 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         click.echo("Stopping Polis ...")
     finally:
         shutdown()
+
+
+def gunicorn_command(settings: Settings) -> list[str]:
+    """The web server's command line.
+
+    * gthread workers: a slow client (or a long PAdES validation) holds one thread, not a
+      whole process, so two slow requests no longer stall /healthz and the staff pages;
+    * no request-line limit in gunicorn (its maximum, 8190 bytes, answers an HTML 414 of its
+      own): the app refuses URLs over 8 KB with our JSON or page (web/input_guard.py). In
+      production the reverse proxy bounds the line first (nginx large_client_header_buffers).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        settings.bind,
+        "--workers",
+        str(settings.web_workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(settings.web_threads),
+        "--limit-request-line",
+        "0",
+        "--access-logfile",
+        "-",
+        "--no-control-socket",
+        "--graceful-timeout",
+        "10",
+        "web.app:create_app()",
+    ]
 
 
 @click.group()

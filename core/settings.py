@@ -91,6 +91,22 @@ class Settings(BaseSettings):
         examples=["a-long-random-string-of-64-characters"],
     )
     web_workers: int = Field(2, ge=1, le=64, description="gunicorn workers.", examples=[4])
+    web_threads: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Threads per gunicorn worker (gthread worker class): a slow client holds one "
+        "thread, not a whole worker.",
+        examples=[16],
+    )
+    proxy_count: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of Polis that append to X-Forwarded-For (and set "
+        "X-Forwarded-Proto/Host); 0 = clients connect directly and forwarded headers are ignored.",
+        examples=[1],
+    )
     municipality_name: str = Field(
         "Δήμος Επίδειξης (DEMO)",
         min_length=2,

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.clock import ATHENS
 from core.settings import Settings, get_settings
@@ -18,9 +19,17 @@ from storage import ObjectStore
 from web.context import build_services
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
+from web.input_guard import init_input_guard
 from web.unit_of_work import init_unit_of_work
 
 TRANSLATIONS = Path(__file__).parent / "translations"
+#: Every HTML page: scripts, styles, fonts and images only from our own static files; no
+#: inline script or style, no plugins, no framing, forms post only to us.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def athens_time(value: str | datetime | None) -> str:
@@ -52,6 +61,13 @@ def create_app(
     default_catalogue()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    init_input_guard(app)
+    if settings.proxy_count:
+        # Behind N reverse proxies: the client address is the one the nearest proxy saw, so
+        # a client cannot dodge the rate limits with its own X-Forwarded-For. Without a
+        # configured proxy the headers are ignored (REMOTE_ADDR is the client).
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret(),
         SESSION_COOKIE_HTTPONLY=True,
@@ -69,7 +85,10 @@ def create_app(
 
     def select_locale() -> str:
         choice = request.args.get("lang") or session.get("lang")
-        return choice if choice in ("el", "en") else settings.default_locale
+        if choice in ("el", "en"):
+            return str(choice)
+        # Then the browser's or API client's preference; the default when it names neither.
+        return request.accept_languages.best_match(("el", "en")) or settings.default_locale
 
     Babel(app, locale_selector=select_locale, timezone_selector=lambda: settings.timezone)
     app.jinja_env.globals["get_locale"] = get_locale
@@ -117,6 +136,8 @@ def create_app(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
     return app

@@ -84,9 +84,16 @@ def register_error_handlers(app: Flask) -> None:
             405: _("This address does not accept that kind of request."),
             413: _("The file is too large."),
             400: _("The request could not be understood."),
+            414: _("The address is too long; shorten the query."),
         }
         message = messages.get(status, error.description or error.name)
-        return _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
+        response = _respond(status, (error.name or "error").lower().replace(" ", "_"), message)
+        # Keep what the exception says about the method or the wait (Allow on 405,
+        # Retry-After on 429, WWW-Authenticate on 401), never its HTML content type.
+        for name, value in error.get_headers():
+            if name.lower() in ("allow", "retry-after", "www-authenticate"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -13,10 +13,19 @@ from core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.people.models import ROLES, Department, User
 
 MIN_PASSWORD_LENGTH = 8
+#: Longest password accepted, for staff and citizens alike: argon2 reads the whole password,
+#: so a 30 MB one would cost every sign-in attempt that much work.
+MAX_PASSWORD_LENGTH = 1024
 
 
 class PasswordTooShort(InvalidInput):
     """A new password shorter than MIN_PASSWORD_LENGTH."""
+
+
+class PasswordTooLong(InvalidInput):
+    """A new password longer than MAX_PASSWORD_LENGTH."""
+
+    code = "password_too_long"
 
 
 _hasher = PasswordHasher()
@@ -29,6 +38,8 @@ def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordTooLong(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
     return _hasher.hash(password)
 
 
@@ -38,7 +49,12 @@ def check_password(stored_hash: str | None, password: str) -> tuple[bool, str | 
     With no stored hash (no such account, or no password set) a fixed dummy hash is checked
     instead, so the answer takes the same time and reveals nothing about who has an account.
     """
+    too_long = len(password) > MAX_PASSWORD_LENGTH
     try:
+        # An over-long password never matches; the dummy check keeps the time the same.
+        if too_long:
+            _hasher.verify(_DUMMY_HASH, "")
+            return False, None
         _hasher.verify(stored_hash or _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False, None

@@ -74,9 +74,62 @@ class EntryDraft:
             raise InvalidEntry(_summary(problems), fields=problems)
 
 
+#: Longest text of each field, in characters. An entry is immutable forever: a 1 MB
+#: subject or 10,000 recipients would be permanent junk in the register.
+TEXT_LIMITS = {
+    "subject": 1000,
+    "registry": 32,
+    "sender": 500,
+    "sender_reference": 200,
+    "attachments_description": 2000,
+    "document_type": 200,
+    "case_number": 64,
+}
+#: Most names in ``recipients`` and in ``copies``, and the longest name.
+MAX_PARTIES = 200
+MAX_PARTY_LENGTH = 500
+MAX_FILES = 100
+MAX_RELATED = 100
+MAX_ATTACHMENTS_COUNT = 10_000
+MAX_FILENAME_LENGTH = 255
+MAX_STORAGE_KEY_LENGTH = 1024
+
+
+def _check_sizes(draft: EntryDraft) -> dict[str, str]:
+    """Every field within its limit, and no NUL character in any text."""
+    problems: dict[str, str] = {}
+    for name, most in TEXT_LIMITS.items():
+        value = getattr(draft, name)
+        if isinstance(value, str) and len(value) > most:
+            problems[name] = f"At most {most} characters ({len(value)} given); shorten it."
+        elif isinstance(value, str) and "\x00" in value:
+            problems[name] = "Remove the NUL character (\\u0000)."
+    for name in ("recipients", "copies"):
+        names = getattr(draft, name)
+        if len(names) > MAX_PARTIES:
+            problems[name] = f"At most {MAX_PARTIES} names ({len(names)} given)."
+        elif any(len(item) > MAX_PARTY_LENGTH for item in names):
+            problems[name] = f"Each name may have at most {MAX_PARTY_LENGTH} characters."
+        elif any("\x00" in item for item in names):
+            problems[name] = "Remove the NUL character (\\u0000)."
+    if len(draft.files) > MAX_FILES:
+        problems["files"] = f"At most {MAX_FILES} files per entry."
+    if len(draft.related) > MAX_RELATED:
+        problems["related"] = f"At most {MAX_RELATED} related entries."
+    if draft.attachments_count > MAX_ATTACHMENTS_COUNT:
+        problems["attachments_count"] = f"At most {MAX_ATTACHMENTS_COUNT} attachments."
+    for index, ref in enumerate(draft.files):
+        if len(ref.filename) > MAX_FILENAME_LENGTH or len(ref.storage_key) > MAX_STORAGE_KEY_LENGTH:
+            problems[f"files[{index}]"] = (
+                f"filename at most {MAX_FILENAME_LENGTH}, storage_key at most "
+                f"{MAX_STORAGE_KEY_LENGTH} characters."
+            )
+    return problems
+
+
 def _check_consistency(draft: EntryDraft) -> dict[str, str]:
     """Rules that span fields; each problem names the field and the fix."""
-    problems: dict[str, str] = {}
+    problems: dict[str, str] = _check_sizes(draft)
     if not draft.subject.strip():
         problems["subject"] = "The subject is empty: write what the document is about."
     if draft.sender_reference and draft.sender_date is None:

@@ -26,6 +26,11 @@ from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import GUARDED_MARKS, Classification, Direction, ProtocolEntry
 
 MAX_PAGE = 200
+#: Protocol numbers are PostgreSQL integers.
+MAX_NUMBER = 2**31 - 1
+#: Dates a search accepts: Athens midnight of the day after must still be a datetime.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 
 
 class InvalidSearch(InvalidEntry):
@@ -210,25 +215,30 @@ def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
     """Build a query from URL parameters (all text), with errors naming the parameter."""
     problems: dict[str, str] = {}
 
-    def whole(name: str) -> int | None:
+    def whole(name: str, least: int, most: int) -> int | None:
         value = params.get(name)
         if value in (None, ""):
             return None
-        try:
-            return int(str(value))
-        except ValueError:
-            problems[name] = f"{name} must be a whole number."
+        text = str(value).strip()
+        # Bounded before int(): a 10**30 "number" must be refused, not overflow a column.
+        if len(text) > 12 or not text.lstrip("-").isdigit() or not least <= int(text) <= most:
+            problems[name] = f"{name} must be a whole number from {least} to {most}."
             return None
+        return int(text)
 
     def day(name: str) -> date | None:
         value = params.get(name)
         if value in (None, ""):
             return None
         try:
-            return date.fromisoformat(str(value))
+            moment = date.fromisoformat(str(value))
         except ValueError:
             problems[name] = f"{name} must be a date written YYYY-MM-DD."
             return None
+        if not EARLIEST_DAY <= moment <= LATEST_DAY:
+            problems[name] = f"{name} must be a date from {EARLIEST_DAY} to {LATEST_DAY}."
+            return None
+        return moment
 
     direction = None
     if params.get("direction"):
@@ -247,8 +257,8 @@ def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
         problems["classification"] = "classification must be one of ΠΧ, ΕΜΠ, ΠΔ."
     query = SearchQuery(
         registry=params.get("registry") or None,
-        year=whole("year"),
-        number=whole("number"),
+        year=whole("year", 1, 9999),
+        number=whole("number", 1, MAX_NUMBER),
         date_from=day("date_from"),
         date_to=day("date_to"),
         direction=direction,
@@ -260,7 +270,7 @@ def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
         include_cancelled=str(params.get("include_cancelled", "true")).lower() not in {"0", "false", "no"},
         cursor=params.get("cursor") or None,
     )
-    limit = whole("limit")
+    limit = whole("limit", 1, MAX_PAGE)
     if problems:
         raise InvalidSearch(" ".join(problems.values()), fields=problems)
     return replace(query, limit=limit) if limit is not None else query

@@ -19,8 +19,10 @@ from engine.requests.models import CaseFile
 from storage import ObjectStore
 from storage.records import store_file
 
-#: How many leading bytes the sniffer looks at (PDF allows its header within the first 1 KiB).
+#: How many leading bytes the sniffer looks at.
 SNIFF_BYTES = 1024
+#: A PDF ends with ``%%EOF`` within its last KiB (readers tolerate a little trailing junk).
+PDF_TAIL_BYTES = 1024
 OCTET_STREAM = "application/octet-stream"
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -49,9 +51,25 @@ def sniff(head: bytes) -> str:
             return content_type
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
-    if b"%PDF-" in head[:SNIFF_BYTES]:
+    # At offset 0 only: readers tolerate the header anywhere in the first KiB, which lets an
+    # HTML page with "%PDF-" in a comment pass as a PDF (a polyglot).
+    if head.startswith(b"%PDF-"):
         return "application/pdf"
     return OCTET_STREAM
+
+
+def pdf_tail_ok(stream: BinaryIO) -> bool:
+    """Whether a stream that starts like a PDF also ends like one (``%%EOF`` in its last KiB).
+
+    The stream is left at its start.
+    """
+    start = stream.tell()
+    stream.seek(0, io.SEEK_END)
+    end = stream.tell()
+    stream.seek(max(start, end - PDF_TAIL_BYTES))
+    tail = stream.read(PDF_TAIL_BYTES)
+    stream.seek(start)
+    return b"%%EOF" in tail
 
 
 def sniff_stream(stream: BinaryIO) -> tuple[str, int]:
@@ -61,7 +79,10 @@ def sniff_stream(stream: BinaryIO) -> tuple[str, int]:
     stream.seek(0, io.SEEK_END)
     size = stream.tell() - start
     stream.seek(start)
-    return sniff(head), size
+    kind = sniff(head)
+    if kind == "application/pdf" and not pdf_tail_ok(stream):
+        kind = OCTET_STREAM
+    return kind, size
 
 
 def add_case_file(

@@ -32,7 +32,7 @@ from engine.people.models import Department
 from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.entries import register
 from engine.protocol.models import DeliveryMethod, Direction, ProtocolEntry
-from engine.requests.files import FileRejected, add_case_file, sniff
+from engine.requests.files import OCTET_STREAM, FileRejected, add_case_file, pdf_tail_ok, sniff
 from engine.requests.models import CaseFile, RequestSubmission
 from engine.requests.scanning import Scanner
 from engine.requests.urls import tracking_url
@@ -226,7 +226,10 @@ def _examine(upload: Upload) -> _Checked:
         digest.update(chunk)
         size += len(chunk)
     stream.seek(0)
-    return _Checked(upload, sniff(head), size, digest.hexdigest())
+    kind = sniff(head)
+    if kind == "application/pdf" and not pdf_tail_ok(stream):
+        kind = OCTET_STREAM  # starts like a PDF but is not one: refused as an unknown type
+    return _Checked(upload, kind, size, digest.hexdigest())
 
 
 def check_idempotency_key(key: str | None) -> str | None:

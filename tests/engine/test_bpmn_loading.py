@@ -162,7 +162,7 @@ def test_script_with_import_is_refused() -> None:
         + flow("s", "t")
         + flow("t", "e")
     )
-    with pytest.raises(DeploymentError, match="'Import' is not allowed"):
+    with pytest.raises(DeploymentError, match="imports are not allowed"):
         compile_bytes(process(body))
 
 

@@ -152,7 +152,10 @@ def test_sniffing_trusts_bytes_not_names() -> None:
     assert sniff(b"\x7fELF\x02\x01") == "application/x-executable"
     assert sniff(PNG_BYTES) == "image/png"
     assert sniff(b"\xff\xd8\xff\xe0JFIF") == "image/jpeg"
-    assert sniff(b"\n\n%PDF-1.7\n") == "application/pdf"
+    assert sniff(b"%PDF-1.7\n") == "application/pdf"
+    # Readers accept the header anywhere in the first KiB; we do not (HTML/PDF polyglots).
+    assert sniff(b"\n\n%PDF-1.7\n") == "application/octet-stream"
+    assert sniff(b"<html><!-- %PDF-1.7 --><script>x()</script></html>") == "application/octet-stream"
     assert sniff(b"<html>") == "application/octet-stream"
 
 
@@ -223,7 +226,7 @@ def test_the_virus_scan_hook_refuses_infected_files(
 
     before = _counts(municipality)
     infected = io.BytesIO(
-        b"%PDF-1.4\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n"
+        b"%PDF-1.4\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n%%EOF\n"
     )
     bad = [upload("id_copy")]
     bad = [type(bad[0])("id_copy", "id.pdf", infected)]
@@ -241,3 +244,21 @@ def test_an_unreachable_scanner_stops_the_submission(
         _submit(
             municipality, object_store, test_settings, scanner=ClamdScanner(f"127.0.0.1:{port}", timeout=2)
         )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<!DOCTYPE html><!-- %PDF-1.7 --><html><script>alert(1)</script></html>\n%%EOF\n",
+        b"%PDF-1.7\n<html><script>alert(1)</script></html>\n",  # no PDF trailer: not a PDF
+    ],
+    ids=["pdf-header-not-at-offset-0", "no-pdf-trailer"],
+)
+def test_a_polyglot_is_not_accepted_as_a_pdf(
+    municipality: Session, object_store: FilesystemStore, test_settings: Settings, data: bytes
+) -> None:
+    before = _counts(municipality)
+    bad = [upload("id_copy", "id.pdf", data)]
+    with pytest.raises((FileRejected, SubmissionInvalid), match=r"(?i)pdf|type"):
+        _submit(municipality, object_store, test_settings, attachments=bad)
+    assert _counts(municipality) == before

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
 from core.errors import InvalidInput, PermissionDenied
@@ -26,6 +26,7 @@ from web.api.requests import tracking_json
 from web.auth.citizen import check_same_site_write, end_session, signed_in, start_session
 from web.context import db, services
 from web.csrf import csrf_token
+from web.links import public_url
 from web.ratelimit import SlidingWindow, client_address
 
 bp = Blueprint("api_citizen", __name__, url_prefix="/api/v1/citizen")
@@ -184,7 +185,7 @@ def _summary(code: str, state: Tracking, locale: str) -> dict[str, Any]:
         "submitted_at": full["submitted_at"],
         "protocol_number": full["protocol_number"],
         "expected_by": full["expected_by"],
-        "url": url_for("api_citizen.case_detail", code=code, _external=True),
+        "url": public_url("api_citizen.case_detail", code=code),
     }
 
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
 from core.errors import InvalidInput
+from web.input_guard import parse_json_text
 
 DEFAULT_HINT = "Send a JSON object with Content-Type: application/json."
 
 
 def json_object(hint: str = DEFAULT_HINT) -> dict[str, Any]:
     """The request's JSON object body, or 422 with ``hint`` (what to send instead)."""
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # nested deeper than the parser can follow: not a sensible object
-        data = None
+    data = request.get_json(silent=True)  # web.input_guard refuses deep nesting and NUL characters
     if not isinstance(data, dict):
         raise InvalidInput(hint)
     return data
@@ -26,11 +23,9 @@ def json_object(hint: str = DEFAULT_HINT) -> dict[str, Any]:
 def parse_json_object(raw: str, what: str, hint: str = DEFAULT_HINT) -> dict[str, Any]:
     """A JSON object sent as text (e.g. a multipart part named ``what``), or 422 with ``hint``."""
     try:
-        data = json.loads(raw)
+        data = parse_json_text(raw, f"The '{what}' part")  # refuses deep nesting and NUL characters
     except ValueError as exc:
         raise InvalidInput(f"The '{what}' part is not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise InvalidInput(f"The '{what}' part is nested too deeply; {hint}") from None
     if not isinstance(data, dict):
         raise InvalidInput(hint)
     return data

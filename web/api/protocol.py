@@ -21,6 +21,7 @@ from web.api.input import json_object
 from web.auth.tokens import api_identity, require_staff
 from web.context import db, services
 from web.downloads import stream_object
+from web.links import public_url
 
 bp = Blueprint("protocol_api", __name__, url_prefix="/api/v1/protocol")
 
@@ -58,7 +59,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
     body["receipt_url"] = url_for("protocol_api.receipt", entry_id=entry.id)
     # The link to hand to the sender (email, portal): signed, so no sign-in is needed.
     token = _receipt_tokens().dumps(str(entry.id))
-    body["sender_receipt_url"] = url_for("protocol_api.sender_receipt", token=token, _external=True)
+    body["sender_receipt_url"] = public_url("protocol_api.sender_receipt", token=token)
     return body
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from core.errors import InvalidInput, NotFound
@@ -31,6 +31,7 @@ from web.api.input import json_object, parse_json_object
 from web.auth.citizen import check_same_site_write, current_applicant
 from web.context import db, services
 from web.downloads import stream_object
+from web.links import public_url
 from web.ratelimit import SlidingWindow, client_address
 
 bp = Blueprint("api_requests", __name__, url_prefix="/api/v1")
@@ -190,8 +191,8 @@ def submit() -> tuple[Response, int]:
         settings=settings,
     )
     answer = result.as_dict() | {
-        "receipt_url": url_for("api_requests.receipt", code=result.tracking_code, _external=True),
-        "status_url": url_for("api_requests.tracking", code=result.tracking_code, _external=True),
+        "receipt_url": public_url("api_requests.receipt", code=result.tracking_code),
+        "status_url": public_url("api_requests.tracking", code=result.tracking_code),
     }
     response = jsonify(answer)
     response.headers["Location"] = answer["status_url"]
@@ -207,17 +208,17 @@ def submit() -> tuple[Response, int]:
 def tracking_json(state: Tracking, code: str, locale: str) -> dict[str, Any]:
     """The public JSON of a case, with its links."""
     body = state.as_dict(locale)
-    body["receipt_url"] = url_for("api_requests.receipt", code=code, _external=True)
+    body["receipt_url"] = public_url("api_requests.receipt", code=code)
     body["certificate_url"] = None
     body["verify_url"] = None
     if state.certificate:
-        body["certificate_url"] = url_for("api_requests.certificate", code=code, _external=True)
+        body["certificate_url"] = public_url("api_requests.certificate", code=code)
         verification = state.certificate.get("verification_code")
         if verification:
-            body["verify_url"] = url_for("verify.page", code=verification, _external=True)
+            body["verify_url"] = public_url("verify.page", code=verification)
     if state.action_required:
         body["action_required"] = dict(state.action_required) | {
-            "upload_url": url_for("api_requests.supply", code=code, _external=True)
+            "upload_url": public_url("api_requests.supply", code=code)
         }
     return body
 

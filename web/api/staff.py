@@ -54,14 +54,18 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
+#: Paging offsets and limits are bounded to PostgreSQL's bigint (OFFSET/LIMIT take bigint).
+MAX_INT_ARG = 2**63 - 1
+
+
 def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(f"'{name}' must be a whole number.") from None
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 19 or int(text) > MAX_INT_ARG:
+        raise InvalidInput(f"'{name}' must be a whole number from 0 to {MAX_INT_ARG}.")
+    return int(text)
 
 
 def _bool_arg(name: str) -> bool:
@@ -85,6 +89,8 @@ def _datetime_arg(name: str) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise InvalidInput(f"'{name}' needs a time zone offset, e.g. 2026-12-01T00:00:00+02:00.")
+    if not 1900 <= moment.year <= 9998:  # converting 9999-12-31 to UTC can overflow
+        raise InvalidInput(f"'{name}' must be a date-time between the years 1900 and 9998.")
     return moment
 
 
