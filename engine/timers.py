@@ -177,7 +177,7 @@ def _step_failed(
             .where(WAKEUPS.c.id == wakeup.id)
             .values(attempts=attempts, last_error=error, due_at=due)
         )
-        defer_wakeup_jobs(session, [(wakeup.id, due)])
+        defer_wakeup_jobs(session, [(wakeup.id, due, wakeup.kind)])
         log.warning(
             "%s %s of case %s failed (try %d of %d): %s",
             wakeup.kind,
@@ -253,7 +253,7 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
         .values(case_id=case.id, task_id=incident.task_id, kind=incident.kind, due_at=now, attempts=0)
         .returning(WAKEUPS.c.id)
     ).scalar_one()
-    defer_wakeup_jobs(session, [(wakeup_id, now)])
+    defer_wakeup_jobs(session, [(wakeup_id, now, incident.kind)])
     case.record("incident_retried", incident.task_id, incident=incident_id)
     save_case(session, case, actor)
 
@@ -308,7 +308,7 @@ def postpone_wakeup(factory: sessionmaker[Session], wakeup_id: int, exc: BaseExc
                     .where(WAKEUPS.c.id == wakeup_id)
                     .values(attempts=wakeup.attempts + 1, last_error=error, due_at=due)
                 )
-                defer_wakeup_jobs(session, [(wakeup_id, due)])
+                defer_wakeup_jobs(session, [(wakeup_id, due, wakeup.kind)])
                 return
             _open_incident(
                 session,
