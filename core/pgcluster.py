@@ -23,6 +23,8 @@ from core.errors import ConfigurationError, ServiceUnavailable
 SERVER_USER = "postgres"
 #: The longest Unix socket path the kernel accepts is 107 bytes; leave room for the file name.
 _MAX_SOCKET_DIR = 90
+#: How long a start waits for a server found running but not answering (crash recovery).
+RECOVERY_TIMEOUT = 120.0
 _SEARCH_PATTERNS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")
 
 
@@ -130,6 +132,9 @@ class PgCluster:
         if not self.initialised:
             self._initdb()
         if self.is_running():
+            # Right after a crash the old server may still be exiting, or a new one still
+            # replaying its log: wait until it answers, or start it once it is gone.
+            self._wait_ready(timeout=RECOVERY_TIMEOUT, start_if_gone=True)
             return
         self._clear_stale_lock()
         self._start()
@@ -149,6 +154,8 @@ class PgCluster:
             [self._bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60"],
             check=False,
         )
+        if result.returncode != 0 and not self.is_running():
+            return  # it was a server already going away (after a crash): stopped all the same
         if result.returncode != 0:
             raise ClusterError(f"PostgreSQL did not stop cleanly: {result.stderr.strip()}")
 
@@ -313,7 +320,14 @@ class PgCluster:
         self._started_here = True
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 30.0, *, start_if_gone: bool = False) -> None:
+        """Wait until the server accepts connections.
+
+        With ``start_if_gone``, a server that exits meanwhile (the remains of a crashed
+        one) is started again. A server still recovering answers "the database system
+        is starting up" (or refuses) until its log is replayed; the error after
+        ``timeout`` says so and where its log is, never a bare traceback.
+        """
         import psycopg
 
         deadline = time.monotonic() + timeout
@@ -322,9 +336,19 @@ class PgCluster:
                 with psycopg.connect(**self.libpq_kwargs(), connect_timeout=2):  # type: ignore[arg-type]
                     return
             except psycopg.OperationalError as exc:
+                if start_if_gone and not self.is_running():
+                    self._clear_stale_lock()
+                    self._start()
+                    return
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"PostgreSQL started but does not accept connections: {exc}") from exc
-                time.sleep(0.1)
+                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                    raise ClusterError(
+                        f"PostgreSQL runs but has not accepted connections for {timeout:.0f} s ({reason}). "
+                        "After a crash it first replays its log, which can take minutes on a large "
+                        f"database: wait and try again. The end of its log ({self.log_file}):\n"
+                        f"{self._log_tail()}"
+                    ) from exc
+                time.sleep(0.2)
 
     def _log_tail(self, lines: int = 15) -> str:
         assert self.log_file is not None

@@ -8,7 +8,7 @@ modules whose service-task handlers register themselves by name and registers th
 
 from __future__ import annotations
 
-from engine.notifications.jobs import install_delivery_job
+from engine.notifications.jobs import DELIVERY_GROUP, install_delivery_job
 from engine.people.directory import OrgDirectory
 from engine.protocol import handlers as protocol_handlers
 from engine.requests import general_request
@@ -23,4 +23,4 @@ HANDLER_MODULES = (protocol_handlers, request_handlers, general_request)
 def load_domains() -> None:
     """Register the directory, the handlers and the jobs of every domain (idempotent)."""
     register_directory(OrgDirectory())
-    register_jobs(install_delivery_job)
+    register_jobs(install_delivery_job, DELIVERY_GROUP)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, g
 
 from core.database import database_url
+from core.errors import ServiceUnavailable
 from core.orm import check_database, make_engine, make_session_factory
 from core.settings import Settings
 from storage import ObjectStore, open_store
@@ -25,6 +26,18 @@ class Services:
     def check_database(self) -> None:
         """Raise ServiceUnavailable if the database does not answer."""
         check_database(self.session_factory)
+
+    def check_worker(self) -> None:
+        """Raise ServiceUnavailable if no ``polis worker`` sent a heartbeat lately."""
+        from engine.workflow.jobs import worker_health  # the job queue is heavy; /healthz alone needs it
+
+        session = self.session_factory()
+        try:
+            problem = worker_health(session)
+        finally:
+            session.close()
+        if problem is not None:
+            raise ServiceUnavailable(problem)
 
 
 def build_services(

@@ -23,6 +23,7 @@ from core.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from core.orm import database_unavailable
 
 STATUS_BY_ERROR: tuple[tuple[type[PolisError], int], ...] = (
     (NotFound, 404),
@@ -33,6 +34,15 @@ STATUS_BY_ERROR: tuple[tuple[type[PolisError], int], ...] = (
     (ServiceUnavailable, 503),
     (ConfigurationError, 500),
 )
+
+
+#: What a 503 asks clients to wait before retrying (a database restart takes seconds).
+RETRY_AFTER_SECONDS = 30
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def status_for(error: PolisError) -> int:
@@ -72,6 +82,8 @@ def register_error_handlers(app: Flask) -> None:
             k: v for k, v in error.details.items() if isinstance(v, str | int | float | bool | list | dict)
         }
         response = _respond(status, error.code, error.message, details)
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="polis"'
         return response
@@ -97,6 +109,19 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if database_unavailable(error):
+            # The database is down or restarting: a moment's wait fixes it, so say so
+            # (503 + Retry-After) instead of an apology for a bug.
+            app.logger.error(
+                "database unavailable on %s %s: %s", request.method, request.path, _first_line(error)
+            )
+            response = _respond(
+                503,
+                "unavailable",
+                _("The service is briefly unavailable. Nothing was changed; please try again in a minute."),
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return _respond(
             500,

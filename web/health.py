@@ -1,4 +1,4 @@
-"""``/healthz``: is this Polis able to serve (database and object storage reachable)?"""
+"""``/healthz``: is this Polis able to serve (database and object storage reachable, a worker alive)?"""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ def healthz() -> tuple[Response, int]:
     """200 with each component's state, or 503 naming what is down and why."""
     checks: dict[str, str] = {}
     healthy = True
-    for name, probe in (("database", services().check_database), ("storage", services().store.check)):
+    probes = (
+        ("database", services().check_database),
+        ("storage", services().store.check),
+        ("worker", services().check_worker),
+    )
+    for name, probe in probes:
+        if name == "worker" and checks["database"] != "ok":
+            checks[name] = "unknown: the database is unreachable"
+            continue
         try:
             probe()
             checks[name] = "ok"

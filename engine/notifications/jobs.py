@@ -11,8 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings, get_settings
 from engine.notifications.outbox import DELIVER_QUEUE, DELIVER_TASK, RetryPolicy, deliver_due
 from engine.notifications.senders import senders_from_settings
+from engine.workflow.jobs import QueueGroup
 
 log = logging.getLogger(__name__)
+#: How long a notification run may keep starting new attempts (each one is bounded by
+#: its channel's own timeout).
+DELIVERY_BUDGET_SECONDS = 120.0
+#: Notices have workers of their own, so a mail server that hangs delays no timer or seal.
+DELIVERY_GROUP = QueueGroup(
+    "notifications", (DELIVER_QUEUE,), concurrency=2, job_timeout_seconds=DELIVERY_BUDGET_SECONDS + 120.0
+)
 
 
 def install_delivery_job(
@@ -29,7 +37,13 @@ def install_delivery_job(
         if not senders:
             log.warning("notifications stay queued: neither SMTP nor an SMS gateway is configured")
             return
-        report = deliver_due(factory, senders=senders, policy=RetryPolicy.from_settings(current), limit=500)
+        report = deliver_due(
+            factory,
+            senders=senders,
+            policy=RetryPolicy.from_settings(current),
+            limit=500,
+            budget_seconds=DELIVERY_BUDGET_SECONDS,
+        )
         if report.sent or report.failed or report.retrying:
             log.info(
                 "notifications: %d sent, %d to retry, %d failed",

@@ -10,6 +10,7 @@ last attempt.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -242,16 +243,26 @@ def deliver_due(
     senders: Mapping[str, Sender],
     policy: RetryPolicy | None = None,
     limit: int = 100,
+    budget_seconds: float | None = None,
 ) -> DeliveryReport:
     """Send up to ``limit`` due notifications over the channels ``senders`` covers.
 
     Each attempt commits on its own, so a crash loses at most the message in flight;
-    the row lock is held while sending so that a second worker skips it.
+    the row lock is held while sending so that a second worker skips it. With
+    ``budget_seconds`` no new attempt starts after that long (a server that hangs
+    until its timeout on every message must not keep one job running for hours; the
+    rest wait for the next run).
     """
     moment = now or datetime.now(UTC)
     report = DeliveryReport()
+    stop_at = None if budget_seconds is None else time.monotonic() + budget_seconds
     try:
         for _ in range(limit):
+            if stop_at is not None and time.monotonic() >= stop_at:
+                logger.warning(
+                    "notifications: the run's %.0f s budget is spent; the rest wait", budget_seconds
+                )
+                break
             if not _attempt_one(session_factory, moment, senders, policy or RetryPolicy(), report):
                 break
     finally:

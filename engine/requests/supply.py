@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict
 from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.entries import register
 from engine.protocol.models import DeliveryMethod, Direction
@@ -30,9 +30,11 @@ from engine.requests.submission import (
     check_idempotency_key,
     protocol_summary,
 )
-from engine.requests.tracking import SUPPLIED_MESSAGE, find_by_tracking_code, tracking_of
+from engine.requests.tracking import SUPPLIED_MESSAGE, find_by_tracking_code
+from engine.workflow.mailbox import waiting_message_names
 from engine.workflow.messages import send_message
 from engine.workflow.models import Message
+from engine.workflow.runtime import lock_case
 from forms.services import AttachmentInfo
 from forms.submission_errors import FieldError
 from forms.submissions import filename_problem
@@ -124,7 +126,12 @@ def supply_documents(
 ) -> Supplied:
     """Store, register and deliver documents the case is waiting for (see module docstring)."""
     key = check_idempotency_key(idempotency_key)
-    case = find_by_tracking_code(session, tracking_code)
+    row = find_by_tracking_code(session, tracking_code)
+    # The case row first, then the protocol counter (inside register), as every command
+    # and register_protocol do: one lock order, so no deadlock with the worker. Under the
+    # lock the workflow itself says whether it still waits for the documents: a reply
+    # timer that fired a moment ago, or a first copy of a double submit, is seen here.
+    case = lock_case(session, row.id)
     message_id = f"supplied:{case.id}:{key}" if key else f"supplied:{uuid.uuid4()}"
     if key is not None:
         earlier = session.scalar(select(Message.payload).where(Message.message_id == message_id))
@@ -132,11 +139,12 @@ def supply_documents(
             return Supplied(
                 case.number, earlier.get("protocol_number"), list(earlier.get("attachments", [])), True
             )
-    if tracking_of(session, case).status != "waiting_for_you":
+    if SUPPLIED_MESSAGE not in waiting_message_names(case.workflow):
         raise NotWaitingForDocuments(
             f"Request {case.number} is not waiting for documents from you now; follow its tracking page "
             "for what happens next."
         )
+    applicant = row.applicant or {}
     note = (note or "").strip()
     checked = [_examine(upload) for upload in uploads]
     infos = [AttachmentInfo("document", c.upload.filename, c.content_type, c.size) for c in checked]
@@ -165,14 +173,14 @@ def supply_documents(
         )
         for item in checked
     ]
-    protocol_in = (case.data or {}).get("protocol_in") or {}
+    protocol_in = case.data.get("protocol_in") or {}
     related = (uuid.UUID(protocol_in["entry_id"]),) if protocol_in.get("entry_id") else ()
     entry = register(
         session,
         EntryDraft(
             direction=Direction.INCOMING,
             subject=f"Συμπληρωματικά στοιχεία της αίτησης {case.number}",
-            sender=str((case.applicant or {}).get("name") or "—"),
+            sender=str(applicant.get("name") or "—"),
             attachments_count=len(files),
             attachments_description=", ".join(f.filename for f in files)[:500],
             delivery_method=DeliveryMethod.PORTAL,
@@ -192,6 +200,8 @@ def supply_documents(
         "protocol_supplied": summary,
     }
     outcome = send_message(session, SUPPLIED_MESSAGE, case.number, message_id, payload)
-    if outcome == "duplicate":  # pragma: no cover - guarded by the lookup above
-        raise InvalidInput("These documents were already received.")
+    if outcome != "delivered":  # pragma: no cover - the case is locked and waits, checked above
+        raise Conflict(
+            f"The documents for request {case.number} could not be delivered ({outcome}); send them again."
+        )
     return Supplied(case.number, summary["display"], payload["attachments"])

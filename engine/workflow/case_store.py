@@ -146,21 +146,35 @@ def write_case(
         raise TaskConflict(f"case {number} changed at the same time; reload it and try again.")
 
 
-#: The procrastinate task that runs one wakeup (see engine.workflow.jobs).
+#: The procrastinate task that runs one wakeup (see engine.workflow.jobs), and its queues: timers and
+#: service tasks (sealing, issuing, registering) wait on separate queues, each served by its
+#: own workers, so a slow service cannot hold back a due timer. Jobs deferred before the
+#: split sit on the old "engine" queue, which the timer workers still serve.
 WAKEUP_QUEUE = "engine"
+TIMER_QUEUE = "timers"
+SERVICE_QUEUE = "services"
 WAKEUP_TASK = "engine.run_wakeup"
 # A procrastinate job per wakeup, deferred in the command's own transaction through
 # procrastinate's SQL API: the job exists exactly when the wakeup row does.
 DEFER_WAKEUPS = f"""
 SELECT procrastinate_defer_jobs_v1(ARRAY(
-    SELECT ROW('{WAKEUP_QUEUE}', '{WAKEUP_TASK}', 0, NULL, NULL,
+    SELECT ROW(CASE WHEN w.kind = 'timer' THEN '{TIMER_QUEUE}' ELSE '{SERVICE_QUEUE}' END,
+               '{WAKEUP_TASK}', 0, NULL, NULL,
                jsonb_build_object('wakeup_id', w.id), w.due)::procrastinate_job_to_defer_v1
-    FROM unnest(%(ids)s::bigint[], %(dues)s::timestamptz[]) AS w(id, due)
+    FROM unnest(%(ids)s::bigint[], %(dues)s::timestamptz[], %(kinds)s::text[]) AS w(id, due, kind)
 ))
 """
 
 
-def defer_wakeup_jobs(session: Session, wakeups: list[tuple[int, datetime]]) -> None:
-    """Queue a job at each wakeup's due time (in the caller's transaction)."""
+def defer_wakeup_jobs(session: Session, wakeups: list[tuple[int, datetime, str]]) -> None:
+    """Queue a job at each wakeup's (id, due time, kind) on its kind's queue (caller's transaction)."""
     if wakeups:
-        fetch_one(session, DEFER_WAKEUPS, {"ids": [w[0] for w in wakeups], "dues": [w[1] for w in wakeups]})
+        fetch_one(
+            session,
+            DEFER_WAKEUPS,
+            {
+                "ids": [w[0] for w in wakeups],
+                "dues": [w[1] for w in wakeups],
+                "kinds": [w[2] for w in wakeups],
+            },
+        )

@@ -141,13 +141,15 @@ class AuditEvent(Base):
 
 
 class Incident(Base):
-    """A service task that failed its last retry; an admin retries it."""
+    """A service task or timer that failed its last retry; an admin retries it."""
 
     __tablename__ = "incidents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
     task_id: Mapped[uuid.UUID] = mapped_column()
+    #: The kind of wakeup that failed (``service`` or ``timer``): a retry schedules the same.
+    kind: Mapped[str] = mapped_column(String(20), default="service", server_default="service")
     bpmn_id: Mapped[str] = mapped_column(String(200))
     handler: Mapped[str] = mapped_column(String(200))
     error: Mapped[str] = mapped_column(Text)
@@ -197,6 +199,33 @@ class Wakeup(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ServiceResult(Base):
+    """What a service task's handler returned, kept until its case step commits.
+
+    A handler's side effects (a protocol number, a sealed PDF, queued notices) commit with
+    this row even when the engine step after it fails; the retry reuses the row instead
+    of running the handler again (engine.workflow.timers).
+    """
+
+    __tablename__ = "service_results"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    handler: Mapped[str] = mapped_column(String(200))
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkerHeartbeat(Base):
+    """When each ``polis worker`` last showed it is alive (/healthz reads it)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TimerSchedule(Base):

@@ -328,10 +328,12 @@ def _save_wakeups(
         for (task_id, kind), due in waits_after.items()
         if (task_id, kind) not in case.waits_before
     ]
-    jobs: list[tuple[int, datetime]] = []
+    jobs: list[tuple[int, datetime, str]] = []
     if added:
-        rows = session.execute(insert(WAKEUPS).returning(WAKEUPS.c.id, WAKEUPS.c.due_at), added)
-        jobs.extend((row.id, row.due_at) for row in rows)
+        rows = session.execute(
+            insert(WAKEUPS).returning(WAKEUPS.c.id, WAKEUPS.c.due_at, WAKEUPS.c.kind), added
+        )
+        jobs.extend((row.id, row.due_at, row.kind) for row in rows)
     for (task_id, kind), due in waits_after.items():
         before = case.waits_before.get((task_id, kind))
         if kind == "timer" and before is not None and before != due:  # a cycle timer moved on
@@ -341,5 +343,5 @@ def _save_wakeups(
                 .values(due_at=due, attempts=0)
                 .returning(WAKEUPS.c.id, WAKEUPS.c.due_at)
             )
-            jobs.extend((row.id, row.due_at) for row in moved)
+            jobs.extend((row.id, row.due_at, kind) for row in moved)
     defer_wakeup_jobs(session, jobs)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import utcnow
 from core.errors import NotFound
 from engine.workflow.case_store import defer_wakeup_jobs
-from engine.workflow.models import Incident
+from engine.workflow.models import Case, Incident, ServiceResult
 from engine.workflow.runtime import WAKEUPS, Actor, OpenCase, lock_case, save_case, timer_due
 from engine.workflow.service_tasks import ServiceCall, get_handler, resolve_params
 
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=10)
 INCIDENTS = cast(Table, Incident.__table__)
+RESULTS = cast(Table, ServiceResult.__table__)
+CASES = cast(Table, Case.__table__)
 
 
 def fire_due_wakeups_in(
@@ -86,9 +88,17 @@ def _fire_timer(session: Session, case: OpenCase, wakeup: Any, skipped: set[int]
         # Not due by the engine's clock yet (the row says otherwise): leave it for later.
         skipped.add(wakeup.id)
         return 0
-    case.workflow.do_engine_steps()
-    case.record("timer_fired", wakeup.task_id, timer=name)
-    save_case(session, case, Actor.system())
+    bpmn_id = str(task.task_spec.bpmn_id)
+    try:
+        # The steps after a timer (scripts, gateways, the next wakeups) may fail: the
+        # savepoint takes them back and the failure is counted on the wakeup, so it is
+        # retried with backoff and ends as an incident instead of failing the whole job.
+        with session.begin_nested():
+            case.workflow.do_engine_steps()
+            case.record("timer_fired", wakeup.task_id, timer=name)
+            save_case(session, case, Actor.system())
+    except Exception as exc:
+        _step_failed(session, case.id, wakeup, bpmn_id, "", f"{type(exc).__name__}: {exc}", utcnow())
     return 1
 
 
@@ -105,30 +115,61 @@ def _run_service(session: Session, case: OpenCase, wakeup: Any, now: datetime) -
         session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
         return
     info = case.definition.tasks[task.task_spec.bpmn_id]
-    handler = get_handler(info.handler)
+    result = session.scalar(
+        select(RESULTS.c.result).where(RESULTS.c.case_id == case.id, RESULTS.c.task_id == task.id)
+    )
+    if result is None:  # a result kept by an earlier try means the handler already ran
+        handler = get_handler(info.handler)
+        try:
+            if handler is None:
+                raise LookupError(f"no service handler is registered as '{info.handler}'")
+            with session.begin_nested():  # a failing handler leaves none of its writes behind
+                data = dict(task.data)
+                params = resolve_params(info.params, data)
+                result = handler(ServiceCall(case.id, case.number, info.bpmn_id, data, session, params)) or {}
+                # Kept with the handler's own writes: if the step below fails, the retry
+                # reuses it, so nothing is sealed, registered or queued twice.
+                session.execute(
+                    insert(RESULTS).values(
+                        case_id=case.id,
+                        task_id=task.id,
+                        handler=info.handler or "",
+                        result=result,
+                        created_at=now,
+                    )
+                )
+        except Exception as exc:
+            _step_failed(
+                session, case.id, wakeup, info.bpmn_id, info.handler, f"{type(exc).__name__}: {exc}", now
+            )
+            return
     try:
-        if handler is None:
-            raise LookupError(f"no service handler is registered as '{info.handler}'")
-        with session.begin_nested():  # a failing handler leaves none of its writes behind
-            data = dict(task.data)
-            params = resolve_params(info.params, data)
-            result = handler(ServiceCall(case.id, case.number, info.bpmn_id, data, session, params))
+        with session.begin_nested():
+            # What a handler returns is business data (a protocol number, an issued
+            # certificate): it goes to the case record, which tracking pages and inboxes
+            # read, and on in the flow.
+            task.data.update(result)
+            case.data.update(result)
+            task.run()
+            case.workflow.do_engine_steps()
+            case.record("service_completed", task.id, handler=info.handler)
+            save_case(session, case, Actor.system())
+            session.execute(delete(RESULTS).where(RESULTS.c.case_id == case.id, RESULTS.c.task_id == task.id))
     except Exception as exc:
-        _service_failed(session, case, wakeup, info, f"{type(exc).__name__}: {exc}", now)
-        return
-    # What a handler returns is business data (a protocol number, an issued certificate):
-    # it goes to the case record, which tracking pages and inboxes read, and on in the flow.
-    task.data.update(result or {})
-    case.data.update(result or {})
-    task.run()
-    case.workflow.do_engine_steps()
-    case.record("service_completed", task.id, handler=info.handler)
-    save_case(session, case, Actor.system())
+        error = f"{type(exc).__name__} after the handler succeeded: {exc}"
+        _step_failed(session, case.id, wakeup, info.bpmn_id, info.handler, error, now)
 
 
-def _service_failed(
-    session: Session, case: OpenCase, wakeup: Any, info: Any, error: str, now: datetime
+def _step_failed(
+    session: Session,
+    case_id: uuid.UUID,
+    wakeup: Any,
+    bpmn_id: str,
+    handler: str | None,
+    error: str,
+    now: datetime,
 ) -> None:
+    """Count a failed try: retry later with backoff, or after the last one open an incident."""
     attempts = wakeup.attempts + 1
     if attempts < MAX_ATTEMPTS:
         due = now + BACKOFF_BASE * 2 ** (attempts - 1)
@@ -137,22 +178,58 @@ def _service_failed(
             .where(WAKEUPS.c.id == wakeup.id)
             .values(attempts=attempts, last_error=error, due_at=due)
         )
-        defer_wakeup_jobs(session, [(wakeup.id, due)])
+        defer_wakeup_jobs(session, [(wakeup.id, due, wakeup.kind)])
+        log.warning(
+            "%s %s of case %s failed (try %d of %d): %s",
+            wakeup.kind,
+            bpmn_id,
+            case_id,
+            attempts,
+            MAX_ATTEMPTS,
+            error,
+        )
         return
+    _open_incident(session, case_id, wakeup, bpmn_id, handler, error, attempts, now)
+
+
+def _open_incident(
+    session: Session,
+    case_id: uuid.UUID,
+    wakeup: Any,
+    bpmn_id: str,
+    handler: str | None,
+    error: str,
+    attempts: int,
+    now: datetime,
+) -> None:
     session.execute(delete(WAKEUPS).where(WAKEUPS.c.id == wakeup.id))
     session.execute(
         insert(INCIDENTS).values(
-            case_id=case.id,
+            case_id=case_id,
             task_id=wakeup.task_id,
-            bpmn_id=info.bpmn_id,
-            handler=info.handler or "",
+            kind=wakeup.kind,
+            bpmn_id=bpmn_id,
+            handler=handler or "",
             error=error,
             attempts=attempts,
             created_at=now,
         )
     )
-    case.record("incident", wakeup.task_id, handler=info.handler, error=error, attempts=attempts)
-    save_case(session, case, Actor.system())
+    log.error(
+        "%s %s of case %s failed its last try; incident opened (see `polis incidents list`): %s",
+        wakeup.kind,
+        bpmn_id,
+        case_id,
+        error,
+    )
+    try:
+        with session.begin_nested():
+            # The case as stored (a failed step's changes went with its savepoint).
+            case = lock_case(session, case_id)
+            case.record("incident", wakeup.task_id, handler=handler, error=error, attempts=attempts)
+            save_case(session, case, Actor.system())
+    except Exception:  # the incident itself must not be lost with the audit line
+        log.exception("case %s: the incident is open but could not be written to its audit log", case_id)
 
 
 def open_incidents(session: Session) -> list[Incident]:
@@ -161,7 +238,11 @@ def open_incidents(session: Session) -> list[Incident]:
 
 
 def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
-    """Schedule the failed service task again (now, with a fresh retry budget)."""
+    """Schedule the failed service task or timer again (now, with a fresh retry budget).
+
+    A handler that had succeeded before the step after it failed is not run again: its
+    kept result is used (see :func:`_run_service`).
+    """
     incident = session.get(Incident, incident_id)
     if incident is None or incident.resolved_at is not None:
         raise NotFound(f"no open incident {incident_id}; list them with `polis incidents list`.")
@@ -170,10 +251,10 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
     now = utcnow()
     wakeup_id = session.execute(
         insert(WAKEUPS)
-        .values(case_id=case.id, task_id=incident.task_id, kind="service", due_at=now, attempts=0)
+        .values(case_id=case.id, task_id=incident.task_id, kind=incident.kind, due_at=now, attempts=0)
         .returning(WAKEUPS.c.id)
     ).scalar_one()
-    defer_wakeup_jobs(session, [(wakeup_id, now)])
+    defer_wakeup_jobs(session, [(wakeup_id, now, incident.kind)])
     case.record("incident_retried", incident.task_id, incident=incident_id)
     save_case(session, case, actor)
 
@@ -202,19 +283,53 @@ def run_wakeup(session: Session, wakeup_id: int, now: datetime | None = None) ->
 
 
 def postpone_wakeup(factory: sessionmaker[Session], wakeup_id: int, exc: BaseException) -> None:
-    """Push back a wakeup whose transaction failed, with its own new job, and log why."""
+    """Push back a wakeup whose whole transaction failed, with its own new job, and log why.
+
+    The tries count against the same budget as failures inside the step: after the last
+    one the wakeup becomes an incident, so nothing retries for ever.
+    """
+    error = f"{type(exc).__name__}: {exc}"
     try:
         with factory.begin() as session:
-            due = utcnow() + BACKOFF_BASE * 6
-            moved = session.execute(
-                update(WAKEUPS)
-                .where(WAKEUPS.c.id == wakeup_id)
-                .values(
-                    attempts=WAKEUPS.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}", due_at=due
-                )
-                .returning(WAKEUPS.c.id)
+            row = session.execute(select(WAKEUPS).where(WAKEUPS.c.id == wakeup_id)).first()
+            if row is None:
+                return
+            # Case row first, then its wakeup, as everywhere; the row only, not the
+            # workflow: a case whose state cannot be opened must still reach an incident.
+            session.execute(select(CASES.c.id).where(CASES.c.id == row.case_id).with_for_update())
+            wakeup = session.execute(
+                select(WAKEUPS).where(WAKEUPS.c.id == wakeup_id).with_for_update()
             ).first()
-            if moved is not None:
-                defer_wakeup_jobs(session, [(wakeup_id, due)])
+            if wakeup is None:
+                return
+            if wakeup.attempts + 1 < MAX_ATTEMPTS:
+                due = utcnow() + BACKOFF_BASE * 6 * 2**wakeup.attempts
+                session.execute(
+                    update(WAKEUPS)
+                    .where(WAKEUPS.c.id == wakeup_id)
+                    .values(attempts=wakeup.attempts + 1, last_error=error, due_at=due)
+                )
+                defer_wakeup_jobs(session, [(wakeup_id, due, wakeup.kind)])
+                return
+            _open_incident(
+                session,
+                wakeup.case_id,
+                wakeup,
+                _bpmn_id(session, wakeup),
+                None,
+                error,
+                wakeup.attempts + 1,
+                utcnow(),
+            )
     except Exception:
         log.exception("could not postpone wakeup %s", wakeup_id)
+
+
+def _bpmn_id(session: Session, wakeup: Any) -> str:
+    """The BPMN id of a wakeup's task, for the incident (the case may not open: then '?')."""
+    try:
+        with session.begin_nested():
+            task = _task(lock_case(session, wakeup.case_id), wakeup.task_id)
+    except Exception:
+        return "?"
+    return "?" if task is None else str(task.task_spec.bpmn_id)

@@ -26,13 +26,22 @@ def _csrf(client, path="/login") -> str:
     return match.group(1)
 
 
-def test_healthz_reports_each_component(client):
+@pytest.fixture
+def worker_alive(session_factory):
+    """A heartbeat as a running `polis worker` writes it."""
+    from core.clock import utcnow
+    from engine.workflow.jobs import beat
+
+    beat(session_factory, "test-host:1", utcnow())
+
+
+def test_healthz_reports_each_component(client, worker_alive):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "storage": "ok"}
+    assert response.json == {"status": "ok", "database": "ok", "storage": "ok", "worker": "ok"}
 
 
-def test_healthz_is_503_naming_the_broken_component(client, object_store, monkeypatch):
+def test_healthz_is_503_naming_the_broken_component(client, object_store, monkeypatch, worker_alive):
     def broken() -> None:
         raise StorageUnavailable("/srv/objects is not writable.")
 

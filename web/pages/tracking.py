@@ -6,6 +6,7 @@ when the municipality asked for a document, a form to send it.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -37,7 +38,11 @@ def page(code: str) -> Any:
 def _render(code: str, problems: list[str] | None = None, status: int = 200) -> Any:
     state = track(db(), code)
     view = tracking_json(state, code, _locale())
-    html = render_template("track/case.html", case=view, code=code, problems=problems or [])
+    # A fresh key per rendering of the form: a double click or a resent form carries the
+    # same one, so the documents are registered once (engine.requests.supply).
+    html = render_template(
+        "track/case.html", case=view, code=code, problems=problems or [], idempotency_key=str(uuid.uuid4())
+    )
     return (html, status) if status != 200 else html
 
 
@@ -57,6 +62,7 @@ def send_documents(code: str) -> Any:
             code,
             uploads,
             note=request.form.get("note", ""),
+            idempotency_key=request.form.get("idempotency_key") or None,
             scanner=scanner_for(services().settings.clamd_address),
         )
     except SubmissionInvalid as exc:
