@@ -113,6 +113,7 @@ class Clerk:
     id: uuid.UUID
     clearance: tuple[str, ...] = ()
     roles: tuple[str, ...] = ("protocol_clerk",)
+    department_id: uuid.UUID | None = None
 
 
 def service_client(engine: Engine, code: str, clerk: Clerk) -> Callable[[], None]:
@@ -213,11 +214,13 @@ def bulk_load(dsn: str, registry_id: int, entries: int) -> float:
 
 
 class Reader:
-    """A search user cleared for everything (worst case: no rows filtered away)."""
+    """A search user cleared for everything who sees every entry's contents (worst case: no
+    rows filtered away)."""
 
     id = uuid.uuid4()
     clearance = ("ΠΧ", "ΕΜΠ", "ΠΔ")
-    roles = ("clerk",)
+    roles = ("admin",)
+    department_id = None
 
 
 def search_cases(entries: int) -> dict[str, SearchQuery]:

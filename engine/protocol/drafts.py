@@ -61,6 +61,8 @@ class EntryDraft:
     files: tuple[FileRef, ...] = ()
     case_id: uuid.UUID | None = None
     case_number: str | None = None
+    #: Codes of the departments the document is assigned to (χρέωση); they see its contents.
+    assign_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse an inconsistent draft however it was built (plain strings become enums)."""
@@ -211,6 +213,7 @@ def draft_from_mapping(data: Mapping[str, Any]) -> EntryDraft:
         "attachments_description": text("attachments_description"),
         "document_type": text("document_type"),
         "case_number": text("case_number"),
+        "assign_to": text_list("assign_to"),
     }
     if problems or direction is None or subject is None:
         raise InvalidEntry(_summary(problems), fields=problems)

@@ -10,46 +10,43 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.clock import ATHENS
 from core.clock import utcnow as utc_now
+from engine.people.models import Department
 from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.errors import (
     AlreadyCancelled,
     CorrectionOfCancelled,
     EntryNotFound,
+    EntryRestricted,
     InvalidEntry,
     NotCleared,
     NotProtocolClerk,
     UnknownRegistry,
 )
-from engine.protocol.models import GUARDED_MARKS, EntryFile, EntryRelation, ProtocolEntry, Registry
+from engine.protocol.models import (
+    GUARDED_MARKS,
+    EntryAssignment,
+    EntryFile,
+    EntryRelation,
+    ProtocolEntry,
+    Registry,
+)
 from engine.protocol.numbering import Clock, insert_numbered
+from engine.protocol.visibility import Viewer, cleared_for, may_see_entry
 
 #: Roles allowed to cancel entries.
 CLERK_ROLES = frozenset({"protocol_clerk", "admin"})
 
 
-class Viewer(Protocol):
-    """Who is asking; ``engine.people.models.User`` fits."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def clearance(self) -> Sequence[str]: ...
-
-    @property
-    def roles(self) -> Sequence[str]: ...
-
-
 def may_see(classification: str | None, clearance: Collection[str]) -> bool:
     """ΕΜΠ and ΠΔ entries are shown only to users cleared for that mark."""
-    return classification is None or classification not in GUARDED_MARKS or classification in clearance
+    return cleared_for(classification, clearance)
 
 
 def create_registry(session: Session, code: str, name_el: str, name_en: str) -> Registry:
@@ -94,6 +91,7 @@ def register(
             " administrator or let a cleared colleague register it."
         )
     _check_related(session, draft.related)
+    units = _assigned_departments(session, draft.assign_to)
     if corrects is not None:
         original = _lock_for_correction(session, corrects)
         if original.is_cancelled:
@@ -120,6 +118,7 @@ def register(
         "case_id": draft.case_id,
         "case_number": draft.case_number,
         "registered_by_id": registered_by.id if registered_by is not None else None,
+        "unit_id": registered_by.department_id if registered_by is not None else None,
         "corrects_id": corrects,
     }
     entry = ProtocolEntry(**values)
@@ -148,9 +147,62 @@ def register(
         )
     if draft.related:
         session.add_all(EntryRelation(entry_id=entry.id, related_id=rid) for rid in draft.related)
-    if draft.files or draft.related:
+    if units:
+        by = registered_by.id if registered_by is not None else None
+        session.add_all(
+            EntryAssignment(entry_id=entry.id, department_id=unit, assigned_by_id=by) for unit in units
+        )
+    if draft.files or draft.related or units:
         session.flush()
     return entry
+
+
+def _assigned_departments(session: Session, codes: Sequence[str]) -> list[uuid.UUID]:
+    """The ids of the departments named by code; every unknown code is refused."""
+    if not codes:
+        return []
+    rows = session.execute(select(Department.code, Department.id).where(Department.code.in_(codes)))
+    found = {row.code: row.id for row in rows}
+    missing = [code for code in codes if code not in found]
+    if missing:
+        raise InvalidEntry(
+            f"assign_to: no department with code {', '.join(missing)}; use the codes of the"
+            " organisation chart (e.g. DHM).",
+            fields={"assign_to": "unknown: " + ", ".join(missing)},
+        )
+    return list(dict.fromkeys(found[code] for code in codes))
+
+
+def assign(
+    session: Session, entry_id: uuid.UUID, codes: Sequence[str], *, assigned_by: Viewer
+) -> list[uuid.UUID]:
+    """Assign an entry to more units (χρέωση); only someone who sees its contents may. Returns
+    the newly assigned department ids (a unit assigned before is left as it is)."""
+    entry = get_entry(session, entry_id, assigned_by)
+    require_contents(session, entry, assigned_by)
+    if not codes:
+        raise InvalidEntry(
+            "departments: name at least one department code.", fields={"departments": "required"}
+        )
+    wanted = _assigned_departments(session, codes)
+    already = set(
+        session.scalars(select(EntryAssignment.department_id).where(EntryAssignment.entry_id == entry_id))
+    )
+    new = [unit for unit in wanted if unit not in already]
+    session.add_all(
+        EntryAssignment(entry_id=entry_id, department_id=unit, assigned_by_id=assigned_by.id) for unit in new
+    )
+    session.flush()
+    return new
+
+
+def require_contents(session: Session, entry: ProtocolEntry, viewer: Viewer) -> None:
+    """Refuse acting on an entry whose contents the viewer may not see (see visibility.py)."""
+    if not may_see_entry(session, entry, viewer):
+        raise EntryRestricted(
+            f"Entry {entry.display_number} is restricted to the registering office and the units it"
+            " is assigned to; ask them to assign it to your unit."
+        )
 
 
 def attach_file(session: Session, entry_id: uuid.UUID, ref: FileRef) -> EntryFile:
@@ -224,6 +276,8 @@ def correct(
         registered_by is not None and not may_see(original.classification, registered_by.clearance)
     ):
         raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
+    if registered_by is not None:
+        require_contents(session, original, registered_by)
     same_book = replace(draft, registry=original.book.code)
     return register(session, same_book, registered_by=registered_by, corrects=entry_id, now=now)
 
@@ -246,6 +300,7 @@ def cancel(
     ).one_or_none()
     if entry is None or not may_see(entry.classification, cancelled_by.clearance):
         raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
+    # No contents check: cancelling is the protocol office's book-keeping, whoever's entry it is.
     if entry.is_cancelled:
         assert entry.cancelled_at is not None
         raise AlreadyCancelled(
@@ -260,7 +315,8 @@ def cancel(
 
 
 def get_entry(session: Session, entry_id: uuid.UUID, viewer: Viewer) -> ProtocolEntry:
-    """One entry the viewer may see."""
+    """One entry the viewer's clearance lets them know of; whether they may read its contents
+    is :func:`engine.protocol.visibility.may_see_entry` (show :func:`describe_restricted` if not)."""
     entry = session.get(ProtocolEntry, entry_id)
     if entry is None or not may_see(entry.classification, viewer.clearance):
         raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
@@ -272,7 +328,25 @@ def related_ids(session: Session, entry_id: uuid.UUID) -> list[uuid.UUID]:
     return list(session.scalars(select(EntryRelation.related_id).where(EntryRelation.entry_id == entry_id)))
 
 
-def describe(entry: ProtocolEntry, related: Sequence[uuid.UUID] = ()) -> dict[str, Any]:
+def describe_restricted(entry: ProtocolEntry) -> dict[str, Any]:
+    """What staff outside the entry's units see: its number, date and direction, and that it is
+    restricted — never the subject, parties, files, classification or case."""
+    return {
+        "id": str(entry.id),
+        "display": f"{entry.number} {entry.direction} {entry.year}",
+        "registry": entry.book.code,
+        "year": entry.year,
+        "number": entry.number,
+        "direction": entry.direction,
+        "registered_at": entry.registered_at.isoformat(),
+        "registered_at_athens": entry.registered_at.astimezone(ATHENS).strftime("%d/%m/%Y %H:%M:%S"),
+        "restricted": True,
+    }
+
+
+def describe(
+    entry: ProtocolEntry, related: Sequence[uuid.UUID] = (), units: Sequence[uuid.UUID] = ()
+) -> dict[str, Any]:
     """A JSON-ready view of an entry (times in UTC ISO 8601 plus the Athens wall time)."""
 
     def stamp(moment: datetime | None) -> str | None:
@@ -303,6 +377,9 @@ def describe(entry: ProtocolEntry, related: Sequence[uuid.UUID] = ()) -> dict[st
         "registered_by": str(entry.registered_by_id) if entry.registered_by_id else None,
         "corrects": str(entry.corrects_id) if entry.corrects_id else None,
         "related": [str(rid) for rid in related],
+        "unit": str(entry.unit_id) if entry.unit_id else None,
+        "assigned_to": [str(unit) for unit in units],
+        "restricted": False,
         "cancelled": entry.is_cancelled,
         "cancelled_at": stamp(entry.cancelled_at),
         "cancel_reason": entry.cancel_reason,

@@ -23,6 +23,12 @@ class EntryNotFound(NotFound):
     code = "protocol_entry_not_found"
 
 
+class EntryRestricted(PermissionDenied):
+    """The entry exists but its contents belong to other units (engine/protocol/visibility.py)."""
+
+    code = "protocol_entry_restricted"
+
+
 class AlreadyCancelled(Conflict):
     """The entry was cancelled before; a cancellation is final."""
 

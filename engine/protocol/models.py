@@ -123,6 +123,9 @@ class ProtocolEntry(Base):
     case_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     case_number: Mapped[str | None] = mapped_column(Text)
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    #: The registering office: the registering user's department at registration (None for
+    #: entries a process registered on its own). It sees the entry's contents; see visibility.py.
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("departments.id"))
     corrects_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("protocol_entries.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
@@ -231,3 +234,16 @@ class EntryRelation(Base):
     )
 
     __table_args__ = (CheckConstraint("entry_id <> related_id", name="not_self"),)
+
+
+class EntryAssignment(Base):
+    """A χρέωση: the entry is assigned to a unit, which may then see its contents. Append-only."""
+
+    __tablename__ = "protocol_entry_units"
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("protocol_entries.id"), primary_key=True)
+    department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    assigned_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (Index("ix_protocol_entry_units_department_entry", "department_id", "entry_id"),)

@@ -71,6 +71,7 @@ ENTRY_COLUMNS = (
     "case_id",
     "case_number",
     "registered_by_id",
+    "unit_id",
     "corrects_id",
 )
 _CASTS = {"recipients": "::text[]", "copies": "::text[]", "sender_date": "::date"}

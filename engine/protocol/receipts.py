@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
-from engine.protocol.entries import Viewer, may_see
+from engine.protocol.entries import may_see, require_contents
 from engine.protocol.errors import EntryNotFound
 from engine.protocol.models import Direction, ProtocolEntry
+from engine.protocol.visibility import Viewer
 from storage.base import ObjectStore
 from storage.records import record_object
 
@@ -111,6 +112,7 @@ def receipt_for(
     entry = session.get(ProtocolEntry, entry_id)
     if entry is None or not may_see(entry.classification, viewer.clearance):
         raise EntryNotFound(f"No protocol entry {entry_id}; check the id.")
+    require_contents(session, entry, viewer)  # a receipt shows the subject and the sender
     return ensure_receipt(session, store, entry, issuer=issuer, sealer=sealer), receipt_filename(entry)
 
 

@@ -4,6 +4,11 @@ Subject words use the ``greek`` text-search configuration over unaccented text (
 ``subject_tsv`` column); parties (sender, recipients, copies) use ``simple`` so names are not
 stemmed. Results come newest first and are paged by the (registered_at, id) key, which stays
 fast however deep the page. ΕΜΠ and ΠΔ entries are filtered out for users not cleared for them.
+
+Entries whose contents the viewer may not see (engine/protocol/visibility.py) come back as
+numbers only (``SearchPage.visible`` says which), and the filters on contents — words, parties,
+case, classification — match only entries the viewer may see in full, so a search cannot be
+used to learn whether someone has an entry elsewhere.
 """
 
 from __future__ import annotations
@@ -11,19 +16,20 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, func, literal, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
 from engine.protocol.drafts import parse_direction
-from engine.protocol.entries import Viewer, get_registry
+from engine.protocol.entries import get_registry
 from engine.protocol.errors import InvalidEntry
-from engine.protocol.models import GUARDED_MARKS, Classification, Direction, ProtocolEntry
+from engine.protocol.models import Classification, Direction, ProtocolEntry
+from engine.protocol.visibility import Viewer, contents_visible_to, listed_for, visible_entry_ids
 
 MAX_PAGE = 200
 #: Protocol numbers are PostgreSQL integers.
@@ -65,12 +71,14 @@ class SearchPage:
 
     entries: list[ProtocolEntry]
     next_cursor: str | None
+    #: Ids of the entries on the page whose contents the viewer may see; the rest are restricted.
+    visible: frozenset[uuid.UUID] = frozenset()
 
 
 def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
     """Entries matching the query that the viewer may see, newest first, one page."""
     limit = max(1, min(query.limit, MAX_PAGE))
-    plain, words = _conditions(session, query, viewer.clearance)
+    plain, words = _conditions(session, query, viewer)
     if query.cursor:
         at, entry_id = decode_cursor(query.cursor)
         plain.append(tuple_(ProtocolEntry.registered_at, ProtocolEntry.id) < (at, entry_id))
@@ -86,7 +94,8 @@ def search(session: Session, query: SearchQuery, viewer: Viewer) -> SearchPage:
         entries = list(session.scalars(statement))
     more = len(entries) > limit
     entries = entries[:limit]
-    return SearchPage(entries, encode_cursor(entries[-1]) if more else None)
+    visible = frozenset(visible_entry_ids(session, (entry.id for entry in entries), viewer))
+    return SearchPage(entries, encode_cursor(entries[-1]) if more else None, visible)
 
 
 NEWEST_FIRST = (ProtocolEntry.registered_at.desc(), ProtocolEntry.id.desc())
@@ -150,10 +159,10 @@ def _fixed(count: int) -> ColumnElement[int]:
 
 
 def _conditions(
-    session: Session, query: SearchQuery, clearance: Sequence[str]
+    session: Session, query: SearchQuery, viewer: Viewer
 ) -> tuple[list[ColumnElement[bool]], list[Words]]:
     """The query's conditions: plain ones (B-tree friendly) and full-text ones."""
-    conditions: list[ColumnElement[bool]] = [visible_to(clearance)]
+    conditions: list[ColumnElement[bool]] = [listed_for(viewer.clearance)]
     words: list[Words] = []
     if query.registry:
         conditions.append(ProtocolEntry.registry_id == get_registry(session, query.registry).id)
@@ -179,15 +188,9 @@ def _conditions(
         conditions.append(ProtocolEntry.classification == query.classification)
     if not query.include_cancelled:
         conditions.append(ProtocolEntry.cancelled_at.is_(None))
+    if words or query.case_id is not None or query.case_number or query.classification:
+        conditions.append(contents_visible_to(viewer))
     return conditions, words
-
-
-def visible_to(clearance: Sequence[str]) -> ColumnElement[bool]:
-    """Rows the clearance allows: unclassified, ΠΧ, and the guarded marks it includes."""
-    hidden = sorted(GUARDED_MARKS - set(clearance))
-    if not hidden:
-        return ProtocolEntry.id.is_not(None)
-    return or_(ProtocolEntry.classification.is_(None), not_(ProtocolEntry.classification.in_(hidden)))
 
 
 def athens_midnight(day: date) -> datetime:

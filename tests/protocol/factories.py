@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.people.accounts import create_user
-from engine.people.models import User
+from engine.people.models import Department, User
 from engine.protocol.drafts import EntryDraft
 from engine.protocol.models import Direction
 
@@ -18,7 +18,11 @@ _names = itertools.count(1)
 
 
 def make_user(
-    session: Session, *, roles: list[str] | None = None, clearance: list[str] | None = None
+    session: Session,
+    *,
+    roles: list[str] | None = None,
+    clearance: list[str] | None = None,
+    department: Department | None = None,
 ) -> User:
     """A member of staff (a protocol clerk unless told otherwise), flushed."""
     return create_user(
@@ -28,7 +32,17 @@ def make_user(
         password=None,
         roles=roles if roles is not None else ["protocol_clerk"],
         clearance=clearance or [],
+        department=department,
     )
+
+
+def make_department(session: Session, code: str | None = None) -> Department:
+    """A department (unit) with a fresh code unless told, flushed."""
+    number = next(_names)
+    department = Department(code=code or f"U{number}", name_el=f"Τμήμα {number}", name_en=f"Unit {number}")
+    session.add(department)
+    session.flush()
+    return department
 
 
 def draft(**overrides: Any) -> EntryDraft:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from engine.people.models import User
-from tests.protocol.factories import make_user
+from storage.records import store_file
+from tests.protocol.factories import make_department, make_user
+from tests.web.staff_fixtures import bearer, build_world
 
 API = "/api/v1/protocol/entries"
 INCOMING = {
@@ -135,3 +139,118 @@ def test_an_api_token_works_on_the_protocol_api(client: Any, clerk: User, db_ses
     assert (refused.status_code, refused.json["error"]) == (403, "token_scope_missing")
     bad = client.get(API, headers={"Authorization": "Bearer polis_nope"})
     assert (bad.status_code, bad.json["error"]) == (401, "token_invalid")
+
+
+# --- Visibility by unit (engine/protocol/visibility.py) and the references a registration makes.
+# Bearer tokens: the same requests work whatever CSRF rule applies to cookie sessions.
+
+
+def _registered_by_office(
+    client: Any, db_session: Session, body: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    office, elsewhere = make_department(db_session), make_department(db_session)
+    registrar = make_user(db_session, department=office)
+    outsider = make_user(db_session, roles=["clerk"], department=elsewhere)
+    headers = {"registrar": bearer(db_session, registrar), "outsider": bearer(db_session, outsider)}
+    headers["outsider_unit"] = {"code": elsewhere.code}
+    db_session.commit()
+    created = client.post(API, json=body, headers=headers["registrar"])
+    assert created.status_code == 201, created.json
+    return created.json, headers
+
+
+def test_other_units_read_and_find_the_number_only(client: Any, db_session: Session) -> None:
+    entry, headers = _registered_by_office(client, db_session, INCOMING)
+    outsider = headers["outsider"]
+    read = client.get(f"{API}/{entry['id']}", headers=outsider)
+    assert read.status_code == 200
+    assert read.json["restricted"] is True
+    assert (read.json["number"], read.json["direction"]) == (entry["number"], "ΕΙΣ")
+    assert INCOMING["sender"] not in read.get_data(as_text=True)
+    assert INCOMING["subject"] not in read.get_data(as_text=True)
+    listed = client.get(
+        API, query_string={"number": entry["number"], "year": entry["year"]}, headers=outsider
+    )
+    assert [(item["id"], item["restricted"]) for item in listed.json["entries"]] == [(entry["id"], True)]
+    assert "subject" not in listed.json["entries"][0]
+    by_party = client.get(API, query_string={"party": "Καφέ Λιμάνι"}, headers=outsider)
+    assert by_party.json["entries"] == []
+    receipt = client.get(f"{API}/{entry['id']}/receipt", headers=outsider)
+    assert (receipt.status_code, receipt.json["error"]) == (403, "protocol_entry_restricted")
+    own = client.get(f"{API}/{entry['id']}", headers=headers["registrar"]).json
+    assert (own["restricted"], own["subject"]) == (False, INCOMING["subject"])
+
+
+def test_an_assignment_through_the_api_opens_the_entry_to_the_unit(client: Any, db_session: Session) -> None:
+    entry, headers = _registered_by_office(client, db_session, INCOMING)
+    outsider_unit = headers["outsider_unit"]["code"]
+    refused = client.post(
+        f"{API}/{entry['id']}/assignments", json={"departments": [outsider_unit]}, headers=headers["outsider"]
+    )
+    assert (refused.status_code, refused.json["error"]) == (403, "protocol_entry_restricted")
+    done = client.post(
+        f"{API}/{entry['id']}/assignments",
+        json={"departments": [outsider_unit]},
+        headers=headers["registrar"],
+    )
+    assert done.status_code == 200, done.json
+    assert len(done.json["assigned_to"]) == 1
+    assert (
+        client.get(f"{API}/{entry['id']}", headers=headers["outsider"]).json["subject"] == INCOMING["subject"]
+    )
+
+
+def _next_number(client: Any, headers: dict[str, str]) -> int:
+    return int(client.post(API, json=INCOMING, headers=headers).json["number"])
+
+
+def test_file_references_must_be_held_by_the_store_with_that_hash(
+    client: Any, db_session: Session, object_store: Any
+) -> None:
+    payload = b"%PDF-1.7\n% a scanned letter\n"
+    stored = store_file(db_session, object_store, io.BytesIO(payload), content_type="application/pdf")
+    registrar = make_user(db_session, department=make_department(db_session))
+    headers = bearer(db_session, registrar)
+    db_session.commit()
+    good = {
+        "storage_key": stored.key,
+        "sha256": stored.sha256,
+        "filename": "letter.pdf",
+        "size": len(payload),
+    }
+    before = _next_number(client, headers)
+    for bad in (
+        {**good, "storage_key": "objects/2026/made-up"},
+        {**good, "sha256": hashlib.sha256(b"other bytes").hexdigest()},
+        {**good, "size": len(payload) + 1},
+    ):
+        response = client.post(API, json={**INCOMING, "files": [bad]}, headers=headers)
+        assert response.status_code == 422, response.json
+        assert "files[0]" in response.json["details"]["fields"]
+    assert _next_number(client, headers) == before + 1  # refused input took no number
+    accepted = client.post(API, json={**INCOMING, "files": [good]}, headers=headers)
+    assert accepted.status_code == 201, accepted.json
+    assert accepted.json["files"][0]["sha256"] == stored.sha256
+
+
+def test_a_case_the_registrar_cannot_see_is_refused(client: Any, db_session: Session) -> None:
+    world = build_world(db_session)
+    headers = {
+        "outsider": bearer(db_session, world.org.outsider),
+        "clerk": bearer(db_session, world.org.clerk),
+    }
+    db_session.commit()
+    before = _next_number(client, headers["clerk"])
+    for body in ({"case_id": str(world.case_id)}, {"case_number": world.case_number}):
+        refused = client.post(API, json={**INCOMING, **body}, headers=headers["outsider"])
+        assert (refused.status_code, refused.json["error"]) == (403, "protocol_case_not_visible"), body
+    wrong = client.post(
+        API,
+        json={**INCOMING, "case_id": str(world.case_id), "case_number": "1999/000001"},
+        headers=headers["clerk"],
+    )
+    assert wrong.status_code == 422
+    assert _next_number(client, headers["clerk"]) == before + 1
+    ok = client.post(API, json={**INCOMING, "case_id": str(world.case_id)}, headers=headers["clerk"])
+    assert ok.status_code == 201, ok.json
+    assert ok.json["case_number"] == world.case_number

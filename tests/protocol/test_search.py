@@ -8,20 +8,26 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.people.models import User
+from engine.people.models import Department, User
 from engine.protocol.entries import register
 from engine.protocol.models import Classification, Direction, ProtocolEntry
 from engine.protocol.search import InvalidSearch, SearchQuery, decode_cursor, query_from_params, search
-from tests.protocol.factories import draft, fixed_clock, incoming, make_user
+from tests.protocol.factories import draft, fixed_clock, incoming, make_department, make_user
 
 START = datetime(2026, 2, 1, 7, 0, tzinfo=UTC)
 CASE = uuid.uuid4()
 
 
 @pytest.fixture
-def book(db_session: Session) -> dict[str, ProtocolEntry]:
-    """A small book, one entry per hour from START."""
-    cleared = make_user(db_session, clearance=["ΕΜΠ", "ΠΔ"])
+def office(db_session: Session) -> Department:
+    """The registering office of the book's entries."""
+    return make_department(db_session)
+
+
+@pytest.fixture
+def book(db_session: Session, office: Department) -> dict[str, ProtocolEntry]:
+    """A small book, one entry per hour from START, registered by the office."""
+    cleared = make_user(db_session, clearance=["ΕΜΠ", "ΠΔ"], department=office)
     drafts = {
         "request": incoming(subject="Αίτηση για βεβαίωση μόνιμης κατοικίας", sender="Γεώργιος Παπαδάκης"),
         "answer": draft(subject="Απάντηση στην αίτηση κατοίκου", recipients=("Γεώργιος Παπαδάκης",)),
@@ -50,8 +56,9 @@ def names(book: dict[str, ProtocolEntry], entries: list[ProtocolEntry]) -> list[
 
 
 @pytest.fixture
-def reader(db_session: Session) -> User:
-    return make_user(db_session, roles=["clerk"])
+def reader(db_session: Session, office: Department) -> User:
+    """A clerk of the registering office: sees the contents of the office's entries."""
+    return make_user(db_session, roles=["clerk"], department=office)
 
 
 def test_subject_words_match_without_accents_or_case(

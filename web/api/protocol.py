@@ -14,9 +14,20 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from core.errors import NotFound, PermissionDenied
 from engine.protocol.drafts import draft_from_mapping
-from engine.protocol.entries import cancel, correct, describe, get_entry, register, related_ids
+from engine.protocol.entries import (
+    assign,
+    cancel,
+    correct,
+    describe,
+    describe_restricted,
+    get_entry,
+    register,
+    related_ids,
+)
 from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, ReceiptSealer, receipt_for, receipt_for_sender
+from engine.protocol.references import check_references
 from engine.protocol.search import query_from_params, search
+from engine.protocol.visibility import assigned_units, may_see_entry
 from web.api.input import json_object
 from web.auth.tokens import api_identity, require_staff
 from web.context import db, services
@@ -54,8 +65,10 @@ def _user() -> Any:
     return identity.user
 
 
-def _entry_json(entry: Any) -> dict[str, Any]:
-    body = describe(entry, related_ids(db(), entry.id))
+def _entry_json(entry: Any, *, visible: bool = True) -> dict[str, Any]:
+    if not visible:
+        return describe_restricted(entry)
+    body = describe(entry, related_ids(db(), entry.id), assigned_units(db(), entry.id))
     body["receipt_url"] = url_for("protocol_api.receipt", entry_id=entry.id)
     # The link to hand to the sender (email, portal): signed, so no sign-in is needed.
     token = _receipt_tokens().dumps(str(entry.id))
@@ -83,14 +96,28 @@ def _pdf(key: str, filename: str) -> Response:
 def register_entry() -> tuple[Response, int]:
     """Register a document; 201 with the entry and its number."""
     user = _user()
-    entry = register(db(), draft_from_mapping(json_object()), registered_by=user)
+    draft = check_references(db(), services().store, draft_from_mapping(json_object()), user)
+    entry = register(db(), draft, registered_by=user)
     return jsonify(_entry_json(entry)), 201
 
 
 @bp.get("/entries/<uuid:entry_id>")
 def get(entry_id: uuid.UUID) -> Response:
-    """One entry."""
-    return jsonify(_entry_json(get_entry(db(), entry_id, _user())))
+    """One entry: in full for its units, number and date only for other staff."""
+    user = _user()
+    entry = get_entry(db(), entry_id, user)
+    return jsonify(_entry_json(entry, visible=may_see_entry(db(), entry, user)))
+
+
+@bp.post("/entries/<uuid:entry_id>/assignments")
+def assign_entry(entry_id: uuid.UUID) -> Response:
+    """Assign an entry to more units (χρέωση); body ``{"departments": ["DHM", ...]}``."""
+    user = _user()
+    codes = json_object().get("departments")
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        codes = []
+    assign(db(), entry_id, codes, assigned_by=user)
+    return jsonify(_entry_json(get_entry(db(), entry_id, user)))
 
 
 @bp.get("/entries")
@@ -98,24 +125,25 @@ def search_entries() -> Response:
     """Search: number, year, registry, date_from, date_to, direction, party, q, case_id,
     case_number, classification, include_cancelled, limit, cursor."""
     page = search(db(), query_from_params(request.args), _user())
-    return jsonify(
-        {"entries": [_entry_json(entry) for entry in page.entries], "next_cursor": page.next_cursor}
-    )
+    entries = [_entry_json(entry, visible=entry.id in page.visible) for entry in page.entries]
+    return jsonify({"entries": entries, "next_cursor": page.next_cursor})
 
 
 @bp.post("/entries/<uuid:entry_id>/cancel")
 def cancel_entry(entry_id: uuid.UUID) -> Response:
     """Cancel an entry (it keeps its number); body ``{"reason": "..."}``."""
+    user = _user()
     reason = json_object().get("reason")
-    entry = cancel(db(), entry_id, reason=str(reason or ""), cancelled_by=_user())
-    return jsonify(_entry_json(entry))
+    entry = cancel(db(), entry_id, reason=str(reason or ""), cancelled_by=user)
+    return jsonify(_entry_json(entry, visible=may_see_entry(db(), entry, user)))
 
 
 @bp.post("/entries/<uuid:entry_id>/corrections")
 def correct_entry(entry_id: uuid.UUID) -> tuple[Response, int]:
     """Register an ορθή επανάληψη of an entry; 201 with the new entry."""
     user = _user()
-    entry = correct(db(), entry_id, draft_from_mapping(json_object()), registered_by=user)
+    draft = check_references(db(), services().store, draft_from_mapping(json_object()), user)
+    entry = correct(db(), entry_id, draft, registered_by=user)
     return jsonify(_entry_json(entry)), 201
 
 
