@@ -16,6 +16,7 @@ from forms.catalogue import default_catalogue
 from storage import ObjectStore
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
+from web.pages.ui import init_page_helpers
 from web.services import build_services
 from web.unit_of_work import init_unit_of_work
 
@@ -74,6 +75,7 @@ def create_app(
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
     app.jinja_env.filters["athens"] = athens_time
     app.jinja_env.filters["athens_date"] = athens_day
+    init_page_helpers(app)
 
     from web import (
         api_citizen,
