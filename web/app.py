@@ -16,6 +16,7 @@ from forms.catalogue import default_catalogue
 from storage import ObjectStore
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
+from web.pages.staff.common import init_staff_pages
 from web.pages.ui import init_page_helpers
 from web.services import build_services
 from web.unit_of_work import init_unit_of_work
@@ -111,6 +112,7 @@ def create_app(
         track_pages.bp,
     ):
         app.register_blueprint(blueprint)
+    init_staff_pages(app)
     init_csrf(app)
     init_unit_of_work(app)
     register_error_handlers(app)

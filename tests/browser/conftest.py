@@ -210,3 +210,23 @@ def axe_check(page: Page) -> None:
     """Fail with axe-core's own words if the page has a serious or critical violation."""
     bad = axe_violations(page)
     assert not bad, f"axe-core on {page.url}:\n{json.dumps(bad, ensure_ascii=False, indent=2)}"
+
+
+def submit_certificate_request(
+    live_polis: SimpleNamespace, applicant_name: str = "Ελένη Παπαδοπούλου"
+) -> Any:
+    """A citizen's family-status certificate request, as the portal submits it (committed)."""
+    from engine.requests import submit_request
+    from tests.requests.conftest import applicant, form, upload
+    from tests.signing.pkitools import simple_pdf
+
+    with session_scope(live_polis.factory) as session:
+        return submit_request(
+            session,
+            live_polis.store,
+            service_code="family_status",
+            form=form("family_status"),
+            attachments=[upload("id_copy", "tautotita.pdf", simple_pdf(1, "Deltio taftotitas - Eleni"))],
+            applicant=applicant("email", name=applicant_name),
+            settings=live_polis.settings,
+        )
