@@ -230,3 +230,50 @@ def submit_certificate_request(
             applicant=applicant("email", name=applicant_name),
             settings=live_polis.settings,
         )
+
+
+def open_task_id(live_polis: SimpleNamespace, case_id: str) -> Any:
+    """The id of the case's one open task."""
+    from sqlalchemy import select
+
+    from engine.models import CaseTask
+
+    with session_scope(live_polis.factory) as session:
+        return session.scalars(select(CaseTask.task_id).where(CaseTask.case_id == case_id)).one()
+
+
+def act(live_polis: SimpleNamespace, username: str, case_id: str, data: dict[str, Any]) -> None:
+    """``username`` claims (if a clerk's task) and completes the case's open task, as the pages do."""
+    from sqlalchemy import select
+
+    from engine.commands import claim_task, complete_task
+    from engine.models import CaseTask
+    from engine.org import User
+
+    with session_scope(live_polis.factory) as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        task = session.scalars(select(CaseTask).where(CaseTask.case_id == case_id)).one()
+        if task.role == "clerk":
+            claim_task(session, task.task_id, user)
+        complete_task(session, task.task_id, data, user)
+
+
+def ensure_user(live_polis: SimpleNamespace, username: str, full_name: str, roles: list[str]) -> None:
+    """A civil-registry (DHM) member of staff with the demo password, if missing."""
+    from sqlalchemy import select
+
+    from engine.accounts import create_user
+    from engine.org import Department, User
+
+    with session_scope(live_polis.factory) as session:
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            return
+        department = session.scalars(select(Department).where(Department.code == "DHM")).one()
+        create_user(
+            session,
+            username=username,
+            full_name=full_name,
+            password=DEMO_PASSWORD,
+            department=department,
+            roles=roles,
+        )

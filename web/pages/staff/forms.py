@@ -105,3 +105,13 @@ def problem_text(problem: FieldProblem) -> str:
     if problem.kind == "unexpected":
         return _("This field is not part of the form.")
     return _("Check the format of this field.")
+
+
+def typed_answers(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """What someone typed into a task form, as labelled answers in words (kept on a conflict)."""
+    answers = []
+    for name, value in values.items():
+        label = FIELD_LABELS.get(name)
+        choice = CHOICES.get(str(value))
+        answers.append((str(label) if label else name, str(choice) if choice else str(value)))
+    return answers

@@ -18,7 +18,7 @@ from engine.workspace import task_page as read_task_page
 from forms.schemas import field_problems
 from web.pages.staff import bp
 from web.pages.staff.common import locale, problem_message, safe_back, staff_user, task_title
-from web.pages.staff.forms import form_data, form_fields, problem_text
+from web.pages.staff.forms import form_data, form_fields, problem_text, typed_answers
 from web.services import db
 
 
@@ -77,8 +77,7 @@ def complete(task_id: uuid.UUID) -> Response | tuple[str, int]:
         return render_template(
             "staff/task_gone.html",
             message=message,
-            values=typed,
-            fields=[],
+            answers=typed_answers(typed),
             case_id=done[1] if done else None,
         ), 409
     schema = page.detail.form
@@ -94,8 +93,7 @@ def complete(task_id: uuid.UUID) -> Response | tuple[str, int]:
         return render_template(
             "staff/task_gone.html",
             message=problem_message(error),
-            values=data,
-            fields=form_fields(schema),
+            answers=typed_answers(data),
             case_id=page.detail.case.id,
         ), 409
     except FormInvalid as error:
