@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,61 @@ def form_definition(form_key: str) -> dict[str, Any] | None:
     """The JSON Schema of a task form (for clients that draw it), or None if it has none."""
     validator = _validator(form_key)  # read and checked once per process
     return None if validator is None else copy.deepcopy(validator.schema)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """Why one field of a task form is refused, for a message next to the field.
+
+    ``kind``: required, too_short, too_long, choice, format or unexpected; ``limit`` is the
+    length for too_short / too_long. Pages word these in the reader's language.
+    """
+
+    field: str
+    kind: str
+    limit: int | None = None
+
+
+_KINDS = {"minLength": "too_short", "maxLength": "too_long", "enum": "choice", "const": "choice"}
+
+
+def field_problems(form_key: str | None, data: dict[str, Any]) -> list[FieldProblem]:
+    """The problems of ``data`` for the form, one per field (the first one found), form order."""
+    if not form_key:
+        return [FieldProblem(name, "unexpected") for name in sorted(data)]
+    validator = _validator(form_key)
+    if validator is None:
+        raise ConfigurationError(
+            f"form '{form_key}' has no definition; add forms/definitions/{form_key}.json (a JSON Schema)."
+        )
+    found: dict[str, FieldProblem] = {}
+    # A missing top-level answer (e.g. the decision) makes every "if decision is X then Y is
+    # required" rule hold vacuously; say only what is missing first.
+    basic_missing = [n for n in validator.schema.get("required", []) if n not in data]
+
+    def add(problem: FieldProblem) -> None:
+        found.setdefault(problem.field, problem)
+
+    def walk(errors: Any) -> None:
+        for error in errors:
+            if error.context:
+                walk(error.context)
+            where = [str(p) for p in error.absolute_path]
+            if error.validator == "required":
+                if basic_missing and list(error.relative_schema_path)[:1] == ["allOf"]:
+                    continue
+                for name in error.validator_value:
+                    if isinstance(error.instance, dict) and name not in error.instance:
+                        add(FieldProblem(".".join([*where, name]), "required"))
+            elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                allowed = set(error.schema.get("properties", {}))
+                for name in error.instance:
+                    if name not in allowed:
+                        add(FieldProblem(name, "unexpected"))
+            elif where:
+                limit = error.validator_value if isinstance(error.validator_value, int) else None
+                add(FieldProblem(".".join(where), _KINDS.get(str(error.validator), "format"), limit))
+
+    walk(validator.iter_errors(data))
+    order = list(validator.schema.get("properties", {}))
+    return sorted(found.values(), key=lambda p: order.index(p.field) if p.field in order else len(order))

@@ -20,6 +20,8 @@ from web.context import build_services
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
 from web.input_guard import init_input_guard
+from web.pages.staff.register import init_staff_pages
+from web.pages.ui import init_page_helpers
 from web.unit_of_work import init_unit_of_work
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -95,6 +97,7 @@ def create_app(
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
     app.jinja_env.filters["athens"] = athens_time
     app.jinja_env.filters["athens_date"] = athens_day
+    init_page_helpers(app)
 
     from web import files, health
     from web.api import citizen as api_citizen
@@ -127,6 +130,7 @@ def create_app(
         tracking.bp,
     ):
         app.register_blueprint(blueprint)
+    init_staff_pages(app)
     init_csrf(app)
     init_unit_of_work(app)
     register_error_handlers(app)

@@ -24,6 +24,7 @@ from engine.workflow.directory import Performer, directory
 from engine.workflow.errors import (
     CaseNotFound,
     FormInvalid,
+    FourEyesViolation,
     TaskConflict,
     TaskForbidden,
     TaskNotFound,
@@ -221,6 +222,38 @@ def forward_task(session: Session, task_id: uuid.UUID, department_id: uuid.UUID,
     save_case(session, case, actor_of(head))
 
 
+def preparer_of(session: Session, case_id: uuid.UUID, definition: Any, bpmn_id: str) -> uuid.UUID | None:
+    """Who last completed a preparation task that ``bpmn_id``'s four-eyes rule names (None if no rule).
+
+    Completions are matched by the task id recorded with them (and, for history written
+    before that was recorded, by the preparation task's title).
+    """
+    info = definition.tasks.get(bpmn_id)
+    if info is None or not info.four_eyes_after:
+        return None
+    titles = [definition.tasks[p].title for p in info.four_eyes_after if p in definition.tasks]
+    prepared = session.execute(
+        select(AuditEvent.actor_id)
+        .where(
+            AuditEvent.case_id == case_id,
+            AuditEvent.action == "task_completed",
+            AuditEvent.details["bpmn_id"].astext.in_(info.four_eyes_after)
+            | (~AuditEvent.details.has_key("bpmn_id") & AuditEvent.details["title"].astext.in_(titles)),
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return None if prepared is None else prepared.actor_id
+
+
+def _check_four_eyes(session: Session, case: OpenCase, row: Any, user: Performer) -> None:
+    if preparer_of(session, case.id, case.definition, row.bpmn_id) == user.id:
+        raise FourEyesViolation(
+            f"you prepared this case, so you cannot also complete '{row.title}' (four-eyes rule); "
+            "another head or the substitute must decide."
+        )
+
+
 def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], user: Performer) -> OpenCase:
     """Validate the form data, run the task and move the case on to its next wait."""
     if not isinstance(data, dict):
@@ -230,6 +263,7 @@ def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], us
         )
     case, row = _open_task(session, task_id)
     _check_may_work(session, user, row)
+    _check_four_eyes(session, case, row, user)
     errors = validation_errors(row.form_key, data)
     if errors:
         raise FormInvalid(
@@ -246,7 +280,7 @@ def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], us
     task.run()
     _advance(case)
     case.data.update(data)
-    case.record("task_completed", task_id, title=row.title, data=data)
+    case.record("task_completed", task_id, title=row.title, bpmn_id=row.bpmn_id, data=data)
     save_case(session, case, actor_of(user))
     return case
 

@@ -119,7 +119,10 @@ def load_definition(
     cached = _CACHE.get(row.content_hash)
     if cached is None:
         spec, subs = spec_from_json(row.spec_json)
-        tasks = {k: TaskInfo(**v) for k, v in row.tasks.items()}
+        tasks = {
+            k: TaskInfo(**{**v, "four_eyes_after": tuple(v.get("four_eyes_after", ()))})
+            for k, v in row.tasks.items()
+        }
         cached = LoadedDefinition(0, row.process_id, 0, row.name, spec, subs, tasks)
         with _CACHE_LOCK:
             cached = _CACHE.setdefault(row.content_hash, cached)

@@ -70,6 +70,12 @@ class TaskForbidden(PermissionDenied):
     code = "task_forbidden"
 
 
+class FourEyesViolation(PermissionDenied):
+    """The approver would approve their own preparation (four-eyes rule)."""
+
+    code = "four_eyes"
+
+
 class FormInvalid(InvalidInput):
     """The submitted form data does not match the task's form definition."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -35,6 +35,8 @@ class InboxFilter:
     service: str | None = None  # the catalogue code of a citizen request (case data service_code)
     due_before: datetime | None = None
     overdue: bool = False
+    #: Case number (prefix), applicant name (part) or protocol number, e.g. "2026/0001", "Παπα", "17".
+    text: str | None = None
     sort: str = "due"
     limit: int = 100
     offset: int = 0
@@ -56,6 +58,8 @@ class InboxItem:
     created_at: datetime
     due_at: datetime | None
     overdue: bool
+    service_code: str | None = None
+    applicant_name: str | None = None
 
 
 def my_tasks(session: Session, user: Performer, filters: InboxFilter | None = None) -> list[InboxItem]:
@@ -67,29 +71,83 @@ def department_queue(
     session: Session, user: Performer, filters: InboxFilter | None = None
 ) -> list[InboxItem]:
     """Unclaimed tasks of the user's department for any of the user's roles."""
-    if user.department_id is None or not user.roles:
-        return []
-    condition = and_(
-        CaseTask.department_id == user.department_id,
-        CaseTask.role.in_(user.roles),
-        CaseTask.assignee_id.is_(None),
-    )
-    return _run(session, condition, filters)
+    condition = _department_condition(user)
+    return [] if condition is None else _run(session, condition, filters)
 
 
 def approval_queue(session: Session, user: Performer, filters: InboxFilter | None = None) -> list[InboxItem]:
     """For heads: tasks of their department waiting for a head, unclaimed or theirs."""
+    condition = _approvals_condition(user)
+    return [] if condition is None else _run(session, condition, filters)
+
+
+def _department_condition(user: Performer) -> Any:
+    if user.department_id is None or not user.roles:
+        return None
+    return and_(
+        CaseTask.department_id == user.department_id,
+        CaseTask.role.in_(user.roles),
+        CaseTask.assignee_id.is_(None),
+    )
+
+
+def _approvals_condition(user: Performer) -> Any:
     if APPROVER_ROLE not in user.roles or user.department_id is None:
-        return []
-    condition = and_(
+        return None
+    return and_(
         CaseTask.department_id == user.department_id,
         CaseTask.role == APPROVER_ROLE,
         or_(CaseTask.assignee_id.is_(None), CaseTask.assignee_id == user.id),
     )
-    return _run(session, condition, filters)
 
 
-def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[CaseTask, str, str]:
+def inbox_counts(session: Session, user: Performer, filters: InboxFilter | None = None) -> dict[str, int]:
+    """How many tasks each view holds (``mine``, ``department``, ``approvals``), with the same filters.
+
+    Approvals are counted only for heads; the tabs show these numbers.
+    """
+    conditions = {
+        "mine": CaseTask.assignee_id == user.id,
+        "department": _department_condition(user),
+        "approvals": _approvals_condition(user),
+    }
+    counts: dict[str, int] = {}
+    for view, condition in conditions.items():
+        if condition is None:
+            counts[view] = 0
+            continue
+        query = _filtered(
+            select(func.count()).select_from(CaseTask).join(Case, Case.id == CaseTask.case_id), filters
+        )
+        counts[view] = session.scalar(query.where(condition)) or 0
+    return counts
+
+
+def _filtered(query: Any, filters: InboxFilter | None) -> Any:
+    filters = filters or InboxFilter()
+    if filters.request_type:
+        query = query.where(CaseTask.process_id == filters.request_type)
+    if filters.service:
+        query = query.where(Case.data["service_code"].astext == filters.service)
+    if filters.due_before:
+        query = query.where(CaseTask.due_at < filters.due_before)
+    if filters.overdue:
+        query = query.where(CaseTask.due_at < utcnow())
+    text = (filters.text or "").strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = [
+            Case.number.startswith(text, autoescape=True),
+            Case.applicant["name"].astext.ilike(pattern),
+            Case.data["protocol_in"]["display"].astext.startswith(text, autoescape=True),
+        ]
+        if text.isdigit():
+            matches.append(Case.data["protocol_in"]["number"].astext == text)
+        query = query.where(or_(*matches))
+    return query
+
+
+def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[Any]:
     """The SELECT behind an inbox (exposed so tests can check the plan)."""
     filters = filters or InboxFilter()
     if filters.sort not in SORTS:
@@ -99,18 +157,18 @@ def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[Ca
     if filters.offset < 0:
         raise InvalidInput("offset must be 0 or more.")
     query = (
-        select(CaseTask, Case.number, Case.milestone).join(Case, Case.id == CaseTask.case_id).where(condition)
+        select(
+            CaseTask,
+            Case.number,
+            Case.milestone,
+            Case.data["service_code"].astext,
+            Case.applicant["name"].astext,
+        )
+        .join(Case, Case.id == CaseTask.case_id)
+        .where(condition)
     )
-    if filters.request_type:
-        query = query.where(CaseTask.process_id == filters.request_type)
-    if filters.service:
-        query = query.where(Case.data["service_code"].astext == filters.service)
-    if filters.due_before:
-        query = query.where(CaseTask.due_at < filters.due_before)
-    if filters.overdue:
-        query = query.where(CaseTask.due_at < utcnow())
-    ordered = query.order_by(*SORTS[filters.sort], CaseTask.task_id)  # task_id: stable pages
-    return ordered.limit(filters.limit).offset(filters.offset)
+    ordered: Select[Any] = _filtered(query, filters).order_by(*SORTS[filters.sort], CaseTask.task_id)
+    return ordered.limit(filters.limit).offset(filters.offset)  # task_id above: stable pages
 
 
 def _run(session: Session, condition: Any, filters: InboxFilter | None) -> list[InboxItem]:
@@ -129,6 +187,10 @@ def _run(session: Session, condition: Any, filters: InboxFilter | None) -> list[
             created_at=task.created_at,
             due_at=task.due_at,
             overdue=task.due_at is not None and task.due_at < now,
+            service_code=service_code,
+            applicant_name=applicant_name,
         )
-        for task, number, milestone in session.execute(inbox_query(condition, filters))
+        for task, number, milestone, service_code, applicant_name in session.execute(
+            inbox_query(condition, filters)
+        )
     ]

@@ -77,9 +77,10 @@ def test_staff_sign_in_and_out(client, demo):
         "/login", data={"_csrf": token, "username": "ypallilos", "password": DEMO_PASSWORD}
     )
     assert response.status_code == 302
-    home = client.get("/").get_data(as_text=True)
+    assert client.get("/").headers["Location"] == "/work"  # the landing page is the inbox
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "Γιώργος Μαρκάκης" in home
-    client.post("/logout", data={"_csrf": _csrf(client, "/")})
+    client.post("/logout", data={"_csrf": _csrf(client, "/work")})
     assert "Γιώργος Μαρκάκης" not in client.get("/").get_data(as_text=True)
 
 

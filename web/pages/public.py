@@ -13,9 +13,11 @@ LANGUAGES = ("el", "en")
 
 
 @bp.get("/")
-def index() -> str:
-    """Staff see who they are signed in as; everyone else, how to sign in."""
-    return render_template("index.html", user=current_user())
+def index() -> Response | str:
+    """Signed-in staff land on their inbox (the work); everyone else sees how to sign in."""
+    if current_user() is not None:
+        return redirect(url_for("staff.inbox_page"))
+    return render_template("index.html", user=None)
 
 
 @bp.get("/lang/<code>")

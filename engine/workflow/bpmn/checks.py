@@ -86,6 +86,21 @@ def service_handler_name(node: etree._Element) -> str | None:
     return None
 
 
+#: Extension property of an approval task naming the preparation tasks whose performer may
+#: not complete it (four-eyes rule), e.g. ``<camunda:property name="polis:fourEyesAfter"
+#: value="review review_escalated"/>``.
+FOUR_EYES_PROPERTY = "polis:fourEyesAfter"
+
+
+def four_eyes_after(node: etree._Element) -> tuple[str, ...]:
+    """The preparation task ids a user task's four-eyes property names (empty if none)."""
+    names: list[str] = []
+    for prop in node.iter(f"{{{CAMUNDA}}}property"):
+        if (prop.get("name") or "").strip() == FOUR_EYES_PROPERTY:
+            names.extend((prop.get("value") or "").replace(",", " ").split())
+    return tuple(dict.fromkeys(names))
+
+
 def input_parameters(node: etree._Element) -> dict[str, Any]:
     """A service task's literal input parameters (Camunda's ``camunda:inputOutput``).
 

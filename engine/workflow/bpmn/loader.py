@@ -19,6 +19,7 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask
 from engine.workflow.bpmn.checks import (
     check_process,
     form_key,
+    four_eyes_after,
     input_parameters,
     lane_of_nodes,
     service_handler_name,
@@ -56,10 +57,12 @@ class TaskInfo:
     priority: int = 0
     #: A service task's input parameters (camunda:inputParameter), handed to its handler.
     params: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: Four-eyes rule: whoever last completed one of these tasks may not complete this one.
+    four_eyes_after: tuple[str, ...] = field(default=(), hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, stored with the definition."""
-        return {**self.__dict__, "params": dict(self.params)}
+        return {**self.__dict__, "params": dict(self.params), "four_eyes_after": list(self.four_eyes_after)}
 
 
 @dataclass
@@ -147,6 +150,7 @@ def task_infos(root: etree._Element) -> dict[str, TaskInfo]:
                 handler=service_handler_name(node) if local_name(node) == "serviceTask" else None,
                 priority=int(priority) if priority.strip().lstrip("-").isdigit() else 0,
                 params=input_parameters(node) if local_name(node) == "serviceTask" else {},
+                four_eyes_after=four_eyes_after(node) if local_name(node) == "userTask" else (),
             )
     return infos
 

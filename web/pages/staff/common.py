@@ -1,0 +1,112 @@
+"""What every staff page needs: the signed-in member of staff, words for engine codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, request, url_for
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from core.errors import PolisError
+from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound
+from forms.catalogue import UnknownService, get_service
+from web.auth.staff import current_user
+from web.redirects import safe_next
+
+
+def _(text: str, **values: object) -> str:
+    return str(gettext(text, **values))
+
+
+#: BPMN task names as staff read them; the process files keep English names.
+TASK_TITLES = {
+    "Review request": _l("Review request"),
+    "Review overdue request": _l("Review overdue request"),
+    "Approve request": _l("Approve request"),
+    "Approve request (substitute)": _l("Approve request (substitute)"),
+    "Prepare document": _l("Prepare document"),
+    "Review document": _l("Review document"),
+    "Review document (substitute)": _l("Review document (substitute)"),
+    "Handle the request": _l("Handle the request"),
+    "Answer (head)": _l("Answer (head)"),
+    "Check yesterday's unregistered incoming mail": _l("Check yesterday's unregistered incoming mail"),
+}
+
+ROLES = {"clerk": _l("clerks"), "head": _l("head of department"), "protocol_clerk": _l("protocol clerks")}
+
+PROCESS_NAMES = {
+    "certificate_issuance": _l("Certificate issuance"),
+    "document_approval": _l("Document approval"),
+    "general_request": _l("General request"),
+    "protocol_daily_report": _l("Daily protocol report"),
+}
+
+
+def locale() -> str:
+    """The reader's language code, el or en."""
+    return str(get_locale() or "el")
+
+
+def task_title(title: str) -> str:
+    """A task's name in the reader's language."""
+    found = TASK_TITLES.get(title)
+    return str(found) if found is not None else title
+
+
+def service_title(code: str | None) -> str:
+    """A catalogue service's name in the reader's language ("—" for internal cases)."""
+    if not code:
+        return "—"
+    try:
+        return get_service(code).title.get(locale())
+    except UnknownService:
+        return code
+
+
+def department_name(department: Any) -> str:
+    """A department's name in the reader's language."""
+    if department is None:
+        return "—"
+    return str(department.name_en if locale() == "en" else department.name_el)
+
+
+def process_name(process_id: str) -> str:
+    """A process's name in the reader's language."""
+    found = PROCESS_NAMES.get(process_id)
+    return str(found) if found is not None else process_id
+
+
+def problem_message(error: PolisError) -> str:
+    """An engine refusal in the reader's words; the engine's own text follows for details."""
+    if isinstance(error, FourEyesViolation):
+        return _("You prepared this case, so another head must decide on it (four-eyes rule).")
+    if isinstance(error, TaskConflict):
+        return _("A colleague changed this task meanwhile: %(detail)s", detail=error.message)
+    if isinstance(error, TaskNotFound):
+        return _("This task is no longer open; it was completed or withdrawn.")
+    if isinstance(error, TaskForbidden):
+        return _("This task is not yours to work on: %(detail)s", detail=error.message)
+    return error.message
+
+
+def safe_back(default: str) -> str:
+    """Where a form sends the reader back to: a local path only (no open redirect)."""
+    return safe_next(request.form.get("next") or request.args.get("next"), default)
+
+
+def staff_user() -> Any:
+    """The signed-in member of staff (the blueprint guard ran before)."""
+    return g.user
+
+
+def require_staff() -> Response | None:
+    """The blueprint's guard: anonymous visitors go to the sign-in page, then come back."""
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+bp = Blueprint("staff", __name__, url_prefix="/work")
+bp.before_request(require_staff)

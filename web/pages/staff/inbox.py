@@ -1,0 +1,139 @@
+"""The inbox (/work): tabs My tasks / My department / Approvals, filters in the URL, claim/release."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core.clock import ATHENS, utcnow
+from core.errors import PolisError
+from engine.casework.desk import inbox, task_detail, user_names
+from engine.workflow.commands import claim_task, release_task
+from engine.workflow.errors import TaskConflict
+from engine.workflow.task_index import InboxFilter, inbox_counts
+from forms.catalogue import list_services
+from web.context import db
+from web.pages.staff.common import bp, problem_message, safe_back, staff_user, task_title
+
+PAGE_SIZE = 25
+SORTS = ("due", "created", "newest")
+
+
+def end_of_week(now: datetime) -> datetime:
+    """Next Monday 00:00 in Athens: "due this week" means before then."""
+    today = now.astimezone(ATHENS).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime.combine(monday, time(0, 0), tzinfo=ATHENS)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
+def inbox_args(user: Any) -> dict[str, Any]:
+    """The inbox's query arguments, cleaned: what the links and the filter form keep."""
+    view = request.args.get("view", "")
+    if view not in ("mine", "department", "approvals") or (view == "approvals" and "head" not in user.roles):
+        view = "mine"
+    sort = request.args.get("sort", "due")
+    args: dict[str, Any] = {"view": view, "sort": sort if sort in SORTS else "due"}
+    for name in ("service", "q"):
+        value = request.args.get(name, "").strip()
+        if value:
+            args[name] = value[:100]
+    for name in ("overdue", "week"):
+        if request.args.get(name) in ("1", "true", "on"):
+            args[name] = "1"
+    return args
+
+
+@bp.get("")
+def inbox_page() -> str:
+    """The landing page after sign-in: the work waiting for this member of staff."""
+    user = staff_user()
+    args = inbox_args(user)
+    page = _page_number()
+    base = InboxFilter(
+        service=args.get("service"),
+        overdue="overdue" in args,
+        due_before=end_of_week(utcnow()) if "week" in args else None,
+        text=args.get("q"),
+        sort=args["sort"],
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    items = inbox(db(), user, args["view"], base)
+    has_next = len(items) > PAGE_SIZE
+    items = items[:PAGE_SIZE]
+    return render_template(
+        "staff/inbox.html",
+        args=args,
+        page=page,
+        has_next=has_next,
+        items=items,
+        counts=inbox_counts(db(), user, base),
+        names=user_names(db(), {i.assignee_id for i in items if i.assignee_id}),
+        services=sorted(list_services(), key=lambda s: s.title.el),
+        is_head="head" in user.roles,
+        me=user,
+    )
+
+
+@bp.post("/tasks/<uuid:task_id>/claim")
+def claim(task_id: uuid.UUID) -> Response:
+    """Take a task; if a colleague took it first, say who."""
+    user = staff_user()
+    back = safe_back(url_for("staff.task_page", task_id=task_id))
+    try:
+        claim_task(db(), task_id, user)
+    except TaskConflict:
+        db().rollback()
+        holder = _holder(task_id, user)
+        flash(
+            _("Taken by %(name)s before you.", name=holder) if holder else _("A colleague took it first."),
+            "bad",
+        )
+        return redirect(back)
+    except PolisError as error:
+        db().rollback()
+        flash(problem_message(error), "bad")
+        return redirect(back)
+    detail = task_detail(db(), task_id, user)
+    flash(
+        _(
+            "You took “%(task)s” of case %(number)s.",
+            task=task_title(detail.task.title),
+            number=detail.case.number,
+        ),
+        "good",
+    )
+    return redirect(back)
+
+
+def _holder(task_id: uuid.UUID, user: Any) -> str | None:
+    try:
+        detail = task_detail(db(), task_id, user)
+    except PolisError:
+        return None
+    return detail.assignee.full_name if detail.assignee is not None else None
+
+
+@bp.post("/tasks/<uuid:task_id>/release")
+def release(task_id: uuid.UUID) -> Response:
+    """Give a task back to the department's queue."""
+    user = staff_user()
+    back = safe_back(url_for("staff.inbox_page"))
+    try:
+        release_task(db(), task_id, user)
+    except PolisError as error:
+        db().rollback()
+        flash(problem_message(error), "bad")
+        return redirect(back)
+    flash(_("The task is back in the department's queue."), "good")
+    return redirect(back)
