@@ -8,8 +8,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.polis-installed
-# Debian packages Polis needs at run time or in its tests (checked one by one).
-DEB_PACKAGES := softhsm2 fonts-dejavu-core fonts-noto-core chromium libpango-1.0-0 libpangoft2-1.0-0 openssl poppler-utils
+# Debian packages Polis needs at run time, in its tests or benchmarks (apache2-utils: ab, bench/web.py), checked one by one.
+DEB_PACKAGES := softhsm2 fonts-dejavu-core fonts-noto-core chromium libpango-1.0-0 libpangoft2-1.0-0 openssl poppler-utils apache2-utils
 PYTEST_ARGS ?=
 
 .PHONY: run test lint format bench setup system-deps translations clean-venv help
