@@ -14,8 +14,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis.generation.modes import GenerationMode
 from pydantic import SecretStr
+from schemathesis.generation.modes import GenerationMode
 from sqlalchemy.orm import Session
 
 from tests.web.staff_fixtures import World, bearer, build_world
