@@ -30,6 +30,7 @@ from core.errors import InvalidInput, PermissionDenied, ServiceUnavailable
 from core.settings import Settings
 from engine.applicants import login_or_create_from_oidc
 from web.citizen_session import start_session
+from web.redirects import safe_next
 from web.services import db, services
 
 bp = Blueprint("citizen_oidc", __name__, url_prefix="/citizen/oidc")
@@ -108,13 +109,6 @@ def _client(settings: Settings, client_id: str) -> OAuth2Session:
     )
 
 
-def _safe_next(value: str | None) -> str:
-    # Only a path on this site: an open redirect would lend our name to phishing links.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
-
-
 @bp.get("/login")
 def login() -> WerkzeugResponse:
     """Send the citizen to the identity provider."""
@@ -129,7 +123,7 @@ def login() -> WerkzeugResponse:
         "state": state,
         "nonce": nonce,
         "verifier": verifier,
-        "next": _safe_next(request.args.get("next")),
+        "next": safe_next(request.args.get("next"), "/"),
         "at": time.time(),
     }
     return redirect(url, 302)
@@ -202,4 +196,4 @@ def callback() -> WerkzeugResponse:
             claims = extra | claims
     applicant = login_or_create_from_oidc(db(), str(metadata["issuer"]), claims)
     start_session(applicant)
-    return redirect(_safe_next(str(pending.get("next") or "/")), 302)
+    return redirect(safe_next(str(pending.get("next") or "/"), "/"), 302)

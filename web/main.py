@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from werkzeug.wrappers import Response
 
 from web.auth import current_user
+from web.redirects import safe_next
 
 bp = Blueprint("main", __name__)
 LANGUAGES = ("el", "en")
@@ -22,7 +23,4 @@ def set_language(code: str) -> Response:
     """Remember the reader's language and go back where they were."""
     if code in LANGUAGES:
         session["lang"] = code
-    target = request.args.get("next") or url_for("main.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.index")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next"), url_for("main.index")))

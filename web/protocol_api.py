@@ -14,12 +14,12 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound
 from engine.protocol.drafts import draft_from_mapping
 from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, ReceiptSealer, receipt_for, receipt_for_sender
 from engine.protocol.search import query_from_params, search
 from engine.protocol.service import cancel, correct, describe, get_entry, register, related_ids
-from web.api_auth import api_identity, require_staff
+from web.api_auth import require_staff
 from web.api_input import json_object
 from web.links import public_url
 from web.services import db, services
@@ -37,22 +37,10 @@ class ReceiptLinkInvalid(NotFound):
     code = "protocol_receipt_link_invalid"
 
 
-class SignInRequired(PermissionDenied):
-    """The API needs a signed-in member of staff."""
-
-    code = "sign_in_required"
-
-
 def _user() -> Any:
-    identity = api_identity()
-    if identity is None:
-        raise SignInRequired(
-            "Sign in first (POST /login) and call the API with the session cookie, "
-            "or send 'Authorization: Bearer <token>' (see `polis tokens create`)."
-        )
-    if identity.via == "token":
-        return require_staff()  # the token's scope must allow the method
-    return identity.user
+    """The member of staff, with the staff API's rules: 401 without credentials, the token's
+    scope, and the X-CSRF-Token header on cookie-session writes."""
+    return require_staff()
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:
