@@ -18,6 +18,7 @@ from storage import ObjectStore
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
 from web.input_guard import init_input_guard
+from web.log_masking import install_log_masking
 from web.services import build_services
 from web.unit_of_work import init_unit_of_work
 
@@ -59,6 +60,7 @@ def create_app(
     default_catalogue()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    install_log_masking(app.logger, logging.getLogger("werkzeug"))
     init_input_guard(app)
     if settings.proxy_count:
         # Behind N reverse proxies: the client address is the one the nearest proxy saw, so
