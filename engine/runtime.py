@@ -301,7 +301,7 @@ def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime)
     info = case.definition.tasks[task.task_spec.bpmn_id]
     rule = lane_rules().get(info.lane or "")
     role = rule.role if rule else ""
-    assignee = _lane_assignee(session, case.department_id, rule.assignee if rule else None)
+    assignee = _lane_assignee(session, case.department_id, rule.assignee if rule else None, role)
     return {
         "task_id": task.id,
         "case_id": case.id,
@@ -319,13 +319,26 @@ def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime)
     }
 
 
-def _lane_assignee(session: Session, department_id: uuid.UUID | None, rule: str | None) -> uuid.UUID | None:
+def _lane_assignee(
+    session: Session, department_id: uuid.UUID | None, rule: str | None, role: str
+) -> uuid.UUID | None:
+    """The head or substitute a lane pre-assigns its tasks to, if that person may do them.
+
+    Four eyes: a substitute who lacks the lane's role (e.g. a clerk named substitute head)
+    never receives the task, nor does a disabled account; the task then waits unassigned in
+    the queue of the department's holders of the role.
+    """
     if rule is None or department_id is None:
         return None
-    from engine.org import Department  # the foundation's org model
+    from engine.org import Department, User  # the foundation's org model
 
     column = Department.substitute_user_id if rule == "department_substitute" else Department.head_user_id
-    return session.scalar(select(column).where(Department.id == department_id))
+    person = session.scalar(
+        select(User).join(Department, User.id == column).where(Department.id == department_id)
+    )
+    if person is None or not person.is_active or role not in person.roles:
+        return None
+    return person.id
 
 
 def _save_wakeups(
