@@ -9,6 +9,7 @@ import engine.models
 import engine.notifications.models
 import engine.org
 import engine.protocol.models
+import engine.ratelimits
 import engine.requests.models
 import engine.tokens  # noqa: F401
 import storage.models  # noqa: F401

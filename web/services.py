@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g
+from sqlalchemy.engine import Engine
 
 from core.database import database_url
 from core.db import check_database, make_engine, make_session_factory
@@ -21,10 +23,32 @@ class Services:
     engine: Any
     session_factory: Any
     store: ObjectStore
+    #: Rate-limit counters commit on their own connection, whatever the request's transaction
+    #: does (see engine.ratelimits); tests bind the app to one connection, so they get another.
+    limiter_engine: Any = None
+
+    def limiter(self) -> Any:
+        """The Engine rate-limit counters are written with."""
+        if self.limiter_engine is None:
+            self.limiter_engine = _limiter_engine(database_url(self.settings))
+        return self.limiter_engine
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable if the database does not answer."""
         check_database(self.session_factory)
+
+
+_LIMITER_ENGINES: dict[str, Engine] = {}
+_LIMITER_LOCK = threading.Lock()
+
+
+def _limiter_engine(url: str) -> Engine:
+    """One small pool per database for apps whose own bind is a single connection (tests)."""
+    with _LIMITER_LOCK:
+        engine = _LIMITER_ENGINES.get(url)
+        if engine is None:
+            engine = _LIMITER_ENGINES[url] = make_engine(url, pool_size=2, max_overflow=2)
+        return engine
 
 
 def build_services(
@@ -42,6 +66,7 @@ def build_services(
         engine=engine,
         session_factory=session_factory,
         store=store if store is not None else open_store(settings),
+        limiter_engine=engine if isinstance(engine, Engine) else None,
     )
 
 

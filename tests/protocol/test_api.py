@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from engine.accounts import session_fingerprint
 from engine.org import User
 from tests.protocol.factories import make_user
+from web.auth import FINGERPRINT_KEY
 
 API = "/api/v1/protocol/entries"
 INCOMING = {
@@ -29,6 +31,9 @@ def sign_in(client: Any, user: User) -> None:
     """Sign in by session cookie; every later request sends the session's CSRF header."""
     with client.session_transaction() as session:
         session["user_id"] = str(user.id)
+        session[FINGERPRINT_KEY] = session_fingerprint(
+            user, client.application.extensions["polis"].settings.secret()
+        )
         session["_csrf"] = CSRF
     client.environ_base["HTTP_X_CSRF_TOKEN"] = CSRF
 
