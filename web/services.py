@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from core.database import database_url
@@ -77,7 +78,22 @@ def services() -> Services:
 
 
 def db() -> Any:
-    """The request's database session (one transaction per request, see unit_of_work)."""
+    """The request's database session (one transaction per request, see unit_of_work).
+
+    Every transaction it begins has the web timeouts (SET LOCAL): a request never waits
+    forever on a case the worker is sealing, nor runs a statement without end.
+    """
     if "db" not in g:
-        g.db = services().session_factory()
+        session = services().session_factory()
+        event.listen(session, "after_begin", _web_timeouts)
+        g.db = session
     return g.db
+
+
+def _web_timeouts(session: Any, _transaction: Any, connection: Any) -> None:
+    settings = services().settings
+    # SET LOCAL takes no bind parameters; both values are validated integers.
+    connection.exec_driver_sql(
+        f"SET LOCAL statement_timeout = {int(settings.web_statement_timeout_seconds) * 1000}; "
+        f"SET LOCAL lock_timeout = {int(settings.web_lock_timeout_seconds) * 1000}"
+    )
