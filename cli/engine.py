@@ -40,8 +40,8 @@ def deploy(ctx: click.Context, files: tuple[Path, ...]) -> None:
     with unit_of_work(ctx) as session:
         for path in paths:
             result = deploy_definition(session, path.read_bytes(), path.name)
-            state = "deployed" if result.created else "unchanged"
-            click.echo(f"{result.process_id} v{result.version}: {state} ({path.name})")
+            # An older file changes nothing: say so loudly rather than "unchanged".
+            click.echo(result.describe(path.name), err=result.is_older)
 
 
 @processes.command("list")

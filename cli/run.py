@@ -204,6 +204,9 @@ def gunicorn_command(settings: Settings) -> list[str]:
         "0",
         "--access-logfile",
         "-",
+        # tracking codes, receipt/reset/verification tokens are masked in access and error logs
+        "--logger-class",
+        "web.log_masking.MaskingGunicornLogger",
         "--no-control-socket",
         "--graceful-timeout",
         "10",

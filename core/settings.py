@@ -99,6 +99,22 @@ class Settings(BaseSettings):
         "thread, not a whole worker.",
         examples=[16],
     )
+    web_statement_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="Longest a web request's SQL statement may run before it is cancelled "
+        "(the request answers 503).",
+        examples=[60],
+    )
+    web_lock_timeout_seconds: int = Field(
+        5,
+        ge=1,
+        le=600,
+        description="Longest a web request waits for a row or table lock (e.g. a case the worker "
+        "is sealing) before answering 503 'busy, try again'.",
+        examples=[10],
+    )
     proxy_count: int = Field(
         0,
         ge=0,

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -201,3 +202,30 @@ def app(
 def client(app: Any) -> Any:
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Rate-limit counters commit on their own connection (core.ratelimits), outside the
+    test's rolled-back transaction: empty them around every test that uses the database."""
+    uses_database = "pg_url" in request.fixturenames
+    if uses_database:
+        _clear_rate_limits(request.getfixturevalue("db_engine"))
+    yield
+    if uses_database:
+        _clear_rate_limits(request.getfixturevalue("db_engine"))
+
+
+def _clear_rate_limits(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM rate_limit_counters"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_limiter_engines() -> Iterator[None]:
+    """The apps' rate-limit engines (web.context) live for the process: close them at the end."""
+    yield
+    from web import context as services
+
+    for engine in services._LIMITER_ENGINES.values():
+        engine.dispose()

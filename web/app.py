@@ -20,6 +20,7 @@ from web.context import build_services
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
 from web.input_guard import init_input_guard
+from web.log_masking import install_log_masking
 from web.pages.staff.register import init_staff_pages
 from web.pages.ui import init_page_helpers
 from web.unit_of_work import init_unit_of_work
@@ -84,6 +85,7 @@ def create_app(
     default_catalogue()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    install_log_masking(app.logger, logging.getLogger("werkzeug"))
     init_input_guard(app)
     if settings.proxy_count:
         # Behind N reverse proxies: the client address is the one the nearest proxy saw, so

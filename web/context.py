@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from core.database import database_url
 from core.errors import ServiceUnavailable
@@ -22,6 +25,15 @@ class Services:
     engine: Any
     session_factory: Any
     store: ObjectStore
+    #: Rate-limit counters commit on their own connection, whatever the request's transaction
+    #: does (see core.ratelimits); tests bind the app to one connection, so they get another.
+    limiter_engine: Any = None
+
+    def limiter(self) -> Any:
+        """The Engine rate-limit counters are written with."""
+        if self.limiter_engine is None:
+            self.limiter_engine = _limiter_engine(database_url(self.settings))
+        return self.limiter_engine
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable if the database does not answer."""
@@ -40,6 +52,19 @@ class Services:
             raise ServiceUnavailable(problem)
 
 
+_LIMITER_ENGINES: dict[str, Engine] = {}
+_LIMITER_LOCK = threading.Lock()
+
+
+def _limiter_engine(url: str) -> Engine:
+    """One small pool per database for apps whose own bind is a single connection (tests)."""
+    with _LIMITER_LOCK:
+        engine = _LIMITER_ENGINES.get(url)
+        if engine is None:
+            engine = _LIMITER_ENGINES[url] = make_engine(url, pool_size=2, max_overflow=2)
+        return engine
+
+
 def build_services(
     settings: Settings, *, session_factory: Any = None, store: ObjectStore | None = None
 ) -> Services:
@@ -55,6 +80,7 @@ def build_services(
         engine=engine,
         session_factory=session_factory,
         store=store if store is not None else open_store(settings),
+        limiter_engine=engine if isinstance(engine, Engine) else None,
     )
 
 
@@ -65,7 +91,22 @@ def services() -> Services:
 
 
 def db() -> Any:
-    """The request's database session (one transaction per request, see unit_of_work)."""
+    """The request's database session (one transaction per request, see unit_of_work).
+
+    Every transaction it begins has the web timeouts (SET LOCAL): a request never waits
+    forever on a case the worker is sealing, nor runs a statement without end.
+    """
     if "db" not in g:
-        g.db = services().session_factory()
+        session = services().session_factory()
+        event.listen(session, "after_begin", _web_timeouts)
+        g.db = session
     return g.db
+
+
+def _web_timeouts(session: Any, _transaction: Any, connection: Any) -> None:
+    settings = services().settings
+    # SET LOCAL takes no bind parameters; both values are validated integers.
+    connection.exec_driver_sql(
+        f"SET LOCAL statement_timeout = {int(settings.web_statement_timeout_seconds) * 1000}; "
+        f"SET LOCAL lock_timeout = {int(settings.web_lock_timeout_seconds) * 1000}"
+    )

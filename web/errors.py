@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from core.errors import (
@@ -24,6 +25,10 @@ from core.errors import (
     Unauthenticated,
 )
 from core.orm import database_unavailable
+
+#: PostgreSQL's codes for a lock wait past lock_timeout and a statement past statement_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
 
 STATUS_BY_ERROR: tuple[tuple[type[PolisError], int], ...] = (
     (NotFound, 404),
@@ -106,6 +111,21 @@ def register_error_handlers(app: Flask) -> None:
             if name.lower() in ("allow", "retry-after", "www-authenticate"):
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_busy(error: DBAPIError) -> Response:
+        # A web request's lock wait or statement ran past its timeout (web/services.db):
+        # nothing was changed (the transaction rolls back); the client may try again.
+        if getattr(error.orig, "sqlstate", None) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
+            app.logger.warning("Database timeout on %s %s: %s", request.method, request.path, error.orig)
+            response = _respond(
+                503,
+                "busy",
+                _("This record is busy right now; nothing was changed. Try again in a moment."),
+            )
+            response.headers["Retry-After"] = "5"
+            return response
+        return _unexpected(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

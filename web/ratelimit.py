@@ -1,55 +1,42 @@
-"""A small in-process limiter for public lookups (tracking codes): a brake on guessing.
+"""Rate limits of the web app, shared by every worker and server (counters in PostgreSQL).
 
-Counters live in each web worker's memory (gunicorn runs a few), so the effective limit is
-per worker; a reverse proxy in front adds the hard, shared limit. Enough to make guessing a
-192-bit code pointless and to keep one client from flooding the database.
+Each limit is a bucket of :class:`core.ratelimits.SharedLimit`; this wrapper finds the
+app's limiter engine and secret. Behind reverse proxies the client address is the one the
+nearest configured proxy saw (``POLIS_PROXY_COUNT``, ProxyFix in web/app.py).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-
 from flask import request
 
-
-def client_address() -> str:
-    """The address limits count by: the client's, as the WSGI server (or ProxyFix) reports it."""
-    return request.remote_addr or "unknown"
+from core.ratelimits import SharedLimit
+from web.context import services
 
 
-class SlidingWindow:
-    """At most ``limit`` events per ``window`` seconds for each key."""
+class SharedWindow:
+    """At most ``limit`` events per ``window`` seconds for each key, across all workers."""
 
-    def __init__(self, limit: int, window: float, max_keys: int = 50_000) -> None:
+    def __init__(self, bucket: str, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self.max_keys = max_keys
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        events = self._events.get(key)
-        if events is None:
-            if len(self._events) >= self.max_keys:  # forget the oldest client, not everyone
-                self._events.pop(next(iter(self._events)))
-            events = self._events[key] = deque()
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        return events
-
-    def over(self, key: str) -> bool:
-        """Whether ``key`` has used up its events in the current window (records nothing)."""
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.limit
+        self._shared = SharedLimit(bucket, limit, window)
 
     def hit(self, key: str) -> bool:
         """Record an event; True if it is within the limit."""
-        now = time.monotonic()
-        with self._lock:
-            events = self._recent(key, now)
-            if len(events) >= self.limit:
-                return False
-            events.append(now)
-            return True
+        polis = services()
+        return self._shared.hit(polis.limiter(), polis.settings.secret(), key)
+
+    def over(self, key: str) -> bool:
+        """Whether ``key`` has used up its events in the current window (records nothing)."""
+        polis = services()
+        return self._shared.over(polis.limiter(), polis.settings.secret(), key)
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s events."""
+        polis = services()
+        self._shared.reset(polis.limiter(), polis.settings.secret(), key)
+
+
+def client_address() -> str:
+    """The client's address as the rate limits key it."""
+    return request.remote_addr or "unknown"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
@@ -72,6 +74,32 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if rehashed:
         user.password_hash = rehashed
     return user
+
+
+def change_password(session: Session, user: User, new_password: str) -> None:
+    """Set a staff member's password; every session made with the old one ends."""
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+    session.flush()
+
+
+def deactivate_user(session: Session, user: User) -> None:
+    """Disable an account: it can no longer sign in, and its sessions and tokens stop working."""
+    user.is_active = False
+    user.session_epoch += 1
+    session.flush()
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere (sign-out does this: a copied cookie dies with it)."""
+    session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
+
+
+def session_fingerprint(user: User, secret: str) -> str:
+    """A keyed digest of what a staff session stays valid with: the password hash and the
+    session epoch. A password change or sign-out changes it, so older sessions end."""
+    material = f"{user.password_hash or ''}\0{user.session_epoch or 0}".encode()
+    return hmac.new(secret.encode(), material, hashlib.sha256).hexdigest()[:24]
 
 
 def get_user(session: Session, user_id: uuid.UUID | str) -> User:

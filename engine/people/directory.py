@@ -31,9 +31,19 @@ class OrgDirectory:
         """The department with ``code``."""
         return session.scalar(select(Department.id).where(Department.code == code))
 
-    def lane_assignee(self, session: Session, unit_id: uuid.UUID, rule: str) -> uuid.UUID | None:
-        """The department's head or substitute, as the rule says."""
+    def lane_assignee(self, session: Session, unit_id: uuid.UUID, rule: str, role: str) -> uuid.UUID | None:
+        """The department's head or substitute, as the rule says, if active and holding ``role``.
+
+        Four eyes: a substitute who lacks the lane's role (e.g. a clerk named substitute head)
+        never receives the task, nor does a disabled account; the task then waits unassigned
+        in the queue of the department's holders of the role.
+        """
         column = _ASSIGNEE_COLUMNS.get(rule)
         if column is None:
             return None
-        return session.scalar(select(column).where(Department.id == unit_id))
+        person = session.scalar(
+            select(User).join(Department, User.id == column).where(Department.id == unit_id)
+        )
+        if person is None or not person.is_active or role not in person.roles:
+            return None
+        return person.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, String, func
+from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base
@@ -54,6 +54,8 @@ class User(Base):
     clearance: Mapped[list[str]] = mapped_column(ARRAY(String(8)), default=list, server_default="{}")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Part of every staff session's fingerprint: bumped on sign-out, it ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def has_role(self, role: str) -> bool:
         """Whether the user holds ``role``."""

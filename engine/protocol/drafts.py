@@ -10,9 +10,9 @@ from datetime import date
 from typing import Any, TypeVar
 
 from engine.protocol.errors import InvalidEntry
-from engine.protocol.models import Classification, DeliveryMethod, Direction
+from engine.protocol.models import GENERAL_REGISTRY_CODE, Classification, DeliveryMethod, Direction
 
-GENERAL_REGISTRY = "GEN"
+GENERAL_REGISTRY = GENERAL_REGISTRY_CODE
 
 _Choice = TypeVar("_Choice", DeliveryMethod, Classification)
 

@@ -81,9 +81,13 @@ def register(
     *,
     registered_by: Viewer | None = None,
     corrects: uuid.UUID | None = None,
-    now: Clock = utc_now,
+    now: Clock | None = None,
 ) -> ProtocolEntry:
-    """Register a document: validate everything, then take the number and insert, in one go."""
+    """Register a document: validate everything, then take the number and insert, in one go.
+
+    The registration time is the database's clock unless a ``now`` clock is injected (tests):
+    app servers' clocks may drift, the legal time must not.
+    """
     guarded = draft.classification in GUARDED_MARKS
     if guarded and registered_by is not None and draft.classification not in registered_by.clearance:
         raise NotCleared(
@@ -122,7 +126,7 @@ def register(
         "corrects_id": corrects,
     }
     entry = ProtocolEntry(**values)
-    row = insert_numbered(session, draft.registry, now(), values)
+    row = insert_numbered(session, draft.registry, now() if now is not None else None, values)
     if row is None:
         get_registry(session, draft.registry)  # raises UnknownRegistry naming the known codes
         raise UnknownRegistry(f"The registry {draft.registry!r} is not in use; choose another.")
@@ -268,7 +272,7 @@ def correct(
     draft: EntryDraft,
     *,
     registered_by: Viewer | None = None,
-    now: Clock = utc_now,
+    now: Clock | None = None,
 ) -> ProtocolEntry:
     """Register an ορθή επανάληψη: a new entry linked to the one it corrects, in its registry."""
     original = session.get(ProtocolEntry, entry_id)

@@ -68,6 +68,10 @@ def _in_list(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({quoted})"
 
 
+#: The code of the general protocol book (engine.protocol.drafts.GENERAL_REGISTRY).
+GENERAL_REGISTRY_CODE = "GEN"
+
+
 class Registry(Base):
     """A protocol book: the general one, or e.g. one per directorate."""
 
@@ -190,8 +194,14 @@ class ProtocolEntry(Base):
 
     @property
     def display_number(self) -> str:
-        """The number as people write it: ``34933 ΕΞ 2026`` (+ classification mark)."""
+        """The number as people write it: ``34933 ΕΞ 2026`` (+ classification mark).
+
+        Each registry has its own series, so outside the general one the registry's code
+        comes first (``ΔΤΥ 512 ΕΙΣ 2026``): two registries' 512 are different documents.
+        """
         shown = f"{self.number} {self.direction} {self.year}"
+        if self.book is not None and self.book.code != GENERAL_REGISTRY_CODE:
+            shown = f"{self.book.code} {shown}"
         return f"{shown} {self.classification}" if self.classification else shown
 
     @property

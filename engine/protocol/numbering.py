@@ -6,10 +6,12 @@ locked until the caller's transaction ends, so a rollback gives the number back,
 makes it final, and two transactions can never receive the same number.
 ``max(number) + 1`` is never used: under concurrency it repeats numbers.
 
-Registration time: the clock is read before waiting for the lock; the counter row keeps the
-latest time given in its series and an entry gets ``greatest(clock, latest)``, so within a
-series a higher number never has an earlier time, even with an injected or skewed clock.
-The year is the Athens calendar year of the clock reading and the time stays in that year.
+Registration time: the database's clock (``clock_timestamp()``), read by the numbering
+statement itself, so every app server agrees on the legal time whatever its own clock says
+(tests may inject a clock). The counter row keeps the latest time given in its series and
+an entry gets ``greatest(clock, latest)``, so within a series a higher number never has an
+earlier time. The year is the Athens calendar year of that clock reading and the time stays
+in that year.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ def protocol_year(moment: datetime) -> int:
 # and the caller reports it. Written as SQL (not built per call) because the counter row is
 # locked from here to the commit: the less Python runs meanwhile, the faster numbering is.
 _NUMBERED_INSERT = """
-WITH counter AS (
+WITH clock AS (
+    SELECT coalesce(%(clock)s::timestamptz, clock_timestamp()) AS at
+), counter AS (
     INSERT INTO protocol_counters AS c (registry_id, year, last_number, last_registered_at)
-    SELECT r.id, %(year)s, 1, %(clock)s
-    FROM protocol_registries AS r
+    SELECT r.id, extract(year FROM clock.at AT TIME ZONE 'Europe/Athens')::int, 1, clock.at
+    FROM protocol_registries AS r, clock
     WHERE r.code = %(registry_code)s AND r.is_active
     ON CONFLICT (registry_id, year) DO UPDATE
         SET last_number = c.last_number + 1,
@@ -93,13 +97,14 @@ class Numbered:
 
 
 def insert_numbered(
-    session: Session, registry_code: str, moment: datetime, values: Mapping[str, Any]
+    session: Session, registry_code: str, moment: datetime | None, values: Mapping[str, Any]
 ) -> Numbered | None:
     """Number and insert an entry in one round trip; None if the registry is unknown/inactive.
 
+    ``moment`` None = the database's clock (production); a value = an injected clock (tests).
     The counter row stays locked until the caller's transaction ends.
     """
-    params = {**values, "registry_code": registry_code, "year": protocol_year(moment), "clock": moment}
+    params = {**values, "registry_code": registry_code, "clock": moment}
     # Straight to psycopg on the session's connection (same transaction): SQLAlchemy's
     # execution machinery costs more CPU than the statement, and the lock is held meanwhile.
     driver = session.connection().connection.driver_connection

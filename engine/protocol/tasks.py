@@ -41,7 +41,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.clock import utcnow as utc_now
 from engine.protocol.drafts import draft_from_mapping
 from engine.protocol.entries import register
 from engine.protocol.errors import InvalidEntry
@@ -91,9 +90,7 @@ def register_protocol(session: Session, data: Mapping[str, Any], params: Mapping
     if params.get("case_id") is not None:
         request["case_id"] = params["case_id"]
     draft = draft_from_mapping(request)
-    return register(
-        session, draft, registered_by=params.get("registered_by"), now=params.get("now") or utc_now
-    )
+    return register(session, draft, registered_by=params.get("registered_by"), now=params.get("now"))
 
 
 def _fill(template: str, data: Mapping[str, Any]) -> str:

@@ -156,6 +156,11 @@ def _check_may_work(session: Session, user: Performer, row: Any) -> None:
             raise TaskConflict(
                 f"this task is claimed by {other}; ask them or the head of the department to release it."
             )
+        if row.role not in user.roles:  # e.g. an approval assigned before the role was taken away
+            raise TaskForbidden(
+                f"task '{row.title}' needs the {row.role} role, which your account does not have; "
+                "ask the head of the department to release it."
+            )
         return
     if user.department_id != row.task_department_id or row.role not in user.roles:
         raise TaskForbidden(

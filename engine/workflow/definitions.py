@@ -41,6 +41,27 @@ class DeployResult:
     process_id: str
     version: int
     created: bool
+    #: The newest version of the process after this deployment (new cases start on it).
+    newest_version: int = 0
+
+    @property
+    def is_older(self) -> bool:
+        """The file is an older version: deploying it changed nothing, new cases do not use it."""
+        return not self.created and self.version < self.newest_version
+
+    def describe(self, file_name: str = "") -> str:
+        """One line for the operator saying what the deployment did."""
+        where = f" ({file_name})" if file_name else ""
+        if self.created:
+            return f"{self.process_id} v{self.version}: deployed{where}"
+        if self.is_older:
+            return (
+                f"{self.process_id}: NOT deployed{where}: this file is version {self.version}, older "
+                f"than the newest version {self.newest_version}, which new cases keep starting on. "
+                "To go back to it, change the file (e.g. its name or documentation) and deploy it "
+                "again; it then becomes the newest version."
+            )
+        return f"{self.process_id} v{self.version}: unchanged, identical to the newest version{where}"
 
 
 #: content hash -> parsed definition (id and version fields unused in the cache itself)
@@ -70,11 +91,13 @@ def deploy_definition(session: Session, data: bytes, file_name: str = "") -> Dep
             ProcessDefinition.content_hash == compiled.content_hash,
         )
     ).first()
-    if existing is not None:
-        return DeployResult(existing.id, compiled.process_id, existing.version, created=False)
     last = session.scalar(
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == compiled.process_id)
     )
+    if existing is not None:
+        return DeployResult(
+            existing.id, compiled.process_id, existing.version, created=False, newest_version=last or 0
+        )
     row = ProcessDefinition(
         process_id=compiled.process_id,
         version=(last or 0) + 1,
@@ -89,7 +112,7 @@ def deploy_definition(session: Session, data: bytes, file_name: str = "") -> Dep
     session.flush()
     # The newest version takes over the process's timer start schedule (or drops it).
     replace_schedule(session, row, compiled.timer_start)
-    return DeployResult(row.id, row.process_id, row.version, created=True)
+    return DeployResult(row.id, row.process_id, row.version, created=True, newest_version=row.version)
 
 
 def deploy_directory(session: Session, directory: Path = PROCESSES_DIR) -> list[DeployResult]:

@@ -52,8 +52,9 @@ class Directory(Protocol):
     def unit_by_code(self, session: Session, code: str) -> uuid.UUID | None:
         """The unit with ``code``, or None."""
 
-    def lane_assignee(self, session: Session, unit_id: uuid.UUID, rule: str) -> uuid.UUID | None:
-        """Who a lane's ``assignee`` rule (e.g. ``department_head``) names in a unit, if anyone."""
+    def lane_assignee(self, session: Session, unit_id: uuid.UUID, rule: str, role: str) -> uuid.UUID | None:
+        """Who a lane's ``assignee`` rule (e.g. ``department_head``) names in a unit, if that
+        person is active and holds the lane's ``role`` (four eyes); otherwise None."""
 
 
 _registered: list[Directory] = []

@@ -289,7 +289,7 @@ def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime)
     info = case.definition.tasks[task.task_spec.bpmn_id]
     rule = lane_rules().get(info.lane or "")
     role = rule.role if rule else ""
-    assignee = _lane_assignee(session, case.department_id, rule.assignee if rule else None)
+    assignee = _lane_assignee(session, case.department_id, rule.assignee if rule else None, role)
     return {
         "task_id": task.id,
         "case_id": case.id,
@@ -307,10 +307,18 @@ def _index_row(session: Session, case: OpenCase, task: SpiffTask, now: datetime)
     }
 
 
-def _lane_assignee(session: Session, department_id: uuid.UUID | None, rule: str | None) -> uuid.UUID | None:
+def _lane_assignee(
+    session: Session, department_id: uuid.UUID | None, rule: str | None, role: str
+) -> uuid.UUID | None:
+    """The head or substitute a lane pre-assigns its tasks to, if that person may do them.
+
+    Four eyes: a substitute who lacks the lane's role (e.g. a clerk named substitute head)
+    never receives the task, nor does a disabled account; the task then waits unassigned in
+    the queue of the department's holders of the role.
+    """
     if rule is None or department_id is None:
         return None
-    return directory().lane_assignee(session, department_id, rule)
+    return directory().lane_assignee(session, department_id, rule, role)
 
 
 def _save_wakeups(

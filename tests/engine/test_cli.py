@@ -64,3 +64,18 @@ def test_processes_schedules_list_pause_and_resume(run: object) -> None:
     assert code == 0 and " 08:00 EE" in out
     code, out = run("processes", "schedules", "--pause", "nothing_here")  # type: ignore[operator]
     assert code == 1 and "has no timer start schedule" in out and "Traceback" not in out
+
+
+def test_deploying_an_older_version_says_so(run: object, tmp_path: Path) -> None:
+    original = (ROOT / "processes" / "document_approval.bpmn").read_bytes()
+    v1, v2 = tmp_path / "v1.bpmn", tmp_path / "v2.bpmn"
+    v1.write_bytes(original)
+    v2.write_bytes(original + b"\n<!-- version 2 -->\n")
+    code, out = run("processes", "deploy", str(v1))  # type: ignore[operator]
+    assert code == 0 and "document_approval v1: deployed" in out
+    code, out = run("processes", "deploy", str(v2))  # type: ignore[operator]
+    assert code == 0 and "document_approval v2: deployed" in out
+    code, out = run("processes", "deploy", str(v2))  # type: ignore[operator]
+    assert "v2: unchanged, identical to the newest version" in out
+    code, out = run("processes", "deploy", str(v1))  # type: ignore[operator]
+    assert "NOT deployed" in out and "version 1, older than the newest version 2" in out

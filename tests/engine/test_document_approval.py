@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.workflow.audit import case_history, verify_audit
 from engine.workflow.commands import claim_task, complete_task, start_case
+from engine.workflow.errors import TaskForbidden
 from engine.workflow.models import Case, CaseTask, Wakeup
+from engine.workflow.task_index import my_tasks
 from engine.workflow.timers import fire_due_wakeups_in
 from tests.engine.conftest import Org
 
@@ -107,3 +110,33 @@ def test_sla_escalates_to_the_substitute(db_session: Session, org: Org) -> None:
     assert row.status == "completed"
     assert "timer_fired" in [e.action for e in case_history(db_session, case.id)]
     assert verify_audit(db_session, case.id) == []
+
+
+def test_a_substitute_without_the_head_role_never_receives_the_approval(
+    db_session: Session, org: Org
+) -> None:
+    # The four-eyes hole: the department names a plain clerk as substitute head.
+    org.department.substitute_user_id = org.clerk2.id
+    db_session.flush()
+    case = start_case(db_session, "document_approval", department_id=org.department.id)
+    complete_task(db_session, only_task(db_session, case.id).task_id, {"title": "x"}, org.clerk)
+    review = only_task(db_session, case.id)
+    assert review.due_at is not None
+    with time_machine.travel(review.due_at.timestamp() + 60, tick=False):
+        assert fire_due_wakeups_in(db_session) == 1
+    escalated = only_task(db_session, case.id)
+    assert escalated.bpmn_id == "Task_SubstituteReview"
+    assert escalated.assignee_id is None  # not pre-assigned to the clerk
+    assert escalated.task_id not in {item.task_id for item in my_tasks(db_session, org.clerk2)}
+    with pytest.raises(TaskForbidden):
+        claim_task(db_session, escalated.task_id, org.clerk2)
+    with pytest.raises(TaskForbidden):
+        complete_task(db_session, escalated.task_id, {"decision": "approve"}, org.clerk2)
+    # Even an assignment made while the clerk still had the role cannot be used after it.
+    db_session.execute(
+        update(CaseTask).where(CaseTask.task_id == escalated.task_id).values(assignee_id=org.clerk2.id)
+    )
+    with pytest.raises(TaskForbidden):
+        complete_task(db_session, escalated.task_id, {"decision": "approve"}, org.clerk2)
+    db_session.execute(update(CaseTask).where(CaseTask.task_id == escalated.task_id).values(assignee_id=None))
+    complete_task(db_session, escalated.task_id, {"decision": "approve"}, org.head)

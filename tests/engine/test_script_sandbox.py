@@ -87,23 +87,24 @@ RUNTIME_BOMBS: dict[str, tuple[str, str, str]] = {
     "memory by copies": (
         "exec",
         "l = [0] * 1000000\nm = [list(l) for _ in range(1000)]",
-        "MB of memory",
+        # whichever limit a loaded machine reaches first
+        "MB of memory|ran longer than",
     ),
-    "infinite loop": ("exec", "while True:\n    pass", "loop iterations and calls"),
+    "infinite loop": ("exec", "while True:\n    pass", "loop iterations and calls|ran longer than"),
     "infinite loop catching everything it can": (
         "exec",
         "while True:\n    try:\n        x = 1\n    except Exception:\n        pass",
-        "loop iterations and calls",
+        "loop iterations and calls|ran longer than",
     ),
     "exponential recursion": (
         "exec",
         "def f(n):\n    return f(n - 1) + f(n - 1) if n else 1\nx = f(60)",
-        "loop iterations and calls",
+        "loop iterations and calls|ran longer than",
     ),
     "lambda recursion": (
         "exec",
         "f = lambda n: f(n - 1) + f(n - 1) if n else 1\nx = f(60)",
-        "loop iterations",
+        "loop iterations|ran longer than",
     ),
     "slow steps": (
         "exec",
@@ -155,7 +156,7 @@ def test_resource_bombs_are_stopped(name: str) -> None:
     started = time.monotonic()
     with pytest.raises(ScriptRefusedError) as refused:
         _run(mode, source)
-    assert message in str(refused.value)
+    assert any(option in str(refused.value) for option in message.split("|")), refused.value
     assert time.monotonic() - started < TIME_LIMIT_SECONDS + 2
 
 

@@ -52,7 +52,6 @@ from tests.requests.conftest import PDF_BYTES, form
 from tests.requests.test_api import multipart
 from tests.signing.pkitools import TestPki, openssl_verify_all, running_pki
 from tests.storage.conftest import free_port, moto_endpoint  # noqa: F401  (fixture)
-from web.api import requests as api_requests
 
 SERVICE = "family_status"
 WAIT = 90.0  # seconds: the worker is fast, but CI machines are slow and busy
@@ -150,8 +149,6 @@ def polis(
     web = threading.Thread(target=server.serve_forever, daemon=True)
     web.start()
     worker, stop = start_worker_thread(factory, poll_seconds=0.2, settings=settings)
-    api_requests.LOOKUPS._events.clear()
-    api_requests.MISSES._events.clear()
     try:
         yield SimpleNamespace(url=settings.base_url, factory=factory, settings=settings, store=store)
     finally:

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from engine.people.accounts import session_fingerprint
 from engine.people.models import User
 from storage.records import store_file
 from tests.protocol.factories import make_department, make_user
 from tests.web.staff_fixtures import bearer, build_world
+from web.auth.staff import FINGERPRINT_KEY
 
 API = "/api/v1/protocol/entries"
 INCOMING = {
@@ -26,9 +28,18 @@ INCOMING = {
 }
 
 
+CSRF = "protocol-test-csrf"
+
+
 def sign_in(client: Any, user: User) -> None:
+    """Sign in by session cookie; every later request sends the session's CSRF header."""
     with client.session_transaction() as session:
         session["user_id"] = str(user.id)
+        session[FINGERPRINT_KEY] = session_fingerprint(
+            user, client.application.extensions["polis"].settings.secret()
+        )
+        session["_csrf"] = CSRF
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = CSRF
 
 
 @pytest.fixture
@@ -108,8 +119,22 @@ def test_bad_input_is_a_422_and_takes_no_number(
 
 
 def test_the_api_needs_a_signed_in_user(client: Any) -> None:
+    # 401 like the staff API (it was 403), with the scheme to authenticate with.
     response = client.post(API, json=INCOMING)
-    assert (response.status_code, response.json["error"]) == (403, "sign_in_required")
+    assert (response.status_code, response.json["error"]) == (401, "authentication_required")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get(API).status_code == 401
+
+
+def test_cookie_session_writes_need_the_csrf_header(client: Any, clerk: User, db_session: Session) -> None:
+    sign_in(client, clerk)
+    del client.environ_base["HTTP_X_CSRF_TOKEN"]
+    refused = client.post(API, json=INCOMING)
+    assert (refused.status_code, refused.json["error"]) == (403, "csrf_token_invalid")
+    wrong = client.post(API, json=INCOMING, headers={"X-CSRF-Token": "forged"})
+    assert wrong.status_code == 403
+    assert client.get(API).status_code == 200  # reads need no token
+    assert client.post(API, json=INCOMING, headers={"X-CSRF-Token": CSRF}).status_code == 201
 
 
 def test_guarded_entries_are_not_found_for_others(client: Any, clerk: User, db_session: Session) -> None:

@@ -230,3 +230,33 @@ def test_page_upload_of_not_a_pdf(verify_client: Any, issued: IssuedDocument) ->
     assert response.status_code == 200
     assert "Διαφορετικό αρχείο" in html
     assert "ΜΗ έγκυρες" in html
+
+
+def test_an_oversized_copy_is_refused_before_it_is_read(verify_client: Any, issued: IssuedDocument) -> None:
+    import time
+
+    from web.pages.verify import MAX_UPLOAD_BYTES
+
+    big = b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD_BYTES + 1)
+    started = time.monotonic()
+    raw = verify_client.post(
+        f"/api/v1/verify/{issued.verification_code}", data=big, content_type="application/pdf"
+    )
+    # (refused on Content-Length, multipart or not, before the body is read)
+    assert raw.status_code == 413
+    assert raw.get_json()["error"] == "request_entity_too_large"
+    assert time.monotonic() - started < 5
+
+
+def test_copy_checks_are_rate_limited_per_address(verify_client: Any, issued: IssuedDocument) -> None:
+    from web.pages.verify import CHECKS_PER_ADDRESS
+
+    url = f"/api/v1/verify/{issued.verification_code}"
+    answers = [
+        verify_client.post(url, environ_base={"REMOTE_ADDR": "10.8.0.1"}).status_code
+        for _ in range(CHECKS_PER_ADDRESS.limit + 1)
+    ]
+    assert set(answers[:-1]) == {422} and answers[-1] == 429  # 422: no file sent
+    other = verify_client.post(url, environ_base={"REMOTE_ADDR": "10.8.0.2"})
+    assert other.status_code == 422
+    assert verify_client.get(url, environ_base={"REMOTE_ADDR": "10.8.0.1"}).status_code == 200

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.people.accounts import session_fingerprint
 from engine.people.models import User
 from engine.people.tokens import create_token
 from engine.workflow.commands import start_case
 from engine.workflow.definitions import deploy_directory
 from engine.workflow.models import CaseTask
 from tests.engine.conftest import Org, make_org
+from web.auth.staff import FINGERPRINT_KEY
 
 CSRF = "test-csrf-token"
 
@@ -43,6 +45,9 @@ def sign_in(client: Any, user: User) -> dict[str, str]:
     """Sign ``user`` in by session cookie; the headers a cookie-session write must send."""
     with client.session_transaction() as session:
         session["user_id"] = str(user.id)
+        session[FINGERPRINT_KEY] = session_fingerprint(
+            user, client.application.extensions["polis"].settings.secret()
+        )
         session["_csrf"] = CSRF
     return {"X-CSRF-Token": CSRF}
 

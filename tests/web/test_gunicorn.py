@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,13 @@ def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> tuple[str, list[str]]:
+def server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     port = _free_port()
     settings = Settings(env="test", var_dir=tmp_path, bind=f"127.0.0.1:{port}", web_workers=1, web_threads=4)
     command = gunicorn_command(settings)
     command[-1] = "tests.web.slow_wsgi:app"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -49,6 +51,7 @@ def server(tmp_path: Path) -> tuple[str, list[str]]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+        log.close()
 
 
 def test_one_worker_stays_responsive_while_slow_requests_run(server: tuple[str, list[str]]) -> None:
@@ -72,3 +75,14 @@ def test_a_10_kb_url_reaches_the_app(server: tuple[str, list[str]]) -> None:
     status, body = _get(base + "/?q=" + "a" * 10_240)
     # Not gunicorn's own HTML 414: the app answers (and Polis refuses it with its JSON error).
     assert status == 200 and body == b"10242"
+
+
+def test_the_access_log_masks_codes_and_tokens(server: tuple[str, list[str]], tmp_path: Path) -> None:
+    base, _ = server
+    _get(base + "/track/SECRET-TRACKING-CODE")
+    _get(base + "/citizen/reset?token=SECRET-RESET-TOKEN&lang=el")
+    _get(base + "/api/v1/protocol/receipts/SECRET-RECEIPT-TOKEN")
+    time.sleep(0.5)  # the access log line is written after the answer
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "/track/***" in log and "token=***" in log and "/receipts/***" in log, log[-2000:]
+    assert "SECRET" not in log

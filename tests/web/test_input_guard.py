@@ -215,6 +215,15 @@ def test_our_error_messages_follow_lang_and_accept_language(client: Any) -> None
     assert "NUL" in nul and "χαρακτήρα" in nul
 
 
+def test_staff_api_parameter_errors_follow_the_language(client: Any, staff: dict[str, str]) -> None:
+    greek = client.get("/api/v1/tasks?limit=many&lang=el", headers=staff).json["message"]
+    english = client.get("/api/v1/tasks?limit=many", headers={**staff, "Accept-Language": "en"}).json[
+        "message"
+    ]
+    assert "ακέραιος" in greek
+    assert "whole number" in english
+
+
 # Passwords --------------------------------------------------------------------------------
 
 

@@ -27,17 +27,17 @@ from web.auth.citizen import check_same_site_write, end_session, signed_in, star
 from web.context import db, services
 from web.csrf import csrf_token
 from web.links import public_url
-from web.ratelimit import SlidingWindow, client_address
+from web.ratelimit import SharedWindow, client_address
 
 bp = Blueprint("api_citizen", __name__, url_prefix="/api/v1/citizen")
 
 #: Sign-in attempts per client address, and failed ones per email address.
-LOGIN_PER_IP = SlidingWindow(limit=20, window=300.0)
-LOGIN_FAILURES_PER_EMAIL = SlidingWindow(limit=5, window=900.0)
-SIGNUPS_PER_IP = SlidingWindow(limit=10, window=3600.0)
-VERIFY_PER_IP = SlidingWindow(limit=30, window=600.0)
-RESETS_PER_IP = SlidingWindow(limit=10, window=3600.0)
-RESETS_PER_EMAIL = SlidingWindow(limit=3, window=3600.0)
+LOGIN_PER_IP = SharedWindow("citizen_login_per_ip", limit=20, window=300.0)
+LOGIN_FAILURES_PER_EMAIL = SharedWindow("citizen_login_failures_per_email", limit=5, window=900.0)
+SIGNUPS_PER_IP = SharedWindow("citizen_signups_per_ip", limit=10, window=3600.0)
+VERIFY_PER_IP = SharedWindow("citizen_verify_per_ip", limit=30, window=600.0)
+RESETS_PER_IP = SharedWindow("citizen_resets_per_ip", limit=10, window=3600.0)
+RESETS_PER_EMAIL = SharedWindow("citizen_resets_per_email", limit=3, window=3600.0)
 #: Failed sign-ins answer no sooner than this, so timing tells nothing about the account.
 LOGIN_FAILURE_FLOOR = 0.2
 _BODY_HINT = "The request must be a JSON object; see the API description for its fields."

@@ -11,7 +11,6 @@ malformed ones and clients over the rate limit get the same 404, after the same 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -32,24 +31,28 @@ from web.auth.citizen import check_same_site_write, current_applicant
 from web.context import db, services
 from web.downloads import stream_object
 from web.links import public_url
-from web.ratelimit import SlidingWindow, client_address
+from web.ratelimit import SharedWindow, client_address
 
 bp = Blueprint("api_requests", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Every failed or limited tracking lookup answers after this many seconds, whatever the cause.
-NOT_FOUND_FLOOR = 0.25
-LOOKUPS = SlidingWindow(limit=120, window=60.0)
-MISSES = SlidingWindow(limit=20, window=600.0)
+LOOKUPS = SharedWindow("tracking_lookups", limit=120, window=60.0)
+MISSES = SharedWindow("tracking_misses", limit=20, window=600.0)
 _NOT_FOUND = "No request has this tracking code; check the link you received."
 
 
 def public_lookup(view: F) -> F:
-    """Rate-limit a tracking view and make every 'not found' look and last the same."""
+    """Rate-limit a tracking view and make every 'not found' look the same.
+
+    No sleeping to a time floor (it held a synchronous worker thread for each bad code): an
+    unknown, limited or malformed code costs the same fixed work as the start of a known
+    one's lookup (the shared limiter's counters and one indexed query) and gets the same
+    answer. Probing for valid codes by timing is moot: a 192-bit code cannot be guessed,
+    and the misses are limited per client address across all workers and servers.
+    """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
         client = client_address()
         try:
             if MISSES.over(client) or not LOOKUPS.hit(client):
@@ -60,7 +63,6 @@ def public_lookup(view: F) -> F:
                 MISSES.hit(client)
                 raise
         except NotFound:
-            time.sleep(max(0.0, started + NOT_FOUND_FLOOR - time.monotonic()))
             raise CaseNotFound(_NOT_FOUND) from None
 
     return cast(F, wrapper)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask_babel import gettext as _
 
 from core.errors import InvalidInput
 from engine.casework.desk import (
@@ -50,7 +51,7 @@ def _staff() -> Any:
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"Give '{name}' as a non-empty string.")
+        raise InvalidInput(_("Give '%(name)s' as a non-empty string.", name=name))
     return value
 
 
@@ -64,7 +65,9 @@ def _int_arg(name: str, default: int) -> int:
         return default
     text = raw.strip()
     if not text.isdigit() or len(text) > 19 or int(text) > MAX_INT_ARG:
-        raise InvalidInput(f"'{name}' must be a whole number from 0 to {MAX_INT_ARG}.")
+        raise InvalidInput(
+            _("'%(name)s' must be a whole number from 0 to %(most)d.", name=name, most=MAX_INT_ARG)
+        )
     return int(text)
 
 
@@ -74,7 +77,7 @@ def _bool_arg(name: str) -> bool:
         return False
     if raw in ("1", "true", "yes"):
         return True
-    raise InvalidInput(f"'{name}' must be true or false.")
+    raise InvalidInput(_("'%(name)s' must be true or false.", name=name))
 
 
 def _datetime_arg(name: str) -> datetime | None:
@@ -85,12 +88,14 @@ def _datetime_arg(name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
-            f"'{name}' must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00+02:00."
+            _("'%(name)s' must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00+02:00.", name=name)
         ) from None
     if moment.tzinfo is None:
-        raise InvalidInput(f"'{name}' needs a time zone offset, e.g. 2026-12-01T00:00:00+02:00.")
+        raise InvalidInput(
+            _("'%(name)s' needs a time zone offset, e.g. 2026-12-01T00:00:00+02:00.", name=name)
+        )
     if not 1900 <= moment.year <= 9998:  # converting 9999-12-31 to UTC can overflow
-        raise InvalidInput(f"'{name}' must be a date-time between the years 1900 and 9998.")
+        raise InvalidInput(_("'%(name)s' must be a date-time between the years 1900 and 9998.", name=name))
     return moment
 
 

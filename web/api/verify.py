@@ -10,13 +10,37 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from core.errors import InvalidInput
 from engine.issuing.registry import MAX_COPY_BYTES, CopyCheck, IssuedDocument, check_copy, lookup
 from signing.config import trust_roots_for
 from web.context import db, services
+from web.ratelimit import SharedWindow, client_address
 
 bp = Blueprint("api_verify", __name__)
+
+#: Largest copy the public check reads: an issued certificate is a few hundred KB, and full
+#: PAdES validation of a 47 MB upload held a worker for 17 s. Refused (413) before reading.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Copy checks per client address (every worker and server together).
+CHECKS_PER_ADDRESS = SharedWindow("verify_checks_per_ip", limit=10, window=600.0)
+
+
+def bound_uploads() -> None:
+    """Before a copy is checked (page or API): its size, and the checks per address."""
+    if request.method == "POST":
+        request.max_content_length = MAX_UPLOAD_BYTES  # bounds a body without Content-Length
+        if (request.content_length or 0) > MAX_UPLOAD_BYTES:
+            raise RequestEntityTooLarge()  # refused before a byte of the body is read
+        if not CHECKS_PER_ADDRESS.hit(client_address()):
+            raise TooManyRequests(
+                description=_("Too many checks from here; wait a few minutes and try again."),
+                retry_after=60,
+            )
+
+
+bp.before_request(bound_uploads)
 
 
 def trust_roots() -> list[Any]:
@@ -33,9 +57,9 @@ def uploaded_copy() -> bytes:
     """The copy to check: a multipart field ``file`` or a raw PDF body (at most MAX_COPY_BYTES + 1)."""
     upload = request.files.get("file")
     if upload is not None and upload.filename:
-        data = bytes(upload.read(MAX_COPY_BYTES + 1))
+        data = bytes(upload.read(min(MAX_COPY_BYTES, MAX_UPLOAD_BYTES) + 1))
     elif request.mimetype == "application/pdf":
-        data = request.get_data(cache=False)[: MAX_COPY_BYTES + 1]
+        data = request.get_data(cache=False)[: min(MAX_COPY_BYTES, MAX_UPLOAD_BYTES) + 1]
     else:
         raise InvalidInput(_("Choose the PDF file you want to check."))
     return data

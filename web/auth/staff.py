@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -11,26 +12,52 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.errors import NotFound, PermissionDenied
-from engine.people.accounts import authenticate, get_user
-from web.context import db
+from engine.people.accounts import authenticate, end_all_sessions, get_user, session_fingerprint
+from web.context import db, services
+from web.ratelimit import SharedWindow, client_address
 from web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Staff sign-in attempts: per client address, and failures per account name.
+LOGIN_PER_ADDRESS = SharedWindow("staff_login_per_ip", limit=20, window=300.0)
+LOGIN_FAILURES_PER_ACCOUNT = SharedWindow("staff_login_failures_per_account", limit=5, window=900.0)
+FINGERPRINT_KEY = "user_auth"
+
+
 def current_user() -> Any:
-    """The signed-in member of staff, or None."""
+    """The signed-in member of staff, or None.
+
+    The session holds the account id and a keyed digest of its password hash and session
+    epoch: a password change, a sign-out (anywhere) or a deactivation ends it, also in a
+    copied cookie.
+    """
     if "user" not in g:
         g.user = None
         user_id = session.get("user_id")
         if user_id:
             try:
                 user = get_user(db(), user_id)
-                g.user = user if user.is_active else None
             except NotFound:
                 session.pop("user_id", None)
+            else:
+                expected = session_fingerprint(user, services().settings.secret())
+                if user.is_active and hmac.compare_digest(str(session.get(FINGERPRINT_KEY, "")), expected):
+                    g.user = user
+                else:
+                    session.pop("user_id", None)
+                    session.pop(FINGERPRINT_KEY, None)
     return g.user
+
+
+def start_staff_session(user: Any) -> None:
+    """Sign ``user`` in (a fresh session: nothing of the anonymous one is kept)."""
+    session.clear()
+    session["user_id"] = str(user.id)
+    session[FINGERPRINT_KEY] = session_fingerprint(user, services().settings.secret())
+    session.permanent = True
 
 
 def login_required(view: F) -> F:
@@ -49,21 +76,33 @@ def login_required(view: F) -> F:
 def login() -> Response | str:
     """The sign-in form for staff."""
     error = None
+    status = 200
     if request.method == "POST":
-        try:
-            user = authenticate(db(), request.form.get("username", ""), request.form.get("password", ""))
-        except PermissionDenied:
-            error = _("Wrong username or password.")
+        account = request.form.get("username", "").strip().lower()[:64]
+        # Throttled per address and per account, shared by every worker: the same answer
+        # whether or not the password was right, so a guesser learns nothing once blocked.
+        if LOGIN_FAILURES_PER_ACCOUNT.over(account) or not LOGIN_PER_ADDRESS.hit(client_address()):
+            error = _("Too many sign-in attempts; wait a few minutes and try again.")
+            status = 429
         else:
-            session.clear()
-            session["user_id"] = str(user.id)
-            session.permanent = True
-            return redirect(safe_next(request.args.get("next"), url_for("main.index")))
-    return render_template("login.html", error=error, username=request.form.get("username", ""))
+            try:
+                user = authenticate(db(), account, request.form.get("password", ""))
+            except PermissionDenied:
+                LOGIN_FAILURES_PER_ACCOUNT.hit(account)
+                error = _("Wrong username or password.")
+            else:
+                LOGIN_FAILURES_PER_ACCOUNT.reset(account)
+                start_staff_session(user)
+                return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+    page = render_template("login.html", error=error, username=request.form.get("username", ""))
+    return Response(page, status=status, mimetype="text/html")
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out and forget the session."""
+    """Sign out: this account's sessions end everywhere (a copied cookie too)."""
+    user = current_user()
+    if user is not None:
+        end_all_sessions(db(), user)
     session.clear()
     return redirect(url_for("main.index"))

@@ -12,10 +12,11 @@ from flask_babel import gettext as _
 
 from core.errors import InvalidInput
 from engine.issuing.registry import CopyCheck, UnknownVerificationCode, check_copy, lookup
-from web.api.verify import trust_roots, uploaded_copy
+from web.api.verify import bound_uploads, trust_roots, uploaded_copy
 from web.context import db
 
 bp = Blueprint("verify", __name__)
+bp.before_request(bound_uploads)
 
 
 @bp.route("/verify/<code>", methods=["GET", "POST"])

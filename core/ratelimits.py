@@ -1,0 +1,117 @@
+"""Rate-limit counters shared by every web worker and server, in PostgreSQL.
+
+One row per (bucket, key, fixed window): an ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
+increments it atomically. The limit is checked against a sliding estimate: this window's
+count plus the previous window's weighted by how much of it still overlaps the last
+``window`` seconds (the usual two-window approximation). Keys (client addresses, account
+names, email addresses) are stored only as a keyed digest. Each write runs in its own
+short transaction on its own connection, so a counted attempt stays counted when the
+request that made it is rolled back (a failed sign-in).
+
+``bind`` is an Engine (the web app's own; tests give the app a separate one, see
+``web.context.Services.limiter_engine``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, Integer, String, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.orm import Base
+
+#: One in this many hits also deletes the bucket's expired rows.
+CLEANUP_ONE_IN = 200
+
+
+class RateLimitCounter(Base):
+    """The hits of one key in one bucket during one fixed window."""
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_rate_limit_counters_window_start", "window_start"),)
+
+
+_WINDOWS = """
+    to_timestamp(floor(extract(epoch FROM clock_timestamp()) / :window) * :window) AS current_start,
+    (extract(epoch FROM clock_timestamp()) / :window) - floor(extract(epoch FROM clock_timestamp()) / :window)
+        AS elapsed
+"""
+_HIT = text(
+    f"""
+WITH w AS (SELECT {_WINDOWS}),
+bumped AS (
+    INSERT INTO rate_limit_counters AS c (bucket, key_digest, window_start, hits)
+    SELECT :bucket, :key, w.current_start, 1 FROM w
+    ON CONFLICT (bucket, key_digest, window_start) DO UPDATE SET hits = c.hits + 1
+    RETURNING c.hits
+)
+SELECT bumped.hits, w.elapsed,
+       coalesce((SELECT p.hits FROM rate_limit_counters p
+                 WHERE p.bucket = :bucket AND p.key_digest = :key
+                   AND p.window_start = w.current_start - make_interval(secs => :window)), 0) AS previous
+FROM bumped, w
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
+)
+_COUNT = text(
+    f"""
+WITH w AS (SELECT {_WINDOWS})
+SELECT coalesce((SELECT hits FROM rate_limit_counters WHERE bucket = :bucket AND key_digest = :key
+                   AND window_start = w.current_start), 0) AS hits,
+       w.elapsed,
+       coalesce((SELECT hits FROM rate_limit_counters WHERE bucket = :bucket AND key_digest = :key
+                   AND window_start = w.current_start - make_interval(secs => :window)), 0) AS previous
+FROM w
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
+)
+_RESET = text("DELETE FROM rate_limit_counters WHERE bucket = :bucket AND key_digest = :key")
+_CLEANUP = text(
+    "DELETE FROM rate_limit_counters WHERE bucket = :bucket "
+    "AND window_start < clock_timestamp() - make_interval(secs => 2 * :window)"
+)
+
+
+class SharedLimit:
+    """At most ``limit`` events per ``window`` seconds for each key, across all workers."""
+
+    def __init__(self, bucket: str, limit: int, window: float) -> None:
+        self.bucket = bucket
+        self.limit = limit
+        self.window = float(window)
+
+    def _params(self, secret: str, key: str) -> dict[str, object]:
+        digest = hmac.new(secret.encode(), f"{self.bucket}\0{key}".encode(), hashlib.sha256).hexdigest()
+        return {"bucket": self.bucket, "key": digest, "window": self.window}
+
+    def _estimate(self, hits: int, elapsed: float, previous: int) -> float:
+        return hits + previous * (1.0 - float(elapsed))
+
+    def hit(self, bind: Engine, secret: str, key: str) -> bool:
+        """Count an event for ``key``; True while the key is within its limit."""
+        params = self._params(secret, key)
+        with bind.begin() as connection:
+            row = connection.execute(_HIT, params).one()
+            if random.randrange(CLEANUP_ONE_IN) == 0:  # noqa: S311 - not security relevant
+                connection.execute(_CLEANUP, params)
+        return self._estimate(row.hits, row.elapsed, row.previous) <= self.limit
+
+    def over(self, bind: Engine, secret: str, key: str) -> bool:
+        """Whether ``key`` has used up its events (counts nothing)."""
+        with bind.begin() as connection:
+            row = connection.execute(_COUNT, self._params(secret, key)).one()
+        return self._estimate(row.hits, row.elapsed, row.previous) >= self.limit
+
+    def reset(self, bind: Engine, secret: str, key: str) -> None:
+        """Forget ``key``'s events (e.g. an account's failures after a good sign-in)."""
+        with bind.begin() as connection:
+            connection.execute(_RESET, self._params(secret, key))
