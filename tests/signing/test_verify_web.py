@@ -235,7 +235,7 @@ def test_page_upload_of_not_a_pdf(verify_client: Any, issued: IssuedDocument) ->
 def test_an_oversized_copy_is_refused_before_it_is_read(verify_client: Any, issued: IssuedDocument) -> None:
     import time
 
-    from web.pages.verify import MAX_UPLOAD_BYTES
+    from web.api.verify import MAX_UPLOAD_BYTES
 
     big = b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD_BYTES + 1)
     started = time.monotonic()
@@ -249,7 +249,7 @@ def test_an_oversized_copy_is_refused_before_it_is_read(verify_client: Any, issu
 
 
 def test_copy_checks_are_rate_limited_per_address(verify_client: Any, issued: IssuedDocument) -> None:
-    from web.pages.verify import CHECKS_PER_ADDRESS
+    from web.api.verify import CHECKS_PER_ADDRESS
 
     url = f"/api/v1/verify/{issued.verification_code}"
     answers = [
