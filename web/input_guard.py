@@ -6,7 +6,8 @@ is stored:
 * URLs longer than ``MAX_URL_BYTES`` (414; gunicorn's own request-line limit is lifted so
   the answer is ours, see ``web/cli_run.py``);
 * NUL characters anywhere in the path, the query string, form fields, multipart field
-  names and JSON bodies (PostgreSQL text cannot hold them: they used to become 500s);
+  and file names (when the form is first parsed) and JSON bodies (PostgreSQL text cannot
+  hold them: they used to become 500s);
 * JSON bodies nested deeper than ``MAX_JSON_DEPTH`` (100,000 levels used to raise
   RecursionError through ``request.get_json``);
 * whole numbers in the path beyond a 32-bit integer column (``/incidents/2147483648``, 400).
@@ -92,7 +93,17 @@ def parse_json_text(text: str | bytes, where: str) -> Any:
 
 
 class PolisRequest(Request):
-    """Flask's request whose JSON body is checked (depth, NUL) the first time it is read."""
+    """Flask's request whose JSON body and form fields are checked (depth, NUL) the first
+    time they are read, whoever reads them."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        for key, value in self.form.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise _nul_refused(_("The form field '%(name)s'", name=key.replace("\x00", "")[:40]))
+        for key, upload in self.files.items(multi=True):
+            if "\x00" in key or "\x00" in (upload.filename or ""):
+                raise _nul_refused(_("A file field's name"))
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
@@ -115,14 +126,9 @@ def _check_request() -> None:
             raise MalformedInput(
                 _("'%(name)s' must be a whole number from 0 to %(most)d.", name=name, most=MAX_PATH_INT)
             )
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for key, value in request.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise _nul_refused(_("The form field '%(name)s'", name=key.replace("\x00", "")[:40]))
-        for key in request.files:
-            if "\x00" in key or "\x00" in (request.files[key].filename or ""):
-                raise _nul_refused(_("A file field's name"))
-    elif request.is_json and request.content_length:
+    # Form fields are checked when first parsed (PolisRequest._load_form_data): parsing here
+    # would read a large upload before the view's own size limit could refuse it.
+    if request.is_json and request.content_length:
         request.get_json(silent=True)  # parses and checks once; views get the cached value
 
 

@@ -50,7 +50,11 @@ ACCOUNTS = (
     DemoAccount("ypallilos", "Γιώργος Μαρκάκης", "DHM", ("clerk",), "clerk, civil registry"),
     DemoAccount("ypallilos2", "Μαρία Βλαχάκη", "DHM", ("clerk",), "second clerk, civil registry"),
     DemoAccount("proistamenos", "Νίκος Σταυρακάκης", "DHM", ("head",), "head of civil registry", ("ΠΔ",)),
-    DemoAccount("anaplirotis", "Κατερίνα Δασκαλάκη", "DHM", ("clerk",), "substitute head, civil registry"),
+    # A substitute head holds the head role too: approvals escalated to a substitute without
+    # it are not assigned (four eyes, engine/runtime._lane_assignee).
+    DemoAccount(
+        "anaplirotis", "Κατερίνα Δασκαλάκη", "DHM", ("clerk", "head"), "substitute head, civil registry"
+    ),
     DemoAccount("esoda", "Δημήτρης Κουκουράκης", "OIK", ("clerk",), "clerk, revenue"),
     DemoAccount("proistamenos.esodon", "Άννα Τζανακάκη", "OIK", ("head",), "head of revenue"),
     DemoAccount("texniki", "Μανώλης Φραγκιαδάκης", "TEX", ("clerk",), "clerk, technical services"),
