@@ -237,7 +237,7 @@ def open_incidents(session: Session) -> list[Incident]:
 
 
 def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
-    """Schedule the failed service task or timer again (now, with a fresh retry budget).
+    """Schedule the failed service task, timer or notice again (now, with a fresh retry budget).
 
     A handler that had succeeded before the step after it failed is not run again: its
     kept result is used (see :func:`_run_service`).
@@ -248,6 +248,11 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
     case = lock_case(session, incident.case_id)
     incident.resolved_at = utcnow()
     now = utcnow()
+    if incident.kind == "notification":
+        _requeue_notification(session, incident.task_id, now)
+        case.record("incident_retried", None, incident=incident_id)
+        save_case(session, case, actor)
+        return
     wakeup_id = session.execute(
         insert(WAKEUPS)
         .values(case_id=case.id, task_id=incident.task_id, kind=incident.kind, due_at=now, attempts=0)
@@ -256,6 +261,22 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
     defer_wakeup_jobs(session, [(wakeup_id, now, incident.kind)])
     case.record("incident_retried", incident.task_id, incident=incident_id)
     save_case(session, case, actor)
+
+
+def _requeue_notification(session: Session, notification_id: uuid.UUID, now: datetime) -> None:
+    """Send a notice that had failed for good again, with a fresh budget of attempts."""
+    from engine.notifications.models import Notification
+    from engine.notifications.outbox import wake_delivery
+
+    notification = session.get(Notification, notification_id, with_for_update=True)
+    if notification is None:
+        raise NotFound(f"notification {notification_id} no longer exists; nothing to retry.")
+    notification.status = "queued"
+    notification.attempts = 0
+    notification.next_attempt_at = now
+    notification.last_error = None
+    session.flush()
+    wake_delivery(session)
 
 
 def run_wakeup(session: Session, wakeup_id: int, now: datetime | None = None) -> bool:

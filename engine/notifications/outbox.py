@@ -225,6 +225,7 @@ def _attempt_one(
             if isinstance(exc, PermanentDeliveryError) or notification.attempts >= policy.max_attempts:
                 notification.status = "failed"
                 report.failed.append(notification.id)
+                _open_incident(session, notification)
             else:
                 notification.next_attempt_at = now + policy.delay_after(notification.attempts)
                 report.retrying.append(notification.id)
@@ -234,6 +235,34 @@ def _attempt_one(
             notification.last_error = None
             report.sent.append(notification.id)
     return True
+
+
+def _open_incident(session: Session, notification: Notification) -> None:
+    """A case's notice that failed for good becomes an incident an admin retries
+    (engine.timers.retry_incident queues it again). Notices of no case (account emails)
+    stay ``failed`` on their row: the person asks again."""
+    if notification.case_id is None:
+        return
+    from engine.models import Incident  # the engine's incidents; notifications sit below it
+
+    session.add(
+        Incident(
+            case_id=notification.case_id,
+            task_id=notification.id,
+            kind="notification",
+            bpmn_id=notification.template_key,
+            handler=notification.channel,
+            error=notification.last_error or "",
+            attempts=notification.attempts,
+            created_at=datetime.now(UTC),
+        )
+    )
+    logger.error(
+        "notification %s (%s to case %s) failed for good; incident opened (see `polis incidents list`)",
+        notification.id,
+        notification.channel,
+        notification.case_id,
+    )
 
 
 def deliver_due(
