@@ -158,7 +158,7 @@ def list_incidents(ctx: click.Context) -> None:
             click.echo("No open incidents.")
         for row in rows:
             click.echo(
-                f"#{row.id}  case {row.case_id}  task {row.bpmn_id} ({row.handler})  "
+                f"#{row.id}  case {row.case_id}  {row.kind} {row.bpmn_id} ({row.handler})  "
                 f"{row.created_at:%Y-%m-%d %H:%M}  after {row.attempts} tries: {row.error}"
             )
 
@@ -167,7 +167,7 @@ def list_incidents(ctx: click.Context) -> None:
 @click.argument("incident_id", type=int)
 @click.pass_context
 def retry(ctx: click.Context, incident_id: int) -> None:
-    """Run the failed service task of INCIDENT_ID again (the worker picks it up)."""
+    """Run the failed service task, timer steps or notice of INCIDENT_ID again (the worker picks it up)."""
     from engine.runtime import Actor
     from engine.timers import retry_incident
 
