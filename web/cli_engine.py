@@ -100,11 +100,16 @@ def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None
 @click.pass_context
 def worker(ctx: click.Context, poll: float) -> None:
     """Fire due timers and run service tasks until stopped (Ctrl-C or SIGTERM)."""
+    import logging
     import threading
 
     from engine.jobs import run_worker
 
-    engine = make_engine(prepare_database(settings_of(ctx)))
+    settings = settings_of(ctx)
+    # Timestamps and levels on stderr: what the worker says about lost connections,
+    # retries and incidents is the operator's log (journalctl -u polis-worker).
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine(prepare_database(settings))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -30,6 +30,8 @@ MAX_DELAY = 30.0
 STABLE_AFTER = 60.0
 #: How long a web start waits for web workers left over from a killed master.
 LEFTOVER_WAIT = 30.0
+#: How long a leftover web worker may finish its request after SIGTERM before SIGQUIT.
+LEFTOVER_GRACE = 3.0
 WEB_APP = "web.app:create_app"
 
 
@@ -172,20 +174,33 @@ def wait_for_port(bind: str, timeout: float = LEFTOVER_WAIT) -> None:
 
     A web worker whose master was killed keeps the listening socket until it notices
     (gunicorn's workers look only every 15 s or so): that is Polis's own, so it is asked
-    to finish its request and exit (SIGTERM), and waited for. A Polis web server whose
+    to finish its request and exit (SIGTERM), then after a few seconds told to quit
+    (SIGQUIT), and waited for. A Polis web server whose
     master still runs, or another program, is named with its pid.
     """
     host, _, port_text = bind.rpartition(":")
     port = int(port_text)
     deadline = time.monotonic() + timeout
-    announced = False
+    announced = hurried = False
+    hurry_at = 0.0
     while True:
         error = _port_free(host, port)
         if error is None:
             return
         holders = port_holders(port)
+        if not holders and announced and time.monotonic() < deadline:
+            time.sleep(0.2)  # our leftovers are closing the socket: a moment more
+            continue
         ours = [h for h in holders if WEB_APP in h[1] and _orphaned(h[0])]
         if ours and len(ours) == len(holders) and time.monotonic() < deadline:
+            if announced and not hurried and time.monotonic() > hurry_at:
+                # An idle sync worker notices SIGTERM only when its accept wait ends (up to
+                # half the worker timeout): SIGQUIT ends it now; a request it was serving
+                # has had its seconds to finish.
+                for pid, _ in ours:
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGQUIT)
+                hurried = True
             if not announced:
                 pids = ", ".join(str(pid) for pid, _ in ours)
                 click.echo(
@@ -198,6 +213,7 @@ def wait_for_port(bind: str, timeout: float = LEFTOVER_WAIT) -> None:
                     with suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGTERM)
                 announced = True
+                hurry_at = time.monotonic() + LEFTOVER_GRACE
             time.sleep(0.5)
             continue
         if ours:
