@@ -99,11 +99,16 @@ def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None
 @click.pass_context
 def worker(ctx: click.Context, poll: float) -> None:
     """Fire due timers and run service tasks until stopped (Ctrl-C or SIGTERM)."""
+    import logging
     import threading
 
     from engine.workflow.jobs import run_worker
 
-    engine = make_engine(prepare_database(settings_of(ctx)))
+    settings = settings_of(ctx)
+    # Timestamps and levels on stderr: what the worker says about lost connections,
+    # retries and incidents is the operator's log (journalctl -u polis-worker).
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine(prepare_database(settings))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -157,7 +162,7 @@ def list_incidents(ctx: click.Context) -> None:
             click.echo("No open incidents.")
         for row in rows:
             click.echo(
-                f"#{row.id}  case {row.case_id}  task {row.bpmn_id} ({row.handler})  "
+                f"#{row.id}  case {row.case_id}  {row.kind} {row.bpmn_id} ({row.handler})  "
                 f"{row.created_at:%Y-%m-%d %H:%M}  after {row.attempts} tries: {row.error}"
             )
 
@@ -166,7 +171,7 @@ def list_incidents(ctx: click.Context) -> None:
 @click.argument("incident_id", type=int)
 @click.pass_context
 def retry(ctx: click.Context, incident_id: int) -> None:
-    """Run the failed service task of INCIDENT_ID again (the worker picks it up)."""
+    """Run the failed service task, timer steps or notice of INCIDENT_ID again (the worker picks it up)."""
     from engine.workflow.runtime import Actor
     from engine.workflow.timers import retry_incident
 

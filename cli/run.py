@@ -2,20 +2,22 @@
 
 It prepares the database (the embedded cluster unless POLIS_DATABASE_URL is set), applies
 migrations, creates the demo municipality outside production, starts the web server
-(gunicorn), waits until ``/healthz`` answers, prints the address and the demo logins, and
-on Ctrl-C or SIGTERM stops what it started, the embedded cluster last.
+(gunicorn) and the worker, waits until ``/healthz`` answers, prints the address and the
+demo logins, and on Ctrl-C or SIGTERM stops what it started, the embedded cluster last.
+While it runs it restarts a web server or worker that died (with backoff, saying which and
+why: web.supervise) and starts the embedded cluster again if it stopped.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -24,24 +26,15 @@ from cli.context import prepare_database, settings_of
 from core.database import database_url, embedded_cluster, upgrade_database
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.orm import make_engine, make_session_factory, session_scope
+from core.pgcluster import PgCluster
 from core.settings import Settings
 from engine.people.demo import ACCOUNTS, DEMO_PASSWORD, seed_demo_municipality
 from signing.config import start_demo_services
 from storage import open_store
+from web.supervise import Child, supervise, wait_for_port
 
-
-def check_port_free(bind: str) -> None:
-    """Fail with a clear message if something already listens on ``bind``."""
-    host, _, port = bind.rpartition(":")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host.strip("[]"), int(port)))
-        except OSError as exc:
-            raise ConfigurationError(
-                f"Cannot listen on {bind}: {exc.strerror}. Another program (perhaps another Polis) "
-                f"uses port {port}: stop it, or choose another port, e.g. POLIS_BIND={host}:{int(port) + 1}."
-            ) from exc
+#: How often ``polis run`` looks whether its embedded cluster still runs.
+CLUSTER_CHECK_SECONDS = 5.0
 
 
 def deploy_builtin_processes(settings: Settings) -> list[str]:
@@ -120,13 +113,13 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     """Start Polis: database, migrations, processes, demo data, web server and worker."""
     settings = settings_of(ctx)
     demo = settings.env != "production" if demo is None else demo
-    check_port_free(settings.bind)
+    wait_for_port(settings.bind)
     store = open_store(settings)
     store.check()
     cluster = None if settings.database_url else embedded_cluster(settings)
     was_running = cluster.is_running() if cluster else True
     url = prepare_database(settings)
-    children: list[subprocess.Popen[Any]] = []
+    children: list[Child] = []
     # With the demo signer: generate var/pki once and serve its TSA/OCSP/CRLs on 127.0.0.1
     # from this process, so the web server and the worker seal at B-LT with no network.
     pki_server = start_demo_services(settings)
@@ -134,14 +127,15 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     def shutdown(*_args: Any) -> None:
         if pki_server is not None:
             pki_server.stop()
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
+        processes = [child.process for child in children if child.process is not None]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
             try:
-                child.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                child.kill()
+                process.kill()
         if cluster is not None and not was_running:
             cluster.stop()
             click.echo("PostgreSQL stopped.")
@@ -162,17 +156,22 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
         if demo and settings.outbox_dir is None and not (settings.smtp_host and settings.sms_gateway_url):
             # No mail server yet: the demo's notices become files a newcomer can open.
             env["POLIS_OUTBOX_DIR"] = str(settings.var_dir / "outbox")
-        children.append(subprocess.Popen(gunicorn_command(settings), env=env))
+        command = gunicorn_command(settings)
+        web = Child("web server", command, env, before_start=lambda: wait_for_port(settings.bind))
         # Timers, service tasks and messages run in the worker, a process of its own.
-        children.append(subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env))
+        worker = Child("worker", [sys.executable, "-m", "cli", "worker"], env)
+        children.extend([web, worker])
+        for child in children:
+            child.start()
+        assert web.process is not None
         public = f"http://{settings.bind}"
-        _wait_healthy(public, children[0])
+        _wait_healthy(public, web.process)
         _banner(settings, settings.base_url or public, demo, deployed, env.get("POLIS_OUTBOX_DIR"))
+        pids = ", ".join(f"{c.name} pid {c.process.pid}" for c in children if c.process is not None)
+        click.echo(f"polis run: {pids}; a process that dies is restarted", err=True)
         if check_only:
             return
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        raise ServiceUnavailable("A Polis process exited unexpectedly; see the log above.")
+        supervise(children, lambda: False, _cluster_watch(cluster) if cluster is not None else None)
     except KeyboardInterrupt:
         click.echo("Stopping Polis ...")
     finally:
@@ -212,6 +211,32 @@ def gunicorn_command(settings: Settings) -> list[str]:
         "10",
         "web.app:create_app()",
     ]
+
+
+def _cluster_watch(cluster: PgCluster) -> Callable[[], None]:
+    """A check for the supervisor loop: start the embedded cluster again if it stopped."""
+    next_look = time.monotonic() + CLUSTER_CHECK_SECONDS
+
+    def check() -> None:
+        nonlocal next_look
+        if time.monotonic() < next_look:
+            return
+        next_look = time.monotonic() + CLUSTER_CHECK_SECONDS
+        if cluster.is_running():
+            return
+        click.secho(
+            "polis run: PostgreSQL (embedded) is not running; starting it again", fg="yellow", err=True
+        )
+        try:
+            cluster.ensure_running()
+        except ServiceUnavailable as exc:
+            click.secho(
+                f"polis run: PostgreSQL did not start: {exc.message}; trying again", fg="red", err=True
+            )
+            return
+        click.secho("polis run: PostgreSQL is running again", fg="green", err=True)
+
+    return check
 
 
 @click.group()

@@ -9,12 +9,14 @@ modules whose service-task handlers register themselves by name and registers th
 from __future__ import annotations
 
 from engine.notifications.jobs import DELIVERY_GROUP, install_delivery_job
+from engine.notifications.outbox import requeue_failed_notification
 from engine.people.directory import OrgDirectory
 from engine.protocol import handlers as protocol_handlers
 from engine.requests import general_request
 from engine.requests import handlers as request_handlers
 from engine.workflow.directory import register_directory
 from engine.workflow.jobs import register_jobs
+from engine.workflow.timers import register_incident_retrier
 
 #: The modules whose import registers service-task handlers (``@register_handler``).
 HANDLER_MODULES = (protocol_handlers, request_handlers, general_request)
@@ -24,3 +26,4 @@ def load_domains() -> None:
     """Register the directory, the handlers and the jobs of every domain (idempotent)."""
     register_directory(OrgDirectory())
     register_jobs(install_delivery_job, DELIVERY_GROUP)
+    register_incident_retrier("notification", requeue_failed_notification)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -56,6 +56,23 @@ class StoredObject:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ListedObject:
+    """An object as the store lists it (for the orphan sweep)."""
+
+    key: str
+    version_id: str | None
+    stored_at: datetime
+
+
+@dataclass(frozen=True)
+class TemporaryFile:
+    """A half-written upload left by a crash (a filesystem ``.part`` file)."""
+
+    name: str
+    stored_at: datetime
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """Immutable object storage with checksums (filesystem or S3)."""
@@ -97,6 +114,28 @@ class ObjectStore(Protocol):
 
     def describe(self) -> str:
         """A human description without secrets, e.g. ``s3://host:9000/bucket``."""
+        ...
+
+    # The orphan sweep (storage.orphans) -------------------------------------------------
+
+    def list_objects(self) -> Iterator[ListedObject]:
+        """Every object (version) in the store."""
+        ...
+
+    def retained_until(self, key: str, version_id: str | None = None) -> datetime | None:
+        """Until when object lock forbids deleting the object (None: not retained)."""
+        ...
+
+    def delete_unreferenced(self, key: str, version_id: str | None = None) -> None:
+        """Delete an object no database record points at (the orphan sweep only)."""
+        ...
+
+    def list_temporary(self) -> Iterator[TemporaryFile]:
+        """Half-written uploads left by a crash."""
+        ...
+
+    def delete_temporary(self, name: str) -> None:
+        """Delete one of :meth:`list_temporary`'s files."""
         ...
 
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -25,10 +25,12 @@ from urllib.parse import quote, urlencode
 from storage.base import (
     CHUNK_SIZE,
     HashingReader,
+    ListedObject,
     ObjectExists,
     ObjectNotFound,
     StorageUnavailable,
     StoredObject,
+    TemporaryFile,
     VerifyingReader,
     validate_metadata,
 )
@@ -176,6 +178,47 @@ class FilesystemStore:
         except FileNotFoundError as exc:
             raise ObjectNotFound(f"The bytes of {key} are missing (its record exists).", key=key) from exc
         return VerifyingReader(raw, expected_sha256=expected_sha256 or stored.sha256, key=key)
+
+    # The orphan sweep -------------------------------------------------------------------
+
+    def list_objects(self) -> Iterator[ListedObject]:
+        """Every object, also one whose sidecar or bytes alone survived a crash mid-put."""
+        keys: dict[str, float] = {}
+        for path in self._objects.glob("*/*/*/*"):
+            name = path.name.removesuffix(_META_SUFFIX)
+            key = "/".join([*path.relative_to(self._objects).parts[:3], name])
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            keys[key] = max(keys.get(key, 0.0), mtime)
+        for key, mtime in sorted(keys.items()):
+            yield ListedObject(key, None, datetime.fromtimestamp(mtime, UTC))
+
+    def retained_until(self, key: str, version_id: str | None = None) -> datetime | None:
+        """Files have no object lock (retention is an S3 feature)."""
+        return None
+
+    def delete_unreferenced(self, key: str, version_id: str | None = None) -> None:
+        """Remove the object's bytes and sidecar."""
+        _check_key(key)
+        (self._objects / key).unlink(missing_ok=True)
+        (self._objects / (key + _META_SUFFIX)).unlink(missing_ok=True)
+
+    def list_temporary(self) -> Iterator[TemporaryFile]:
+        """``.part`` and ``.meta`` files of puts that a crash interrupted."""
+        for path in sorted(self._incoming.iterdir()):
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            yield TemporaryFile(path.name, datetime.fromtimestamp(mtime, UTC))
+
+    def delete_temporary(self, name: str) -> None:
+        """Remove one file from the incoming directory."""
+        if "/" in name or name.startswith("."):
+            raise ObjectNotFound(f"{name!r} is not a temporary file of this store.")
+        (self._incoming / name).unlink(missing_ok=True)
 
     # Download links --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import io
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,10 +28,12 @@ from minio.versioningconfig import VersioningConfig
 from core.errors import ConfigurationError
 from storage.base import (
     HashingReader,
+    ListedObject,
     ObjectNotFound,
     StorageError,
     StorageUnavailable,
     StoredObject,
+    TemporaryFile,
     VerifyingReader,
     validate_metadata,
 )
@@ -324,6 +326,49 @@ class S3Store:
         return self.client.presigned_get_object(
             self.bucket, key, expires=expires, version_id=version_id, response_headers=headers
         )
+
+    # The orphan sweep -------------------------------------------------------------------
+
+    def list_objects(self) -> Iterator[ListedObject]:
+        """Every version of every object in the bucket."""
+        try:
+            for item in self.client.list_objects(self.bucket, recursive=True, include_version=True):
+                if item.is_delete_marker or item.object_name is None:
+                    continue
+                stored_at = item.last_modified or datetime.now(UTC)
+                yield ListedObject(item.object_name, item.version_id, stored_at)
+        except S3Error as exc:
+            raise StorageError(f"S3 refused to list {self.bucket!r}: {exc.code} ({exc.message}).") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(self._unreachable(exc)) from exc
+
+    def retained_until(self, key: str, version_id: str | None = None) -> datetime | None:
+        """The object-lock retain-until date, read from the object's headers."""
+        try:
+            info = self.client.stat_object(self.bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion"):
+                return None
+            raise StorageError(f"S3 refused to describe {key}: {exc.code} ({exc.message}).") from exc
+        value = (info.metadata or {}).get("x-amz-object-lock-retain-until-date")
+        if not value:
+            return None
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+    def delete_unreferenced(self, key: str, version_id: str | None = None) -> None:
+        """Delete the version itself (not a delete marker); object lock may refuse."""
+        try:
+            self.client.remove_object(self.bucket, key, version_id=version_id)
+        except S3Error as exc:
+            raise StorageError(f"S3 refused to delete {key}: {exc.code} ({exc.message}).") from exc
+
+    def list_temporary(self) -> Iterator[TemporaryFile]:
+        """Nothing: S3 keeps no half-written object (set a lifecycle rule that aborts
+        incomplete multipart uploads after a day)."""
+        return iter(())
+
+    def delete_temporary(self, name: str) -> None:
+        """Nothing to delete (see :meth:`list_temporary`)."""
 
     # Health ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.orm import session_scope
 from core.settings import Settings
 from engine.notifications.messages import render_email, render_sms
@@ -225,6 +225,7 @@ def _attempt_one(
             if isinstance(exc, PermanentDeliveryError) or notification.attempts >= policy.max_attempts:
                 notification.status = "failed"
                 report.failed.append(notification.id)
+                _open_incident(session, notification)
             else:
                 notification.next_attempt_at = now + policy.delay_after(notification.attempts)
                 report.retrying.append(notification.id)
@@ -234,6 +235,34 @@ def _attempt_one(
             notification.last_error = None
             report.sent.append(notification.id)
     return True
+
+
+def _open_incident(session: Session, notification: Notification) -> None:
+    """A case's notice that failed for good becomes an incident an admin retries
+    (engine.workflow.timers.retry_incident queues it again). Notices of no case (account emails)
+    stay ``failed`` on their row: the person asks again."""
+    if notification.case_id is None:
+        return
+    from engine.workflow.models import Incident  # the engine's incidents; notifications sit below it
+
+    session.add(
+        Incident(
+            case_id=notification.case_id,
+            task_id=notification.id,
+            kind="notification",
+            bpmn_id=notification.template_key,
+            handler=notification.channel,
+            error=notification.last_error or "",
+            attempts=notification.attempts,
+            created_at=datetime.now(UTC),
+        )
+    )
+    logger.error(
+        "notification %s (%s to case %s) failed for good; incident opened (see `polis incidents list`)",
+        notification.id,
+        notification.channel,
+        notification.case_id,
+    )
 
 
 def deliver_due(
@@ -278,3 +307,16 @@ def delivery_status(session: Session, case_id: uuid.UUID) -> list[Notification]:
             select(Notification).where(Notification.case_id == case_id).order_by(Notification.created_at)
         )
     )
+
+
+def requeue_failed_notification(session: Session, notification_id: uuid.UUID, now: datetime) -> None:
+    """Send a notice that had failed for good again, with a fresh budget of attempts."""
+    notification = session.get(Notification, notification_id, with_for_update=True)
+    if notification is None:
+        raise NotFound(f"notification {notification_id} no longer exists; nothing to retry.")
+    notification.status = "queued"
+    notification.attempts = 0
+    notification.next_attempt_at = now
+    notification.last_error = None
+    session.flush()
+    wake_delivery(session)

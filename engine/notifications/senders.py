@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -51,8 +51,12 @@ def build_email(notification: Notification, sender: str) -> EmailMessage:
     message["To"] = notification.recipient
     message["Date"] = format_datetime(notification.created_at or datetime.now(UTC))
     domain = parseaddr(sender)[1].rpartition("@")[2] or "polis.invalid"
-    # A stable Message-ID per notification lets mail servers drop a duplicate of a retry.
-    message["Message-ID"] = make_msgid(idstring=str(notification.id), domain=domain)
+    # The same Message-ID on every attempt of one notification (the notification's id, not
+    # make_msgid's time and random part): if the database dies after the server took the
+    # message and before it is marked sent, the retry is the same message, which mail
+    # servers and clients that deduplicate by Message-ID drop. SMTP itself cannot promise
+    # it (see the README, "Operating Polis").
+    message["Message-ID"] = f"<{notification.id}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = notification.locale
     message.set_content(notification.body_text)
@@ -141,7 +145,7 @@ class SmtpSender:
 
 
 class HttpSmsSender:
-    """SMS through an HTTP gateway that takes ``POST {"to": ..., "text": ...}`` as JSON."""
+    """SMS through an HTTP gateway that takes ``POST {"to", "text", "reference"}`` as JSON."""
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 10.0) -> None:
         """The gateway's address and bearer token."""
@@ -151,10 +155,17 @@ class HttpSmsSender:
         """Post the SMS to the gateway; 2xx means accepted."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
+            # The notification's id as the gateway's reference (and Idempotency-Key): a
+            # retry after a crash between the gateway's "accepted" and our "sent" carries
+            # the same one, so a gateway that deduplicates sends the SMS once.
             response = requests.post(
                 self.url,
-                json={"to": notification.recipient, "text": notification.body_text},
-                headers=headers,
+                json={
+                    "to": notification.recipient,
+                    "text": notification.body_text,
+                    "reference": str(notification.id),
+                },
+                headers={**headers, "Idempotency-Key": str(notification.id)},
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:

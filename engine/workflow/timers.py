@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -237,8 +238,18 @@ def open_incidents(session: Session) -> list[Incident]:
     return list(session.scalars(select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.id)))
 
 
+#: How an incident of a domain's own kind is retried: ``retry(session, subject_id, now)``.
+IncidentRetrier = Callable[[Session, uuid.UUID, datetime], None]
+_incident_retriers: dict[str, IncidentRetrier] = {}
+
+
+def register_incident_retrier(kind: str, retrier: IncidentRetrier) -> None:
+    """Let incidents of ``kind`` (a domain's own work, e.g. ``notification``) be retried by ``retrier``."""
+    _incident_retriers[kind] = retrier
+
+
 def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
-    """Schedule the failed service task or timer again (now, with a fresh retry budget).
+    """Schedule the failed service task, timer or notice again (now, with a fresh retry budget).
 
     A handler that had succeeded before the step after it failed is not run again: its
     kept result is used (see :func:`_run_service`).
@@ -249,6 +260,12 @@ def retry_incident(session: Session, incident_id: int, actor: Actor) -> None:
     case = lock_case(session, incident.case_id)
     incident.resolved_at = utcnow()
     now = utcnow()
+    retrier = _incident_retriers.get(incident.kind)
+    if retrier is not None:  # an incident of a domain's own work (e.g. a notice)
+        retrier(session, incident.task_id, now)
+        case.record("incident_retried", None, incident=incident_id)
+        save_case(session, case, actor)
+        return
     wakeup_id = session.execute(
         insert(WAKEUPS)
         .values(case_id=case.id, task_id=incident.task_id, kind=incident.kind, due_at=now, attempts=0)

@@ -434,3 +434,24 @@ def test_the_outbox_directory_takes_the_channels_without_a_server(factory, tmp_p
     sms = next(outbox.glob("*.sms.txt")).read_text()
     assert sms.startswith(("To: +306912345678", "To: 6912345678"))
     assert not list(outbox.glob(".*.part"))
+
+
+def test_a_resend_after_a_crash_is_the_same_email_and_the_same_sms_reference(factory, smtp, sms_gateway):
+    # The database died after the server accepted the notice and before it was marked sent:
+    # the retry sends it again. Both copies carry one Message-ID / one gateway reference,
+    # so a receiver that deduplicates keeps one.
+    smtp.start()
+    notice = _row(factory, _enqueue(factory))
+    sender = _smtp_sender(smtp.port)
+    for _ in range(2):
+        sender.send(notice)
+    sender.close()
+    ids = [email.message_from_bytes(raw)["Message-ID"] for raw in smtp.mailbox.messages]
+    assert len(ids) == 2 and ids[0] == ids[1] == f"<{notice.id}@chania.gr>"
+
+    sms = _row(factory, _enqueue(factory, channel="sms", recipient="+30 691 234 5678"))
+    gateway = HttpSmsSender(sms_gateway.url, "gw-token")
+    for _ in range(2):
+        gateway.send(sms)
+    references = [request["json"]["reference"] for request in sms_gateway.received]
+    assert references == [str(sms.id), str(sms.id)]

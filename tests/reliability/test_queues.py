@@ -165,3 +165,61 @@ def test_a_black_holed_smtp_server_delays_no_timer_and_no_seal(
         stop.set()
         thread.join(60)
     assert not thread.is_alive()
+
+
+def test_a_job_over_its_time_limit_frees_its_slot(committed_engine: Engine, committed_org: Org) -> None:
+    from engine.workflow.case_store import SERVICE_QUEUE, TIMER_QUEUE
+    from engine.workflow.jobs import QueueGroup
+
+    done: dict[str, float] = {}
+
+    def slow(call: ServiceCall) -> dict[str, Any]:
+        time.sleep(4)  # a TSA that answers only after its own timeout
+        done["slow"] = time.monotonic()
+        return {}
+
+    def quick(call: ServiceCall) -> dict[str, Any]:
+        done["quick"] = time.monotonic()
+        return {}
+
+    register_handler("slow_seal")(slow)
+    register_handler("quick_seal")(quick)
+    try:
+        factory = sessionmaker(bind=committed_engine, expire_on_commit=False)
+        with session_scope(factory) as session:
+            for topic in ("slow_seal", "quick_seal"):
+                deploy_definition(
+                    session,
+                    process(
+                        '<bpmn:startEvent id="start"/>'
+                        '<bpmn:serviceTask id="seal" name="Seal" camunda:type="external" '
+                        f'camunda:topic="{topic}"/>'
+                        '<bpmn:endEvent id="end"/>' + flow("start", "seal") + flow("seal", "end"),
+                        process_id=topic,
+                    ),
+                    f"{topic}.bpmn",
+                )
+        with session_scope(factory) as session:
+            slow_case = start_case(session, "slow_seal", department_id=committed_org.department.id)
+        with session_scope(factory) as session:
+            start_case(session, "quick_seal", department_id=committed_org.department.id)
+        began = time.monotonic()
+        groups = (
+            QueueGroup("timers", (TIMER_QUEUE,), 1, 60.0),
+            QueueGroup("services", (SERVICE_QUEUE,), concurrency=1, job_timeout_seconds=1.0),
+        )
+        thread, stop = start_worker_thread(factory, poll_seconds=0.1, groups=groups)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(done) < 2:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(30)
+        assert done["quick"] - began < 3.5 < done["slow"] - began  # the quick one did not wait 4 s
+        with Session(committed_engine) as session:
+            row = session.get(Case, slow_case.id)
+            assert row is not None and row.status == "completed"  # the slow one still finished its step
+    finally:
+        unregister_handler("slow_seal")
+        unregister_handler("quick_seal")

@@ -179,3 +179,78 @@ def test_a_wakeup_whose_transaction_keeps_failing_ends_as_an_incident(
         [incident] = session.scalars(select(Incident).where(Incident.case_id == case.id)).all()
         assert incident.kind == "timer" and incident.bpmn_id == "wait"
         assert incident.attempts == MAX_ATTEMPTS and "server closed" in incident.error
+
+
+def test_a_notice_that_fails_for_good_is_an_incident_an_admin_retries(
+    committed_engine: Engine, committed_org: Org
+) -> None:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from engine.notifications.models import Notification
+    from engine.notifications.outbox import RetryPolicy, deliver_due, enqueue_notification
+    from engine.notifications.senders import SmtpSender
+    from tests.engine.test_timer_restart import SHORT_SLA
+
+    factory = sessionmaker(bind=committed_engine, expire_on_commit=False)
+    with session_scope(factory) as session:
+        deploy_definition(session, SHORT_SLA, "short_sla.bpmn")
+    with session_scope(factory) as session:
+        case = start_case(session, "short_sla", department_id=committed_org.department.id)
+        notice = enqueue_notification(
+            session,
+            channel="email",
+            recipient="eleni@example.gr",
+            locale="el",
+            template_key="request_received",
+            values={
+                "applicant_name": "Ελένη",
+                "case_number": case.number,
+                "service_title": "Βεβαίωση",
+                "tracking_url": "http://polis.test/track/x",
+                "municipality_name": "Δήμος",
+                "tracking_code": "x",
+            },
+            case_id=case.id,
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens here: every attempt is refused
+    policy = RetryPolicy(max_attempts=2, first_delay=timedelta(0))
+    for _ in range(2):
+        deliver_due(
+            factory,
+            senders={"email": SmtpSender("127.0.0.1", port, sender="noreply@polis.test", starttls=False)},
+            policy=policy,
+        )
+    with Session(committed_engine) as session:
+        [incident] = session.scalars(select(Incident).where(Incident.case_id == case.id)).all()
+        assert (incident.kind, incident.task_id, incident.attempts) == ("notification", notice.id, 2)
+        assert "Cannot send email" in incident.error
+
+    with session_scope(factory) as session:
+        retry_incident(session, incident.id, Actor(None, "admin"))
+
+    class Mailbox:
+        def __init__(self) -> None:
+            self.messages: list[bytes] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            self.messages.append(envelope.content)
+            return "250 OK"
+
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sender = SmtpSender("127.0.0.1", port, sender="noreply@polis.test", starttls=False)
+        report = deliver_due(factory, senders={"email": sender}, policy=policy)
+    finally:
+        controller.stop()
+    assert report.sent == [notice.id]
+    with Session(committed_engine) as session:
+        row = session.get(Notification, notice.id)
+        assert row is not None and row.status == "sent"
+        assert (
+            session.scalars(select(Incident.resolved_at).where(Incident.id == incident.id)).one() is not None
+        )

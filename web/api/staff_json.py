@@ -151,6 +151,7 @@ def detail_json(detail: CaseDetail) -> dict[str, Any]:
         "incidents": [
             {
                 "id": i.id,
+                "kind": i.kind,
                 "task_id": str(i.task_id),
                 "bpmn_id": i.bpmn_id,
                 "handler": i.handler,
