@@ -5,7 +5,7 @@ migrations, creates the demo municipality outside production, starts the web ser
 (gunicorn) and the worker, waits until ``/healthz`` answers, prints the address and the
 demo logins, and on Ctrl-C or SIGTERM stops what it started, the embedded cluster last.
 While it runs it restarts a web server or worker that died (with backoff, saying which and
-why: web.supervise) and starts the embedded cluster again if it stopped.
+why: cli.supervise) and starts the embedded cluster again if it stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from cli.context import prepare_database, settings_of
+from cli.supervise import Child, supervise, wait_for_port
 from core.database import database_url, embedded_cluster, upgrade_database
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.orm import make_engine, make_session_factory, session_scope
@@ -31,7 +32,6 @@ from core.settings import Settings
 from engine.people.demo import ACCOUNTS, DEMO_PASSWORD, seed_demo_municipality
 from signing.config import start_demo_services
 from storage import open_store
-from web.supervise import Child, supervise, wait_for_port
 
 #: How often ``polis run`` looks whether its embedded cluster still runs.
 CLUSTER_CHECK_SECONDS = 5.0
