@@ -111,6 +111,27 @@ class Settings(BaseSettings):
         "path); unset = no virus scan.",
         examples=["127.0.0.1:3310"],
     )
+    submission_challenge_cost: int = Field(
+        5000,
+        ge=1,
+        le=1_000_000,
+        description="PBKDF2 iterations of each try of the proof-of-work challenge an anonymous "
+        "submission must solve (ALTCHA); about 256 tries are needed, ~0.5 s of a browser's time at 5000.",
+        examples=[10000],
+    )
+    submissions_per_address_hour: int = Field(
+        10,
+        ge=1,
+        description="Submissions accepted per client address per hour (shared by every worker).",
+        examples=[30],
+    )
+    submissions_per_contact_day: int = Field(
+        5,
+        ge=1,
+        description="Submissions per destination email or phone per day (what a spammer would "
+        "send notices to).",
+        examples=[10],
+    )
     default_locale: Literal["el", "en"] = Field(
         "el", description="UI language until the reader picks the other one.", examples=["en"]
     )

@@ -22,20 +22,26 @@ from datetime import timedelta
 import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import PolisError
 from core.settings import Settings, get_settings
 from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
 from engine.messages import purge_expired_messages
 from engine.notifications.outbox import DELIVER_QUEUE, DELIVER_TASK, RetryPolicy, deliver_due
 from engine.notifications.senders import senders_from_settings
+from engine.rate_counters import purge_counters
+from engine.requests.challenge import purge_used_challenges
+from engine.requests.pending import purge_expired_holds
 from engine.runtime import utcnow
 from engine.services import load_handlers
 from engine.timer_starts import fire_due_timer_starts
 from engine.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
+from storage import open_store
 
 log = logging.getLogger(__name__)
 SWEEP_TASK = "engine.sweep_wakeups"
 PURGE_TASK = "engine.purge_messages"
 TIMER_START_TASK = "engine.fire_timer_starts"
+PURGE_GUARDS_TASK = "requests.purge_abuse_guards"
 SWEEP_GRACE = timedelta(minutes=1)
 
 
@@ -92,6 +98,29 @@ def build_app(factory: sessionmaker[Session], settings: Settings | None = None) 
             purged = purge_expired_messages(session)
         if purged:
             log.info("purged %d expired message(s) that no case waited for", purged)
+
+    @app.periodic(cron="41 * * * *", periodic_id="requests-purge-abuse-guards")
+    @app.task(name=PURGE_GUARDS_TASK, queue=WAKEUP_QUEUE, queueing_lock=PURGE_GUARDS_TASK)
+    def purge_abuse_guards(timestamp: int) -> None:
+        # Old rate counters, expired used challenges, and holds never confirmed (with their files).
+        with factory.begin() as session:
+            counters = purge_counters(session)
+            challenges = purge_used_challenges(session)
+            objects = purge_expired_holds(session)
+        if objects:
+            store = open_store(settings or get_settings())
+            for key, version_id in objects:
+                try:
+                    store.discard(key, version_id)
+                except PolisError:
+                    log.warning("could not discard the file of an expired hold: %s", key)
+        if counters or challenges or objects:
+            log.info(
+                "purged %d rate counter(s), %d used challenge(s), %d held file(s)",
+                counters,
+                challenges,
+                len(objects),
+            )
 
     @app.periodic(cron="* * * * *", periodic_id="notifications-deliver")
     @app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, queueing_lock=DELIVER_TASK)

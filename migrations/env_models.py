@@ -9,6 +9,8 @@ import engine.models
 import engine.notifications.models
 import engine.org
 import engine.protocol.models
+import engine.rate_counters
+import engine.requests.challenge
 import engine.requests.models
 import engine.tokens  # noqa: F401
 import storage.models  # noqa: F401

@@ -167,6 +167,10 @@ def test_settings(tmp_path: Path, pg_url: str) -> Settings:
         storage_url=(tmp_path / "objects").as_uri(),
         secret_key="test-secret-key-test-secret-key",
         base_url="http://polis.test",
+        # Tests submit many requests from one address; the limits have tests of their own.
+        submission_challenge_cost=1,
+        submissions_per_address_hour=10_000,
+        submissions_per_contact_day=10_000,
     )
 
 
