@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import PolisError
 from core.settings import Settings, get_settings
+from engine.audit_anchors import anchor_now
 from engine.case_store import WAKEUP_QUEUE, WAKEUP_TASK
 from engine.messages import purge_expired_messages
 from engine.notifications.outbox import DELIVER_QUEUE, DELIVER_TASK, RetryPolicy, deliver_due
@@ -42,6 +43,7 @@ SWEEP_TASK = "engine.sweep_wakeups"
 PURGE_TASK = "engine.purge_messages"
 TIMER_START_TASK = "engine.fire_timer_starts"
 PURGE_GUARDS_TASK = "requests.purge_abuse_guards"
+ANCHOR_TASK = "engine.anchor_audit"
 SWEEP_GRACE = timedelta(minutes=1)
 
 
@@ -121,6 +123,14 @@ def build_app(factory: sessionmaker[Session], settings: Settings | None = None) 
                 challenges,
                 len(objects),
             )
+
+    @app.periodic(cron="30 2 * * *", periodic_id="audit-anchor")
+    @app.task(name=ANCHOR_TASK, queue=WAKEUP_QUEUE, queueing_lock=ANCHOR_TASK)
+    def anchor_audit(timestamp: int) -> None:
+        # Daily: the heads of every case chain and of the protocol register, timestamped.
+        with factory.begin() as session:
+            taken = anchor_now(session, settings or get_settings())
+        log.info("audit anchored at %s: %s", taken.tsa_time.isoformat(), taken.digest)
 
     @app.periodic(cron="* * * * *", periodic_id="notifications-deliver")
     @app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, queueing_lock=DELIVER_TASK)

@@ -4,6 +4,7 @@ migrations/env.py and the migration tests import this; a new models module is ad
 """
 
 import engine.applicants.models
+import engine.audit_anchors
 import engine.issued
 import engine.models
 import engine.notifications.models

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from asn1crypto.pem import armor as pem_armor
 from click.testing import CliRunner
 
+from tests.signing.conftest import test_pki  # noqa: F401  (fixture: a TSA on loopback)
+from tests.signing.pkitools import TestPki
 from web.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +67,21 @@ def test_processes_schedules_list_pause_and_resume(run: object) -> None:
     assert code == 0 and " 08:00 EE" in out
     code, out = run("processes", "schedules", "--pause", "nothing_here")  # type: ignore[operator]
     assert code == 1 and "has no timer start schedule" in out and "Traceback" not in out
+
+
+def test_audit_anchor_then_verify(
+    run: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_pki: TestPki,  # noqa: F811
+) -> None:
+    root = tmp_path / "tsa-root.pem"
+    root.write_bytes(pem_armor("CERTIFICATE", test_pki.pki.cert("root").dump()))
+    monkeypatch.setenv("POLIS_SIGNING_TSA_URL", test_pki.pki.tsa_url)
+    monkeypatch.setenv("POLIS_SIGNING_TRUST_ROOTS", str(root))
+    code, out = run("audit", "verify")  # type: ignore[operator]
+    assert code == 0 and "No anchor yet" in out
+    code, out = run("audit", "anchor")  # type: ignore[operator]
+    assert code == 0 and "Anchored at" in out, out
+    code, out = run("audit", "verify")  # type: ignore[operator]
+    assert code == 0 and "1 anchor(s)" in out, out
