@@ -46,8 +46,15 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="An external PostgreSQL server; unset = the embedded cluster under var/pg.",
-        examples=["postgresql+psycopg://polis:secret@db.example.gr:5432/polis"],
+        description="An external PostgreSQL server, as the application's role (a member of polis_app "
+        "that owns nothing; see Security); unset = the embedded cluster under var/pg.",
+        examples=["postgresql+psycopg://polis_web:secret@db.example.gr:5432/polis"],
+    )
+    migration_database_url: str | None = Field(
+        None,
+        description="The same database as the role that owns the schema, for `polis db upgrade` and the "
+        "migrations `polis run` applies; unset = POLIS_DATABASE_URL (one role for both, not recommended).",
+        examples=["postgresql+psycopg://polis_owner:secret@db.example.gr:5432/polis"],
     )
     pg_bin_dir: Path | None = Field(
         None,
@@ -300,7 +307,7 @@ class Settings(BaseSettings):
         examples=[8799],
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _database_url_is_postgres(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -8,7 +8,16 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from core.database import DATABASE_NAME, database_url, downgrade_database, embedded_cluster, upgrade_database
+from core.database import (
+    DATABASE_NAME,
+    EMBEDDED_APP_LOGIN,
+    database_url,
+    downgrade_database,
+    embedded_cluster,
+    ensure_app_login,
+    migration_database_url,
+    upgrade_database,
+)
 from core.db import check_database, make_engine, make_session_factory, session_scope
 from core.settings import Settings
 from web.cli import settings_of
@@ -20,11 +29,13 @@ def db() -> None:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Start the embedded cluster if that is what we use, and make sure the database exists."""
+    """Start the embedded cluster if that is what we use, and make sure the database and (there)
+    the application's login role exist; returns the application's URL."""
     if not settings.database_url:
         cluster = embedded_cluster(settings)
         cluster.ensure_running()
         cluster.ensure_database(DATABASE_NAME)
+        ensure_app_login(cluster.url(DATABASE_NAME), EMBEDDED_APP_LOGIN)
     url = database_url(settings)
     engine = make_engine(url)
     try:
@@ -50,8 +61,9 @@ def unit_of_work(ctx: click.Context) -> Iterator[Session]:
 @click.pass_context
 def upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    url = prepare_database(settings_of(ctx))
-    upgrade_database(url, revision)
+    settings = settings_of(ctx)
+    prepare_database(settings)
+    upgrade_database(migration_database_url(settings), revision)
     click.echo(f"Database is at {revision}.")
 
 
@@ -60,8 +72,9 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def downgrade(ctx: click.Context, revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes every table: data is lost)."""
-    url = prepare_database(settings_of(ctx))
-    downgrade_database(url, revision)
+    settings = settings_of(ctx)
+    prepare_database(settings)
+    downgrade_database(migration_database_url(settings), revision)
     click.echo(f"Database is at {revision}.")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from core.database import database_url, embedded_cluster, upgrade_database
+from core.database import database_url, embedded_cluster, migration_database_url, upgrade_database
 from core.db import make_engine, make_session_factory, session_scope
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.settings import Settings
@@ -126,7 +126,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     store.check()
     cluster = None if settings.database_url else embedded_cluster(settings)
     was_running = cluster.is_running() if cluster else True
-    url = prepare_database(settings)
+    prepare_database(settings)
     children: list[subprocess.Popen[Any]] = []
     # With the demo signer: generate var/pki once and serve its TSA/OCSP/CRLs on 127.0.0.1
     # from this process, so the web server and the worker seal at B-LT with no network.
@@ -155,7 +155,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     signal.signal(signal.SIGINT, stop_requested)
     signal.signal(signal.SIGTERM, stop_requested)
     try:
-        upgrade_database(url)
+        upgrade_database(migration_database_url(settings))
         deployed = deploy_builtin_processes(settings)
         if demo:
             seed_demo(settings)

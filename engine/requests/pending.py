@@ -93,7 +93,7 @@ class Held:
 
 def confirmation_url(settings: Settings, token: str) -> str:
     """The link in the confirmation email (the portal's page posts the token back)."""
-    return f"{settings.public_base_url.rstrip('/')}/requests/confirm?token={quote(token)}"
+    return f"{settings.public_base_url.rstrip('/')}/citizen/confirm-request?token={quote(token)}"
 
 
 def _digest(token: str) -> str:

@@ -10,11 +10,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from core.database import APP_ROLE
 from engine.audit import event_hash, verify_audit
 from engine.audit_anchors import AuditAnchor, CheckToken, TokenCheck, take_anchor, verify_anchors
 from engine.models import AuditEvent, Case
 from engine.protocol.service import register
 from signing.timestamps import check_timestamp, timestamp_digest, token_time
+from tests.conftest import as_owner
 from tests.engine.conftest import Org
 from tests.engine.test_audit import _case_with_history
 from tests.protocol.factories import draft
@@ -43,6 +45,7 @@ def _anchor(session: Session, pki: TestPki) -> AuditAnchor:
 def _rewrite_consistently(session: Session, case_id: uuid.UUID, seq: int, actor: str) -> None:
     """What the owner of the tables can do: change an entry and recompute every later hash and
     the head kept in the case row, so the chain checks out again."""
+    session.execute(text("RESET ROLE"))  # the owner of the tables
     session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
     session.execute(
         text("UPDATE audit_events SET actor = :actor WHERE case_id = :c AND seq = :s"),
@@ -71,6 +74,7 @@ def _rewrite_consistently(session: Session, case_id: uuid.UUID, seq: int, actor:
         previous = digest
     session.execute(text("UPDATE cases SET audit_hash = :h WHERE id = :c"), {"h": previous, "c": case_id})
     session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+    session.execute(text(f"SET ROLE {APP_ROLE}"))
     session.expire_all()
 
 
@@ -98,11 +102,12 @@ def test_a_consistent_rewrite_before_the_anchor_is_reported(
 def test_a_rewritten_protocol_entry_is_reported(db_session: Session, test_pki: TestPki) -> None:  # noqa: F811
     entry = register(db_session, draft(subject="Σύμβαση καθαριότητας"))
     _anchor(db_session, test_pki)
-    db_session.execute(text("ALTER TABLE protocol_entries DISABLE TRIGGER protocol_entries_guard"))
-    db_session.execute(
-        text("UPDATE protocol_entries SET subject = 'Άλλο θέμα' WHERE id = :id"), {"id": entry.id}
-    )
-    db_session.execute(text("ALTER TABLE protocol_entries ENABLE TRIGGER protocol_entries_guard"))
+    with as_owner(db_session):
+        db_session.execute(text("ALTER TABLE protocol_entries DISABLE TRIGGER protocol_entries_guard"))
+        db_session.execute(
+            text("UPDATE protocol_entries SET subject = 'Άλλο θέμα' WHERE id = :id"), {"id": entry.id}
+        )
+        db_session.execute(text("ALTER TABLE protocol_entries ENABLE TRIGGER protocol_entries_guard"))
     report = verify_anchors(db_session, _checker(test_pki))
     assert any(problem.startswith("protocol GEN/") for problem in report.problems), report.problems
 
@@ -112,6 +117,7 @@ def test_an_altered_or_removed_anchor_is_reported(db_session: Session, test_pki:
     first = _anchor(db_session, test_pki)
     _anchor(db_session, test_pki)
     assert verify_anchors(db_session, _checker(test_pki)).ok
+    db_session.execute(text("RESET ROLE"))  # the owner of the tables
     db_session.execute(text("ALTER TABLE audit_anchors DISABLE TRIGGER audit_anchors_append_only"))
     db_session.execute(
         text("UPDATE audit_anchors SET heads = jsonb_set(heads, '{protocol}', '{}') WHERE id = :id"),
@@ -122,6 +128,7 @@ def test_an_altered_or_removed_anchor_is_reported(db_session: Session, test_pki:
     assert any("changed after the TSA signed" in problem for problem in altered), altered
     db_session.execute(text("DELETE FROM audit_anchors WHERE id = :id"), {"id": first.id})
     db_session.execute(text("ALTER TABLE audit_anchors ENABLE TRIGGER audit_anchors_append_only"))
+    db_session.execute(text(f"SET ROLE {APP_ROLE}"))
     db_session.expire_all()
     removed = verify_anchors(db_session, _checker(test_pki)).problems
     assert any("does not follow" in problem for problem in removed), removed
@@ -152,5 +159,5 @@ def test_the_owner_cannot_truncate_or_edit_permanent_tables(
 ) -> None:
     _anchor(db_session, test_pki)
     db_session.commit()  # a savepoint: the rows exist for the statement to hit
-    with pytest.raises(DBAPIError, match=r"refused"), db_session.begin_nested():
+    with as_owner(db_session), pytest.raises(DBAPIError, match=r"refused"), db_session.begin_nested():
         db_session.execute(text(statement))

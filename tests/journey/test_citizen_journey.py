@@ -276,7 +276,7 @@ def submit(
         lambda: [
             m
             for m in mails_to(smtp, applicant["email"])
-            if "/requests/confirm?" in m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            if "/citizen/confirm-request?" in m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         ],
     )
     token = token_in(confirmations[-1].get_body(("plain",)).get_content())  # type: ignore[union-attr]

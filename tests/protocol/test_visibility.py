@@ -19,6 +19,7 @@ from engine.protocol.search import SearchQuery, search
 from engine.protocol.service import assign, correct, describe_restricted, register
 from engine.protocol.visibility import may_see_entry, visible_entry_ids
 from storage.filesystem import FilesystemStore
+from tests.conftest import as_owner
 from tests.protocol.factories import draft, incoming, make_department, make_user
 from tests.web.staff_fixtures import World, build_world
 
@@ -159,7 +160,11 @@ def test_the_registering_office_and_assignments_cannot_be_rewritten(
         "DELETE FROM protocol_entry_units WHERE entry_id = :id",
         "TRUNCATE protocol_entry_units CASCADE",
     ):
-        with pytest.raises(DBAPIError, match=r"immutable|refused"), db_session.begin_nested():
+        with (
+            as_owner(db_session),
+            pytest.raises(DBAPIError, match=r"immutable|refused"),
+            db_session.begin_nested(),
+        ):
             db_session.execute(text(statement), {"other": units.elsewhere.id, "id": entry.id})
     db_session.expire_all()
     assert db_session.get(ProtocolEntry, entry.id).unit_id == units.office.id  # type: ignore[union-attr]

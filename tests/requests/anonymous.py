@@ -34,7 +34,7 @@ def solved_challenge(client: Any) -> str:
 
 def token_in(text: str) -> str:
     """The token of the confirmation link in an email's text."""
-    link = next(word for word in text.split() if "/requests/confirm?" in word)
+    link = next(word for word in text.split() if "/citizen/confirm-request?" in word)
     return unquote(parse_qs(urlparse(link).query)["token"][0])
 
 

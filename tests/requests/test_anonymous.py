@@ -280,3 +280,18 @@ def test_expired_holds_are_purged_with_their_files(
     after = _counts(municipality)
     assert (after["objects"], after["entries"]) == (before["objects"], before["entries"])
     assert municipality.scalar(select(func.count()).select_from(PendingSubmission)) == 0
+
+
+def test_the_emailed_link_opens_a_page_whose_button_submits(client: Any, municipality: Session) -> None:
+    assert client.post("/api/v1/requests", json=_body(altcha=solved_challenge(client))).status_code == 202
+    token = confirmation_token(municipality, "eleni@example.gr")
+    before = _counts(municipality)
+    page = client.get(f"/citizen/confirm-request?token={token}")  # a mail scanner opening the link
+    assert page.status_code == 200 and "Υποβολή του αιτήματός μου" in page.get_data(as_text=True)
+    assert _counts(municipality) == before
+    with client.session_transaction() as session:
+        session["_csrf"] = "csrf-for-test"
+    done = client.post("/citizen/confirm-request", data={"token": token, "_csrf": "csrf-for-test"})
+    assert done.status_code == 200, done.get_data(as_text=True)[:300]
+    assert "Αριθμός πρωτοκόλλου" in done.get_data(as_text=True)
+    assert _counts(municipality)["entries"] == before["entries"] + 1
