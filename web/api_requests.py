@@ -204,7 +204,8 @@ def submit() -> tuple[Response, int]:
     account = current_applicant()
     verified = account is not None and account.email_verified_at is not None
     if not verified:
-        redeem_challenge(body.get("altcha") or request.form.get("altcha"))
+        solution = body.get("altcha") or request.form.get("altcha")
+        redeem_challenge(solution if isinstance(solution, str) else None)
     check_submission_limits(email=applicant.email, phone=applicant.phone)
     result = receive_submission(
         db(),

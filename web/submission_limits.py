@@ -32,8 +32,10 @@ def check_submission_limits(*, email: str | None, phone: str | None) -> None:
     checks: list[tuple[FixedWindow, str]] = [(per_address, _client())]
     if email and email.strip():
         checks.append((per_contact, f"email:{email.strip().lower()}"))
-    if phone and phone.strip():
-        checks.append((per_contact, f"phone:{phone.strip()}"))
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if digits:
+        # 691 234 5678, +30 6912345678 and 00306912345678 are one phone to a spammer.
+        checks.append((per_contact, f"phone:{digits.removeprefix('0030').removeprefix('30')[-10:]}"))
     over = _hit_all(checks)
     if over is not None:
         raise TooManyRequests(

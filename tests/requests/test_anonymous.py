@@ -295,3 +295,20 @@ def test_the_emailed_link_opens_a_page_whose_button_submits(client: Any, municip
     assert done.status_code == 200, done.get_data(as_text=True)[:300]
     assert "Αριθμός πρωτοκόλλου" in done.get_data(as_text=True)
     assert _counts(municipality)["entries"] == before["entries"] + 1
+
+
+def test_one_phone_written_three_ways_is_one_destination(two_servers: list[Any]) -> None:
+    clients = [client_from(two_servers[i % 2], f"198.51.100.{10 + i}") for i in range(3)]
+    statuses = [
+        client.post(
+            "/api/v1/requests",
+            json={"service": "nope", "applicant": {"phone": phone}, "altcha": solved_challenge(client)},
+        ).status_code
+        for client, phone in zip(clients, ("6912345678", "691 234 5678", "+30 691 234 5678"), strict=True)
+    ]
+    assert statuses == [404, 404, 429]
+
+
+def test_a_challenge_that_is_not_text_is_refused_clearly(client: Any, municipality: Session) -> None:
+    answer = client.post("/api/v1/requests", json=_body(altcha={"challenge": {}}))
+    assert (answer.status_code, answer.get_json()["error"]) == (403, "challenge_failed")
