@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.commands import forward_task
 from engine.org import Department, User
+from engine.protocol import visibility
 from engine.protocol.errors import EntryRestricted, InvalidEntry
 from engine.protocol.models import Classification, ProtocolEntry
 from engine.protocol.receipts import receipt_for
@@ -83,9 +84,11 @@ def test_a_restricted_entry_shows_its_number_date_and_direction_only(
     assert "Ευαγγέλου" not in str(shown) and "επίδομα" not in str(shown)
 
 
+@pytest.mark.parametrize("set_limit", [20_000, 1], ids=["as a set", "row by row"])
 def test_search_by_number_lists_restricted_entries_but_words_and_parties_find_only_visible_ones(
-    db_session: Session, units: Units
+    db_session: Session, units: Units, set_limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(visibility, "SET_LIMIT", set_limit)  # both forms of the rule in searches
     entry = register(db_session, SOCIAL_HELP, registered_by=units.registrar)
     by_number = search(db_session, SearchQuery(year=entry.year, number=entry.number), units.outsider)
     assert [found.id for found in by_number.entries] == [entry.id]
