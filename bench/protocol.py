@@ -223,6 +223,18 @@ class Reader:
     department_id = None
 
 
+class UnitReader:
+    """A clerk of a unit that registered none of the entries: every entry comes back restricted,
+    and the searches on contents must check each candidate's visibility (worst case of
+    engine/protocol/visibility.py: nothing matches, so nothing fills the page early)."""
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4()
+        self.clearance = ("ΠΧ", "ΕΜΠ", "ΠΔ")
+        self.roles = ("clerk",)
+        self.department_id = uuid.uuid4()
+
+
 def search_cases(entries: int) -> dict[str, SearchQuery]:
     """The searches people run, one of each kind."""
     middle = entries // 2
@@ -282,7 +294,27 @@ def bench_search(url: str, entries: int, repeats: int) -> None:
         emit(**_latency_figure(f"protocol search p95: {name}", latencies, 95, entries))
     emit(**_latency_figure("protocol search p50: all kinds", latencies_all, 50, entries))
     emit(**_latency_figure("protocol search p95: all kinds", latencies_all, 95, entries))
+    with Session(engine) as session:
+        registrar = session.scalar(select(ProtocolEntry.registered_by_id).limit(1))
+    office = UnitReader()
+    office.id = registrar  # sees every entry, as the registering office does its own
+    for reader, label in ((UnitReader(), "other unit"), (office, "registrar")):
+        _bench_reader(engine, entries, repeats, reader, label)
     engine.dispose()
+
+
+def _bench_reader(engine: Engine, entries: int, repeats: int, reader: Any, label: str) -> None:
+    """Latencies of every kind of search for one non-administrator reader."""
+    for name, query in search_cases(entries).items():
+        latencies = []
+        with Session(engine) as session:
+            for _ in range(repeats):
+                started = time.perf_counter()
+                search(session, query, reader)
+                latencies.append((time.perf_counter() - started) * 1000)
+                session.rollback()
+        emit(**_latency_figure(f"protocol search p50 ({label}): {name}", latencies, 50, entries))
+        emit(**_latency_figure(f"protocol search p95 ({label}): {name}", latencies, 95, entries))
 
 
 _FLOOR_P50 = _FLOOR_P95 = 0.0

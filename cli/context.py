@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from core.database import DATABASE_NAME, database_url, embedded_cluster
+from core.database import DATABASE_NAME, EMBEDDED_APP_LOGIN, database_url, embedded_cluster, ensure_app_login
 from core.orm import check_database, make_engine, make_session_factory, session_scope
 from core.settings import Settings, load_settings
 
@@ -31,11 +31,13 @@ def settings_of(ctx: click.Context) -> Settings:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Start the embedded cluster if that is what we use, and make sure the database exists."""
+    """Start the embedded cluster if that is what we use, and make sure the database and (there)
+    the application's login role exist; returns the application's URL."""
     if not settings.database_url:
         cluster = embedded_cluster(settings)
         cluster.ensure_running()
         cluster.ensure_database(DATABASE_NAME)
+        ensure_app_login(cluster.url(DATABASE_NAME), EMBEDDED_APP_LOGIN)
     url = database_url(settings)
     engine = make_engine(url)
     try:

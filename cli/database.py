@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from cli.context import prepare_database, settings_of
-from core.database import database_url, downgrade_database, embedded_cluster, upgrade_database
+from core.database import (
+    database_url,
+    downgrade_database,
+    embedded_cluster,
+    migration_database_url,
+    upgrade_database,
+)
 
 
 @click.group()
@@ -18,8 +24,9 @@ def db() -> None:
 @click.pass_context
 def upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    url = prepare_database(settings_of(ctx))
-    upgrade_database(url, revision)
+    settings = settings_of(ctx)
+    prepare_database(settings)
+    upgrade_database(migration_database_url(settings), revision)
     click.echo(f"Database is at {revision}.")
 
 
@@ -28,8 +35,9 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def downgrade(ctx: click.Context, revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes every table: data is lost)."""
-    url = prepare_database(settings_of(ctx))
-    downgrade_database(url, revision)
+    settings = settings_of(ctx)
+    prepare_database(settings)
+    downgrade_database(migration_database_url(settings), revision)
     click.echo(f"Database is at {revision}.")
 
 

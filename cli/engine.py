@@ -124,25 +124,59 @@ def worker(ctx: click.Context, poll: float) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the case audit log."""
+    """Check the case audit log and anchor it with the time-stamping authority."""
 
 
 @audit.command("verify")
-@click.option("--case", "case_ref", help="Only this case (number or tracking code).")
+@click.option("--case", "case_ref", help="Only this case's chain (number or tracking code); no anchors.")
 @click.pass_context
 def verify(ctx: click.Context, case_ref: str | None) -> None:
-    """Recompute every hash chain; exit 1 if a row was edited or deleted."""
+    """Recompute every hash chain and check them and the protocol register against the anchors;
+    exit 1 if anything was edited, deleted or rewritten."""
+    from engine.audit_anchors import checker_from_settings, verify_anchors
     from engine.workflow.audit import verify_audit
     from engine.workflow.commands import find_case
 
     with unit_of_work(ctx) as session:
         case_id = find_case(session, case_ref).id if case_ref else None
         problems = verify_audit(session, case_id)
+        report = None if case_ref else verify_anchors(session, checker_from_settings(settings_of(ctx)))
     for problem in problems:
         click.secho(f"case {problem.case_number}, entry {problem.seq}: {problem.message}", fg="red")
-    if problems:
+    for message in report.problems if report else []:
+        click.secho(message, fg="red")
+    if problems or (report and not report.ok):
         raise SystemExit(1)
-    click.echo("Audit log intact.")
+    if report and report.anchors:
+        click.echo(
+            f"Audit log intact; {report.anchors} anchor(s), the last of"
+            f" {report.last_anchored_at:%Y-%m-%d %H:%M} UTC: {report.cases_checked} case chain(s) and"
+            f" {report.series_checked} protocol series checked against it."
+        )
+    elif report:
+        click.echo("Audit log intact. No anchor yet: run `polis audit anchor` (the worker does it daily).")
+    else:
+        click.echo("Audit log intact.")
+
+
+@audit.command("anchor")
+@click.pass_context
+def anchor(ctx: click.Context) -> None:
+    """Timestamp the heads of every audit chain and of the protocol register now (RFC 3161)."""
+    from engine.audit_anchors import anchor_now
+    from signing.config import start_demo_services
+
+    settings = settings_of(ctx)
+    server = start_demo_services(settings)
+    try:
+        with unit_of_work(ctx) as session:
+            taken = anchor_now(session, settings)
+            digest, at = taken.digest, taken.tsa_time
+    finally:
+        if server is not None:
+            server.stop()
+    click.echo(f"Anchored at {at:%Y-%m-%d %H:%M:%S} UTC: {digest}")
+    click.echo("Keep this digest outside Polis too (it shows if anchors are ever removed).")
 
 
 @click.group()

@@ -24,7 +24,7 @@ import click
 
 from cli.context import prepare_database, settings_of
 from cli.supervise import Child, supervise, wait_for_port
-from core.database import database_url, embedded_cluster, upgrade_database
+from core.database import database_url, embedded_cluster, migration_database_url, upgrade_database
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.orm import make_engine, make_session_factory, session_scope
 from core.pgcluster import PgCluster
@@ -118,7 +118,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     store.check()
     cluster = None if settings.database_url else embedded_cluster(settings)
     was_running = cluster.is_running() if cluster else True
-    url = prepare_database(settings)
+    prepare_database(settings)
     children: list[Child] = []
     # With the demo signer: generate var/pki once and serve its TSA/OCSP/CRLs on 127.0.0.1
     # from this process, so the web server and the worker seal at B-LT with no network.
@@ -148,7 +148,7 @@ def run(ctx: click.Context, demo: bool | None, check_only: bool) -> None:
     signal.signal(signal.SIGINT, stop_requested)
     signal.signal(signal.SIGTERM, stop_requested)
     try:
-        upgrade_database(url)
+        upgrade_database(migration_database_url(settings))
         deployed = deploy_builtin_processes(settings)
         if demo:
             seed_demo(settings)

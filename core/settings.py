@@ -46,8 +46,15 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="An external PostgreSQL server; unset = the embedded cluster under var/pg.",
-        examples=["postgresql+psycopg://polis:secret@db.example.gr:5432/polis"],
+        description="An external PostgreSQL server, as the application's role (a member of polis_app "
+        "that owns nothing; see Security); unset = the embedded cluster under var/pg.",
+        examples=["postgresql+psycopg://polis_web:secret@db.example.gr:5432/polis"],
+    )
+    migration_database_url: str | None = Field(
+        None,
+        description="The same database as the role that owns the schema, for `polis db upgrade` and the "
+        "migrations `polis run` applies; unset = POLIS_DATABASE_URL (one role for both, not recommended).",
+        examples=["postgresql+psycopg://polis_owner:secret@db.example.gr:5432/polis"],
     )
     pg_bin_dir: Path | None = Field(
         None,
@@ -142,6 +149,27 @@ class Settings(BaseSettings):
         description="ClamAV daemon that scans every uploaded file (host:port or a Unix socket "
         "path); unset = no virus scan.",
         examples=["127.0.0.1:3310"],
+    )
+    submission_challenge_cost: int = Field(
+        5000,
+        ge=1,
+        le=1_000_000,
+        description="PBKDF2 iterations of each try of the proof-of-work challenge an anonymous "
+        "submission must solve (ALTCHA); about 256 tries are needed, ~0.5 s of a browser's time at 5000.",
+        examples=[10000],
+    )
+    submissions_per_address_hour: int = Field(
+        10,
+        ge=1,
+        description="Submissions accepted per client address per hour (shared by every worker).",
+        examples=[30],
+    )
+    submissions_per_contact_day: int = Field(
+        5,
+        ge=1,
+        description="Submissions per destination email or phone per day (what a spammer would "
+        "send notices to).",
+        examples=[10],
     )
     default_locale: Literal["el", "en"] = Field(
         "el", description="UI language until the reader picks the other one.", examples=["en"]
@@ -311,7 +339,7 @@ class Settings(BaseSettings):
         examples=[8799],
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _database_url_is_postgres(cls, value: str | None) -> str | None:
         if value is None or value == "":

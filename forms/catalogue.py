@@ -220,6 +220,7 @@ def load_service(folder: Path) -> Service:
             for spec in doc["attachments"]
         ),
         rules=tuple(FormRule(**rule) for rule in doc["form"].get("rules", [])),
+        anonymous=bool(doc.get("anonymous", False)),
     )
 
 

@@ -40,6 +40,8 @@ SERVICE_SCHEMA: dict[str, Any] = {
         "description": _TEXT,
         "department": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,31}$"},
         "process": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        # Whether someone not signed in may submit it (after confirming their email); default no.
+        "anonymous": {"type": "boolean"},
         "fee_eur": {"type": "number", "minimum": 0, "maximum": 100000, "multipleOf": 0.01},
         "deadline_working_days": {"type": "integer", "minimum": 0, "maximum": 365},
         "validity_months": {"type": ["integer", "null"], "minimum": 1, "maximum": 120},

@@ -77,6 +77,8 @@ class Service:
     ui: Mapping[str, Any]
     attachments: tuple[AttachmentSpec, ...]
     rules: tuple[FormRule, ...] = ()
+    #: Whether citizens who are not signed in may submit it (only after confirming their email).
+    anonymous: bool = False
 
     def field_label(self, name: str, locale: str) -> str:
         """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""

@@ -4,12 +4,15 @@ migrations/env.py and the migration tests import this; a new models module is ad
 """
 
 import core.ratelimits  # noqa: F401
+import engine.audit_anchors
 import engine.issuing.registry
 import engine.notifications.models
 import engine.people.applicants.models
 import engine.people.models
 import engine.people.tokens
 import engine.protocol.models
+import engine.rate_counters
+import engine.requests.challenge
 import engine.requests.models
 import engine.workflow.models  # noqa: F401
 import storage.models  # noqa: F401

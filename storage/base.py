@@ -78,9 +78,26 @@ class ObjectStore(Protocol):
     """Immutable object storage with checksums (filesystem or S3)."""
 
     def put(
-        self, stream: BinaryIO, *, content_type: str, metadata: Mapping[str, str] | None = None
+        self,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        retain: bool = True,
     ) -> StoredObject:
-        """Store ``stream`` under a new key we generate; SHA-256 is computed while writing."""
+        """Store ``stream`` under a new key we generate; SHA-256 is computed while writing.
+
+        ``retain=False`` leaves the configured retention (object lock) off, for a file that is
+        not yet a record (a held submission); :meth:`retain` applies it later.
+        """
+        ...
+
+    def retain(self, key: str, version_id: str | None = None) -> None:
+        """Apply the configured retention to an object stored with ``retain=False``."""
+        ...
+
+    def discard(self, key: str, version_id: str | None = None) -> None:
+        """Remove an object no record keeps (a rolled-back upload); retained objects stay."""
         ...
 
     def open(

@@ -76,9 +76,15 @@ class FilesystemStore:
     # Writing ---------------------------------------------------------------------------
 
     def put(
-        self, stream: BinaryIO, *, content_type: str, metadata: Mapping[str, str] | None = None
+        self,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        retain: bool = True,
     ) -> StoredObject:
-        """Stream into a temporary file, fsync, then link it into place read-only."""
+        """Stream into a temporary file, fsync, then link it into place read-only (the
+        filesystem store has no retention: ``retain`` changes nothing)."""
         clean = validate_metadata(metadata)
         key = new_key()
         target = self._objects / key
@@ -131,6 +137,17 @@ class FilesystemStore:
         finally:
             temp.unlink(missing_ok=True)
             temp.with_suffix(".meta").unlink(missing_ok=True)
+
+    def retain(self, key: str, version_id: str | None = None) -> None:
+        """Nothing to do: the filesystem store has no retention (its files are read-only)."""
+        _check_key(key)
+
+    def discard(self, key: str, version_id: str | None = None) -> None:
+        """Remove an unreferenced object and its record file."""
+        _check_key(key)
+        target = self._objects / key
+        target.unlink(missing_ok=True)
+        Path(str(target) + _META_SUFFIX).unlink(missing_ok=True)
 
     @staticmethod
     def _fsync_dir(directory: Path) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.base import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
 from storage.models import StoredObjectRecord
+
+logger = logging.getLogger(__name__)
 
 
 def record_object(
@@ -38,11 +41,49 @@ def store_file(
     content_type: str,
     filename: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    retain: bool = True,
 ) -> StoredObjectRecord:
-    """Store a file and record it. If the transaction later rolls back, the object stays
-    unreferenced (never half-written); a record never points at a missing object."""
-    stored = store.put(stream, content_type=content_type, metadata=metadata)
+    """Store a file and record it in the session's transaction.
+
+    If that transaction does not commit, the object is discarded when it ends (objects under
+    retention cannot be and stay unreferenced; see ``retain``): a record never points at a
+    missing object, and a refused or failed request leaves no file behind.
+    """
+    stored = store.put(stream, content_type=content_type, metadata=metadata, retain=retain)
+    _discard_unless_committed(session, store, stored)
     return record_object(session, stored, filename=filename)
+
+
+_UPLOADS = "polis_uncommitted_uploads"
+
+
+def _discard_unless_committed(session: Session, store: ObjectStore, stored: StoredObject) -> None:
+    """Remember an upload until the session's transaction ends: kept on commit, else discarded."""
+    pending = session.info.get(_UPLOADS)
+    if pending is None:
+        pending = session.info[_UPLOADS] = []
+        event.listen(session, "after_commit", _keep_uploads)
+        event.listen(session, "after_transaction_end", _discard_uploads)
+    pending.append((store, stored.key, stored.version_id))
+
+
+def _keep_uploads(session: Session) -> None:
+    # after_commit fires for savepoints too (e.g. begin_nested() in the outbox): only the
+    # commit of the whole transaction keeps the uploads.
+    if session.get_nested_transaction() is None:
+        session.info.get(_UPLOADS, []).clear()
+
+
+def _discard_uploads(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint ends; the transaction goes on
+        return
+    uploads = session.info.get(_UPLOADS, [])
+    while uploads:
+        store, key, version_id = uploads.pop()
+        try:
+            store.discard(key, version_id)
+        except StorageError:
+            logger.warning("A rolled-back upload could not be discarded (kept by retention): %s", key)
 
 
 @dataclass

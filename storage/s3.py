@@ -184,7 +184,12 @@ class S3Store:
     # Writing ---------------------------------------------------------------------------
 
     def put(
-        self, stream: BinaryIO, *, content_type: str, metadata: Mapping[str, str] | None = None
+        self,
+        stream: BinaryIO,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        retain: bool = True,
     ) -> StoredObject:
         """Upload a new object; the server checks small uploads' checksum itself."""
         clean = validate_metadata(metadata)
@@ -221,11 +226,8 @@ class S3Store:
                 tags = Tags(for_object=True)
                 tags[SHA_KEY] = sha
                 self.client.set_object_tags(self.bucket, key, tags, version_id=result.version_id)
-            if self.retention_days:
-                until = datetime.now(UTC) + timedelta(days=self.retention_days)
-                self.client.set_object_retention(
-                    self.bucket, key, Retention(self.retention_mode, until), version_id=result.version_id
-                )
+            if retain:
+                self._set_retention(key, result.version_id)
         except S3Error as exc:
             raise StorageError(
                 f"The S3 server refused the upload: {exc.code} ({exc.message}). Nothing usable was "
@@ -241,6 +243,31 @@ class S3Store:
             content_type=content_type,
             metadata=clean,
         )
+
+    def _set_retention(self, key: str, version_id: str | None) -> None:
+        if self.retention_days:
+            until = datetime.now(UTC) + timedelta(days=self.retention_days)
+            self.client.set_object_retention(
+                self.bucket, key, Retention(self.retention_mode, until), version_id=version_id
+            )
+
+    def retain(self, key: str, version_id: str | None = None) -> None:
+        """Apply the configured retention to an object stored with ``retain=False``."""
+        try:
+            self._set_retention(key, version_id)
+        except S3Error as exc:
+            raise StorageError(f"The S3 server refused to retain {key}: {exc.code} ({exc.message}).") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(self._unreachable(exc)) from exc
+
+    def discard(self, key: str, version_id: str | None = None) -> None:
+        """Remove the version of an unreferenced object; object lock keeps retained ones."""
+        try:
+            self.client.remove_object(self.bucket, key, version_id=version_id)
+        except S3Error as exc:
+            raise StorageError(f"The S3 server refused to remove {key}: {exc.code} ({exc.message}).") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(self._unreachable(exc)) from exc
 
     # Reading ---------------------------------------------------------------------------
 

@@ -15,17 +15,18 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.database import upgrade_database
+from core.database import APP_ROLE, ensure_app_login, upgrade_database
 from core.orm import make_engine
 from core.pgcluster import PgCluster
 from core.settings import Settings
@@ -34,6 +35,8 @@ from storage.filesystem import FilesystemStore
 
 TEMPLATE_DB = "polis_template"
 TEST_DB = "polis_test"
+#: Tests run as the application does: as a login role in polis_app, which owns nothing.
+APP_LOGIN = "polis_test_app"
 _counter = itertools.count(1)
 
 
@@ -44,8 +47,15 @@ class TestServer:
         self.base = make_url(base_url)
 
     def url(self, database: str) -> str:
-        """SQLAlchemy URL of ``database`` on this server."""
+        """SQLAlchemy URL of ``database`` on this server, as the owner (migrations, tampering)."""
         return self.base.set(database=database).render_as_string(hide_password=False)
+
+    def app_url(self, database: str) -> str:
+        """SQLAlchemy URL of ``database`` as the application's role. An external server keeps
+        its one role (a password-less login role needs our throwaway cluster's trust auth)."""
+        if os.environ.get("POLIS_TEST_DATABASE_URL"):
+            return self.url(database)
+        return self.base.set(database=database, username=APP_LOGIN).render_as_string(hide_password=False)
 
     def admin(self) -> psycopg.Connection[Any]:
         """An autocommit connection for CREATE/DROP DATABASE."""
@@ -109,6 +119,7 @@ def pg_template(pg_server: TestServer) -> str:
     """A database migrated to head, the template every test database is cloned from."""
     url = pg_server.create(TEMPLATE_DB)
     upgrade_database(url)
+    ensure_app_login(url, APP_LOGIN)
     return url
 
 
@@ -120,10 +131,31 @@ def pg_url(pg_server: TestServer, pg_template: str) -> str:
 
 @pytest.fixture(scope="session")
 def db_engine(pg_url: str) -> Iterator[Engine]:
-    """The engine of the shared test database."""
+    """The engine of the shared test database. It logs in as the owner and switches to the
+    application's role on every connection, so tests run with the application's privileges and
+    a test that plays the owner (tampering) can ``RESET ROLE`` in its own transaction — see
+    :func:`as_owner`; the rollback at the end of the test switches back."""
     engine = make_engine(pg_url)
+
+    @event.listens_for(engine, "connect")
+    def _as_application(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET ROLE {APP_ROLE}")
+        dbapi_connection.commit()
+
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def as_owner(session: Session) -> Iterator[Session]:
+    """Play the owner of the tables (what an insider with the migration role can do) inside the
+    test's transaction, then switch back to the application's role."""
+    session.execute(text("RESET ROLE"))
+    try:
+        yield session
+    finally:
+        session.execute(text(f"SET ROLE {APP_ROLE}"))
 
 
 @pytest.fixture
@@ -158,9 +190,9 @@ def db_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def fresh_db_url(pg_server: TestServer, pg_template: str) -> Iterator[str]:
     """A database of the test's own, cloned from the migrated template, for real commits."""
     name = f"polis_fresh_{os.getpid()}_{next(_counter)}"
-    url = pg_server.create(name, template=TEMPLATE_DB)
+    pg_server.create(name, template=TEMPLATE_DB)
     try:
-        yield url
+        yield pg_server.app_url(name)
     finally:
         pg_server.drop(name)
 
@@ -175,6 +207,10 @@ def test_settings(tmp_path: Path, pg_url: str) -> Settings:
         storage_url=(tmp_path / "objects").as_uri(),
         secret_key="test-secret-key-test-secret-key",
         base_url="http://polis.test",
+        # Tests submit many requests from one address; the limits have tests of their own.
+        submission_challenge_cost=1,
+        submissions_per_address_hour=10_000,
+        submissions_per_contact_day=10_000,
     )
 
 

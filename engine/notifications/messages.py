@@ -32,6 +32,7 @@ TEMPLATE_KEYS = (
     "account_exists",
     "sms_reply",
     "request_answered",
+    "submission_confirmation",
 )
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
@@ -47,6 +48,14 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "sms_reply": ("text", "municipality_name"),
     # A general request's answer (general_request.bpmn, handler send_reply).
     "request_answered": (*_COMMON, "reply"),
+    # The one-time link that turns a held anonymous submission into a request (requests/pending.py).
+    "submission_confirmation": (
+        "applicant_name",
+        "service_title",
+        "confirmation_url",
+        "expires",
+        "municipality_name",
+    ),
 }
 OPTIONAL_VALUES = (
     "protocol_number",

@@ -185,6 +185,13 @@ class ProtocolEntry(Base):
             postgresql_where=text("classification IS NOT NULL"),
         ),
         Index("ix_protocol_entries_case_id", "case_id", postgresql_where=text("case_id IS NOT NULL")),
+        # Who may see an entry's contents (visibility.py): a unit's and a registrar's entries.
+        Index("ix_protocol_entries_unit_id", "unit_id", postgresql_where=text("unit_id IS NOT NULL")),
+        Index(
+            "ix_protocol_entries_registered_by_id",
+            "registered_by_id",
+            postgresql_where=text("registered_by_id IS NOT NULL"),
+        ),
         Index(
             "ix_protocol_entries_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")
         ),

@@ -29,7 +29,12 @@ from engine.protocol.drafts import parse_direction
 from engine.protocol.entries import get_registry
 from engine.protocol.errors import InvalidEntry
 from engine.protocol.models import Classification, Direction, ProtocolEntry
-from engine.protocol.visibility import Viewer, contents_visible_to, listed_for, visible_entry_ids
+from engine.protocol.visibility import (
+    Viewer,
+    contents_filter,
+    listed_for,
+    visible_entry_ids,
+)
 
 MAX_PAGE = 200
 #: Protocol numbers are PostgreSQL integers.
@@ -189,7 +194,7 @@ def _conditions(
     if not query.include_cancelled:
         conditions.append(ProtocolEntry.cancelled_at.is_(None))
     if words or query.case_id is not None or query.case_number or query.classification:
-        conditions.append(contents_visible_to(viewer))
+        conditions.append(contents_filter(session, viewer))
     return conditions, words
 
 

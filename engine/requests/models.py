@@ -65,3 +65,31 @@ class RequestSubmission(Base):
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
     response: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PendingSubmission(Base):
+    """An anonymous submission held until its applicant follows the emailed confirmation link.
+
+    Nothing is registered, no case exists and nothing is sent to the applicant's addresses
+    but the one confirmation email until then (engine/requests/pending.py). The token is kept
+    only as its SHA-256; an unconfirmed hold expires and its files are discarded.
+    """
+
+    __tablename__ = "pending_submissions"
+    __table_args__ = (
+        CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="token_sha256_hex"),
+        Index("ix_pending_submissions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    #: service_code, form, applicant, source, fingerprint and the stored attachments.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    #: The answer given at confirmation (the same as a signed-in submission's), for a repeat click.
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

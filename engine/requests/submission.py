@@ -44,6 +44,7 @@ from forms.services import AttachmentInfo, Service
 from forms.submission_errors import FieldError
 from forms.submissions import check_submission
 from storage import ObjectStore
+from storage.models import StoredObjectRecord
 from storage.records import store_file
 
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{8,255}$")
@@ -267,9 +268,34 @@ def _replay(row: RequestSubmission, fingerprint: str) -> Submission:
     return Submission(**row.response, replayed=True)
 
 
-def submit_request(
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A submission that passed every check (form, files, applicant, virus scan); nothing stored."""
+
+    service: Service
+    form: Any
+    applicant: ApplicantInfo
+    files: Sequence[_Checked]
+    source: str
+    idempotency_key: str | None
+    fingerprint: str
+    department_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """An attachment already in the object store: what the case records of it."""
+
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    record: StoredObjectRecord
+
+
+def check_submission_request(
     session: Session,
-    store: ObjectStore,
     *,
     service_code: str,
     form: Any,
@@ -278,11 +304,8 @@ def submit_request(
     idempotency_key: str | None = None,
     source: str = "web",
     scanner: Scanner | None = None,
-    settings: Settings | None = None,
-    now: datetime | None = None,
-) -> Submission:
-    """Check, store, register (ΕΙΣ) and start a request's case; see the module docstring."""
-    settings = settings or get_settings()
+) -> CheckedSubmission:
+    """Every check of a submission, before anything is stored; raises with every problem found."""
     if source not in SOURCES:
         raise InvalidInput(f"unknown submission source {source!r}; use one of {SOURCES}.")
     key = check_idempotency_key(idempotency_key)
@@ -293,11 +316,6 @@ def submit_request(
     errors = check_submission(service, form, infos) + errors
     if errors:
         raise SubmissionInvalid(errors)
-    fingerprint = _fingerprint(service.code, form, applicant, files, source)
-    if key is not None:
-        earlier = session.get(RequestSubmission, key)
-        if earlier is not None:
-            return _replay(earlier, fingerprint)
     department_id = session.scalar(select(Department.id).where(Department.code == service.department))
     if department_id is None:
         raise InvalidInput(
@@ -314,17 +332,103 @@ def submit_request(
                     "send a clean copy.",
                     field=checked.upload.key,
                 )
-    records = [
-        store_file(
+    fingerprint = _fingerprint(service.code, form, applicant, files, source)
+    return CheckedSubmission(service, form, applicant, files, source, key, fingerprint, department_id)
+
+
+def store_attachments(
+    session: Session, store: ObjectStore, checked: CheckedSubmission, *, retain: bool = True
+) -> list[StoredAttachment]:
+    """Store the checked files (after every check passed) and record them in the transaction.
+
+    If the transaction rolls back, the objects are discarded again (storage.records): a refused
+    or failed submission leaves nothing behind. ``retain=False`` keeps the store's retention
+    off until the files belong to a registered request (a held, unconfirmed submission).
+    """
+    stored = []
+    for f in checked.files:
+        record = store_file(
             session,
             store,
             f.upload.stream,
             content_type=f.content_type,
             filename=f.upload.filename,
             metadata={"kind": "request-attachment"},
+            retain=retain,
         )
-        for f in files
-    ]
+        stored.append(
+            StoredAttachment(f.upload.key, f.upload.filename, f.content_type, f.size, f.sha256, record)
+        )
+    return stored
+
+
+def submit_request(
+    session: Session,
+    store: ObjectStore,
+    *,
+    service_code: str,
+    form: Any,
+    attachments: Sequence[Upload],
+    applicant: ApplicantInfo,
+    idempotency_key: str | None = None,
+    source: str = "web",
+    scanner: Scanner | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Check, store, register (ΕΙΣ) and start a request's case; see the module docstring.
+
+    For applicants whose email is known to be theirs (signed-in citizens, confirmed holds) and
+    for trusted channels; an anonymous web submission goes through engine.requests.pending.
+    """
+    checked = check_submission_request(
+        session,
+        service_code=service_code,
+        form=form,
+        attachments=attachments,
+        applicant=applicant,
+        idempotency_key=idempotency_key,
+        source=source,
+        scanner=scanner,
+    )
+    key = checked.idempotency_key
+    if key is not None:
+        earlier = session.get(RequestSubmission, key)
+        if earlier is not None:
+            return _replay(earlier, checked.fingerprint)
+    stored = store_attachments(session, store, checked)
+    return register_submission(
+        session,
+        settings or get_settings(),
+        service=checked.service,
+        form=checked.form,
+        applicant=checked.applicant,
+        source=checked.source,
+        department_id=checked.department_id,
+        attachments=stored,
+        idempotency_key=key,
+        fingerprint=checked.fingerprint,
+        now=now,
+    )
+
+
+def register_submission(
+    session: Session,
+    settings: Settings,
+    *,
+    service: Service,
+    form: Any,
+    applicant: ApplicantInfo,
+    source: str,
+    department_id: uuid.UUID,
+    attachments: Sequence[StoredAttachment],
+    idempotency_key: str | None,
+    fingerprint: str,
+    now: datetime | None = None,
+) -> Submission:
+    """Register a checked submission whose files are stored: protocol number, case, notice."""
+    key = idempotency_key
+    records = [a.record for a in attachments]
     if key is not None:
         claimed = session.execute(
             insert(RequestSubmission)
@@ -346,25 +450,25 @@ def submit_request(
             direction=Direction.INCOMING,
             subject=f"Αίτηση «{service.title.el}»",
             sender=applicant.name,
-            attachments_count=len(files),
-            attachments_description=", ".join(f.upload.filename for f in files)[:500] or None,
+            attachments_count=len(attachments),
+            attachments_description=", ".join(a.filename for a in attachments)[:500] or None,
             delivery_method=DeliveryMethod.PORTAL,
             document_type="Αίτηση",
             files=tuple(FileRef(r.key, r.sha256, r.filename or "", r.size, r.content_type) for r in records),
         ),
         now=lambda: moment,
     )
-    file_ids = [uuid.uuid4() for _ in files]
+    file_ids = [uuid.uuid4() for _ in attachments]
     attachments_data = [
         {
             "id": str(file_id),
-            "key": f.upload.key,
-            "filename": f.upload.filename,
-            "content_type": f.content_type,
-            "size": f.size,
-            "sha256": f.sha256,
+            "key": a.key,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
         }
-        for file_id, f in zip(file_ids, files, strict=True)
+        for file_id, a in zip(file_ids, attachments, strict=True)
     ]
     protocol_in = protocol_summary(entry)
     due = due_date(moment, service.deadline_working_days)
@@ -387,19 +491,19 @@ def submit_request(
         },
         due_at=due,
     )
-    for file_id, record, checked in zip(file_ids, records, files, strict=True):
+    for file_id, a in zip(file_ids, attachments, strict=True):
         session.add(
             CaseFile(
                 id=file_id,
                 case_id=case.id,
                 kind="attachment",
-                attachment_key=checked.upload.key,
-                filename=checked.upload.filename,
-                content_type=checked.content_type,
-                size=record.size,
-                sha256=record.sha256,
-                object_key=record.key,
-                stored_object_id=record.id,
+                attachment_key=a.key,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.record.size,
+                sha256=a.record.sha256,
+                object_key=a.record.key,
+                stored_object_id=a.record.id,
                 uploaded_by_applicant=True,
             )
         )

@@ -65,6 +65,8 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_department", "status", "department_id"),
+        # A department's cases whatever their status (protocol visibility: their entries).
+        Index("ix_cases_department_id", "department_id"),
         # "My cases" of a signed-in citizen: the account id inside the applicant record.
         Index(
             "ix_cases_applicant_account",

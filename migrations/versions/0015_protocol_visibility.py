@@ -84,10 +84,26 @@ def upgrade() -> None:
     op.create_index(
         "ix_protocol_entry_units_department_entry", "protocol_entry_units", ["department_id", "entry_id"]
     )
+    op.create_index(
+        "ix_protocol_entries_unit_id",
+        "protocol_entries",
+        ["unit_id"],
+        postgresql_where=sa.text("unit_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_protocol_entries_registered_by_id",
+        "protocol_entries",
+        ["registered_by_id"],
+        postgresql_where=sa.text("registered_by_id IS NOT NULL"),
+    )
+    op.create_index("ix_cases_department_id", "cases", ["department_id"])
     op.execute(UNIT_GUARD)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_department_id", table_name="cases")
+    op.drop_index("ix_protocol_entries_registered_by_id", table_name="protocol_entries")
+    op.drop_index("ix_protocol_entries_unit_id", table_name="protocol_entries")
     op.execute("DROP TRIGGER protocol_entries_unit_guard ON protocol_entries")
     op.execute("DROP FUNCTION protocol_entries_unit_guard()")
     op.drop_table("protocol_entry_units")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from engine.workflow.audit import verify_audit
 from engine.workflow.commands import add_comment, complete_task, start_case
 from engine.workflow.models import CaseTask
+from tests.conftest import as_owner
 from tests.engine.conftest import Org
 
 
@@ -22,10 +23,11 @@ def _case_with_history(session: Session, org: Org) -> object:
 
 
 def _tamper(session: Session, statement: str, **params: object) -> None:
-    # Only someone who can switch the append-only trigger off can do this.
-    session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
-    session.execute(text(statement), params)
-    session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+    # Only the owner of the table, who can switch the append-only trigger off, can do this.
+    with as_owner(session):
+        session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+        session.execute(text(statement), params)
+        session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
 
 
 def test_edited_row_is_detected(db_session: Session, org: Org) -> None:

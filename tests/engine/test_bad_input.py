@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from engine.workflow.definitions import deploy_definition
 from engine.workflow.errors import DeploymentError, FormInvalid, TaskConflict, TaskForbidden, TaskNotFound
 from engine.workflow.messages import send_message
 from engine.workflow.models import AuditEvent, Case, CaseTask, ProcessDefinition
+from tests.conftest import as_owner
 from tests.engine.conftest import Org
 
 
@@ -124,10 +126,13 @@ def test_audit_rows_cannot_be_updated_or_deleted(
     db_session: Session, org: Org, prepare_task: uuid.UUID
 ) -> None:
     for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
-        savepoint = db_session.begin_nested()
-        with pytest.raises(Exception, match="append-only"):
-            db_session.execute(text(statement))
-        savepoint.rollback()
+        # The application's role may not (permission), and neither may the owner (trigger).
+        for expected, role in (("permission denied", nullcontext()), ("append-only", as_owner(db_session))):
+            with role:
+                savepoint = db_session.begin_nested()
+                with pytest.raises(Exception, match=expected):
+                    db_session.execute(text(statement))
+                savepoint.rollback()
 
 
 def test_start_form_is_validated(db_session: Session, org: Org) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from asn1crypto.pem import armor as pem_armor
 from click.testing import CliRunner
 
 from cli.main import main
+from tests.signing.conftest import test_pki  # noqa: F401  (fixture: a TSA on loopback)
+from tests.signing.pkitools import TestPki
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +82,21 @@ def test_deploying_an_older_version_says_so(run: object, tmp_path: Path) -> None
     assert "v2: unchanged, identical to the newest version" in out
     code, out = run("processes", "deploy", str(v1))  # type: ignore[operator]
     assert "NOT deployed" in out and "version 1, older than the newest version 2" in out
+
+
+def test_audit_anchor_then_verify(
+    run: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_pki: TestPki,  # noqa: F811
+) -> None:
+    root = tmp_path / "tsa-root.pem"
+    root.write_bytes(pem_armor("CERTIFICATE", test_pki.pki.cert("root").dump()))
+    monkeypatch.setenv("POLIS_SIGNING_TSA_URL", test_pki.pki.tsa_url)
+    monkeypatch.setenv("POLIS_SIGNING_TRUST_ROOTS", str(root))
+    code, out = run("audit", "verify")  # type: ignore[operator]
+    assert code == 0 and "No anchor yet" in out
+    code, out = run("audit", "anchor")  # type: ignore[operator]
+    assert code == 0 and "Anchored at" in out, out
+    code, out = run("audit", "verify")  # type: ignore[operator]
+    assert code == 0 and "1 anchor(s)" in out, out

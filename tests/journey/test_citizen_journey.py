@@ -48,6 +48,7 @@ from signing.signers import Pkcs12Signer
 from signing.verify import Verdict, verify
 from storage.s3 import S3Store
 from tests.citizens.test_notifications import Mailbox
+from tests.requests.anonymous import solve, token_in
 from tests.requests.conftest import PDF_BYTES, form
 from tests.requests.test_api import multipart
 from tests.signing.pkitools import TestPki, openssl_verify_all, running_pki
@@ -122,6 +123,7 @@ def polis(
         smtp_port=smtp.port,
         smtp_starttls=False,
         sms_gateway_url=sms.url,
+        submission_challenge_cost=1,
     )
     engine = make_engine(fresh_db_url, pool_size=6)
     factory = make_session_factory(engine)
@@ -249,17 +251,33 @@ def mails_to(smtp: SimpleNamespace, address: str) -> list[email.message.EmailMes
     return [m for m in parsed if address in str(m["To"])]  # type: ignore[misc]
 
 
-def submit(polis: SimpleNamespace, key: str, applicant: dict[str, Any]) -> requests.Response:
-    body = {"service": SERVICE, "form": form(SERVICE), "applicant": applicant}
+def submit(
+    polis: SimpleNamespace, smtp: SimpleNamespace, key: str, applicant: dict[str, Any]
+) -> requests.Response:
+    """What a browser does without signing in: solve the challenge, submit (held: 202), then the
+    citizen follows the link in the confirmation email; the answer of that last step."""
+    challenge = requests.get(f"{polis.url}/api/v1/requests/challenge", timeout=30).json()
+    body = {"service": SERVICE, "form": form(SERVICE), "applicant": applicant, "altcha": solve(challenge)}
     data, content_type = multipart(
         {"request": json.dumps(body)}, {"attachments.id_copy": (PDF_BYTES, "taftotita.pdf")}
     )
-    return requests.post(
+    held = requests.post(
         f"{polis.url}/api/v1/requests",
         data=data,
         headers={"Content-Type": content_type, "Idempotency-Key": key},
         timeout=60,
     )
+    assert held.status_code == 202, held.text
+    confirmations = wait_for(
+        "the confirmation email",
+        lambda: [
+            m
+            for m in mails_to(smtp, applicant["email"])
+            if "/citizen/confirm-request?" in m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        ],
+    )
+    token = token_in(confirmations[-1].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    return requests.post(f"{polis.url}/api/v1/requests/confirm", json={"token": token}, timeout=60)
 
 
 def department_users(factory: sessionmaker[Session]) -> tuple[User, User]:
@@ -288,16 +306,19 @@ def test_a_certificate_request_from_submission_to_a_verified_sealed_pdf(
     assert SERVICE in {s["code"] for s in services}
 
     key = str(uuid.uuid4())
-    first = submit(polis, key, applicant)
+    first = submit(polis, smtp, key, applicant)
     assert first.status_code == 201, first.text
     receipt = first.json()
-    again = submit(polis, key, applicant)  # the browser retried: same case, nothing new
+    again = submit(polis, smtp, key, applicant)  # the browser retried: same case, nothing new
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["case_number"] == receipt["case_number"]
     code, number = receipt["tracking_code"], receipt["case_number"]
     assert " ΕΙΣ " in receipt["protocol_number"]
 
-    received = wait_for("the acknowledgement email", lambda: mails_to(smtp, "eleni@example.gr"))
+    received = wait_for(
+        "the acknowledgement email",
+        lambda: [m for m in mails_to(smtp, "eleni@example.gr") if number in str(m["Subject"])],
+    )
     assert number in str(received[0]["Subject"])
     tracking_link = f"{polis.url}/track/{code}"
     assert tracking_link in received[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -404,7 +425,7 @@ def test_a_rejected_request_is_answered_with_the_reason(
     polis: SimpleNamespace, smtp: SimpleNamespace
 ) -> None:
     applicant = {"name": "Νίκος Παππάς", "email": "nikos@example.gr", "channel": "email", "locale": "en"}
-    response = submit(polis, str(uuid.uuid4()), applicant)
+    response = submit(polis, smtp, str(uuid.uuid4()), applicant)
     assert response.status_code == 201, response.text
     code, number = response.json()["tracking_code"], response.json()["case_number"]
     clerk, head = department_users(polis.factory)
@@ -433,10 +454,10 @@ def test_a_rejected_request_is_answered_with_the_reason(
     assert reason in answer[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
-def test_an_overdue_review_is_escalated_to_the_head(polis: SimpleNamespace) -> None:
+def test_an_overdue_review_is_escalated_to_the_head(polis: SimpleNamespace, smtp: SimpleNamespace) -> None:
     """The legal deadline passes (frozen, travelled clock): the head gets the review."""
     applicant = {"name": "Μαρία Κ.", "email": "maria@example.gr", "channel": "email"}
-    response = submit(polis, str(uuid.uuid4()), applicant)
+    response = submit(polis, smtp, str(uuid.uuid4()), applicant)
     assert response.status_code == 201, response.text
     number = response.json()["case_number"]
     wait_for("the review task", lambda: open_task(polis.factory, number, "review"))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from engine.protocol.drafts import FileRef
 from engine.protocol.entries import cancel, register
 from engine.protocol.models import ProtocolEntry
+from tests.conftest import as_owner
 from tests.protocol.factories import draft, fixed_clock, make_user
 
 NOW = fixed_clock(datetime(2026, 5, 5, 8, 0, tzinfo=UTC))
@@ -25,8 +26,9 @@ def entry(db_session: Session) -> ProtocolEntry:
 
 
 def refused(session: Session, sql: str, **params: Any) -> str:
-    """Run raw SQL in a savepoint; return the database's refusal message."""
-    with pytest.raises(DBAPIError) as caught, session.begin_nested():
+    """Run raw SQL as the owner of the tables (the application's role may not even try) in a
+    savepoint; return the database's refusal message."""
+    with as_owner(session), pytest.raises(DBAPIError) as caught, session.begin_nested():
         session.execute(text(sql), params)
     return str(caught.value.orig)
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.people.models import Department, User
+from engine.protocol import visibility
 from engine.protocol.entries import assign, correct, describe_restricted, register
 from engine.protocol.errors import EntryRestricted, InvalidEntry
 from engine.protocol.models import Classification, ProtocolEntry
@@ -19,6 +20,7 @@ from engine.protocol.search import SearchQuery, search
 from engine.protocol.visibility import may_see_entry, visible_entry_ids
 from engine.workflow.commands import forward_task
 from storage.filesystem import FilesystemStore
+from tests.conftest import as_owner
 from tests.protocol.factories import draft, incoming, make_department, make_user
 from tests.web.staff_fixtures import World, build_world
 
@@ -82,9 +84,11 @@ def test_a_restricted_entry_shows_its_number_date_and_direction_only(
     assert "Ευαγγέλου" not in str(shown) and "επίδομα" not in str(shown)
 
 
+@pytest.mark.parametrize("set_limit", [20_000, 1], ids=["as a set", "row by row"])
 def test_search_by_number_lists_restricted_entries_but_words_and_parties_find_only_visible_ones(
-    db_session: Session, units: Units
+    db_session: Session, units: Units, set_limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(visibility, "SET_LIMIT", set_limit)  # both forms of the rule in searches
     entry = register(db_session, SOCIAL_HELP, registered_by=units.registrar)
     by_number = search(db_session, SearchQuery(year=entry.year, number=entry.number), units.outsider)
     assert [found.id for found in by_number.entries] == [entry.id]
@@ -159,7 +163,11 @@ def test_the_registering_office_and_assignments_cannot_be_rewritten(
         "DELETE FROM protocol_entry_units WHERE entry_id = :id",
         "TRUNCATE protocol_entry_units CASCADE",
     ):
-        with pytest.raises(DBAPIError, match=r"immutable|refused"), db_session.begin_nested():
+        with (
+            as_owner(db_session),
+            pytest.raises(DBAPIError, match=r"immutable|refused"),
+            db_session.begin_nested(),
+        ):
             db_session.execute(text(statement), {"other": units.elsewhere.id, "id": entry.id})
     db_session.expire_all()
     assert db_session.get(ProtocolEntry, entry.id).unit_id == units.office.id  # type: ignore[union-attr]

@@ -27,6 +27,7 @@ from signing.errors import TimestampUnavailable
 from signing.sealer import PadesLevel, Sealer
 from signing.verify import Verdict, verify
 from storage.filesystem import FilesystemStore
+from tests.conftest import as_owner
 from tests.signing.conftest import make_pkcs12
 from tests.signing.pkitools import TestPki, simple_pdf
 
@@ -133,11 +134,11 @@ def test_events_are_append_only(db_session: Session) -> None:
     document = _issue(db_session)
     event_id = history(db_session, document)[0].id
 
-    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+    with as_owner(db_session), pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
         db_session.execute(
             text("UPDATE issued_document_events SET reason = 'x' WHERE id = :id"), {"id": event_id}
         )
-    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+    with as_owner(db_session), pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
         db_session.execute(text("DELETE FROM issued_document_events WHERE id = :id"), {"id": event_id})
 
 

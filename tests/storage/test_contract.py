@@ -189,3 +189,28 @@ def test_unreachable_s3_is_a_clear_error():
         S3Store(
             endpoint=f"127.0.0.1:{free_port()}", access_key="a", secret_key="b", bucket="polis", secure=False
         )
+
+
+def test_an_unreferenced_upload_can_be_discarded(store):
+    stored = store.put(io.BytesIO(b"a rolled-back upload"), content_type="text/plain")
+    store.discard(stored.key, stored.version_id)
+    assert not store.exists(stored.key, stored.version_id)
+
+
+def test_s3_retention_waits_for_retain_when_asked(request, tmp_path):
+    from minio.error import S3Error
+
+    from tests.storage.conftest import make_store
+
+    store = make_store("s3-moto", tmp_path, request, retention_days=30)
+    held = store.put(io.BytesIO(b"a held submission's file"), content_type="text/plain", retain=False)
+    headers = store.client.stat_object(store.bucket, held.key, version_id=held.version_id).metadata
+    assert "x-amz-object-lock-mode" not in headers
+    store.retain(held.key, held.version_id)  # confirmed: now it is a record
+    headers = store.client.stat_object(store.bucket, held.key, version_id=held.version_id).metadata
+    assert headers["x-amz-object-lock-mode"] == "GOVERNANCE"
+    with pytest.raises(S3Error):
+        store.client.remove_object(store.bucket, held.key, version_id=held.version_id)
+    dropped = store.put(io.BytesIO(b"never confirmed"), content_type="text/plain", retain=False)
+    store.discard(dropped.key, dropped.version_id)
+    assert not store.exists(dropped.key, dropped.version_id)

@@ -20,7 +20,9 @@ from werkzeug.datastructures import FileStorage
 
 from core.errors import InvalidInput, NotFound
 from engine.protocol.errors import EntryNotFound
-from engine.requests import ApplicantInfo, Upload, submit_request, track
+from engine.requests import ApplicantInfo, Submission, Upload, track
+from engine.requests.challenge import issue_challenge
+from engine.requests.pending import Held, confirm_submission, receive_submission
 from engine.requests.scanning import scanner_for
 from engine.requests.supply import supply_documents
 from engine.requests.tracking import Tracking, issued_file, request_receipt
@@ -32,6 +34,7 @@ from web.context import db, services
 from web.downloads import stream_object
 from web.links import public_url
 from web.ratelimit import SharedWindow, client_address
+from web.submission_limits import check_submission_limits, redeem_challenge
 
 bp = Blueprint("api_requests", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -172,26 +175,65 @@ def _applicant(body: dict[str, Any]) -> ApplicantInfo:
     )
 
 
+@bp.get("/requests/challenge")
+def challenge() -> Response:
+    """A proof-of-work challenge (ALTCHA) to solve before an anonymous submission."""
+    settings = services().settings
+    response = jsonify(issue_challenge(settings.secret(), cost=settings.submission_challenge_cost))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/requests")
 def submit() -> tuple[Response, int]:
-    """Submit a request; 201 with the case number, protocol number and tracking code."""
+    """Submit a request: 201 with the numbers for a signed-in citizen; 202 and a confirmation
+    email for anyone else (after the proof-of-work check), where the service allows it."""
     body = _submission_body()
     service_code = body.get("service")
     if not isinstance(service_code, str) or not service_code:
         raise InvalidInput("Name the request type in 'service' (see GET /api/v1/services).")
     settings = services().settings
-    result = submit_request(
+    applicant = _applicant(body)
+    account = current_applicant()
+    verified = account is not None and account.email_verified_at is not None
+    if not verified:
+        solution = body.get("altcha") or request.form.get("altcha")
+        redeem_challenge(solution if isinstance(solution, str) else None)
+    check_submission_limits(email=applicant.email, phone=applicant.phone)
+    result = receive_submission(
         db(),
         services().store,
+        settings,
         service_code=service_code,
         form=body.get("form"),
         attachments=_uploads("attachments."),
-        applicant=_applicant(body),
+        applicant=applicant,
+        email_verified=verified,
         idempotency_key=request.headers.get("Idempotency-Key"),
         source="web" if body.get("source") == "web" else "api",
         scanner=scanner_for(settings.clamd_address),
-        settings=settings,
     )
+    if isinstance(result, Held):
+        response = jsonify(result.as_dict())
+        if result.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response, 202
+    return _submitted(result)
+
+
+@bp.post("/requests/confirm")
+def confirm() -> tuple[Response, int]:
+    """Follow the emailed confirmation link of a held submission: body ``{"token": "..."}``;
+    201 with the numbers (200 and the same answer when repeated)."""
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidInput('Send {"token": "..."} with the token of the link in the email.')
+    polis = services()
+    return _submitted(confirm_submission(db(), polis.store, polis.settings, token))
+
+
+def _submitted(result: Submission) -> tuple[Response, int]:
     answer = result.as_dict() | {
         "receipt_url": public_url("api_requests.receipt", code=result.tracking_code),
         "status_url": public_url("api_requests.tracking", code=result.tracking_code),

@@ -1,4 +1,4 @@
-"""The pages behind the emailed links: confirm the address, set a new password."""
+"""The pages behind the emailed links: confirm the address, confirm a request, set a new password."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from engine.people.accounts import PasswordTooShort
 from engine.people.applicants.accounts import verify_email
 from engine.people.applicants.signup import reset_password
+from engine.requests.pending import confirm_submission
 from web.context import db, services
 
 bp = Blueprint("citizen_pages", __name__, url_prefix="/citizen")
@@ -24,6 +25,20 @@ def verify() -> str:
     """Confirm the email with the token of the link (the CSRF check comes from web/csrf.py)."""
     applicant = verify_email(db(), request.form.get("token", ""), secret=services().settings.secret())
     return render_template("citizen/verify.html", token="", confirmed=applicant.email)
+
+
+@bp.get("/confirm-request")
+def confirm_request_form() -> str:
+    """Show a button that submits a held request (opening the link alone changes nothing)."""
+    return render_template("citizen/confirm_request.html", token=request.args.get("token", ""), result=None)
+
+
+@bp.post("/confirm-request")
+def confirm_request() -> str:
+    """Register the held request of the emailed link; shows its numbers and tracking link."""
+    polis = services()
+    result = confirm_submission(db(), polis.store, polis.settings, request.form.get("token", ""))
+    return render_template("citizen/confirm_request.html", token="", result=result)
 
 
 @bp.get("/reset")
