@@ -10,6 +10,7 @@ import engine.notifications.models
 import engine.org
 import engine.protocol.models
 import engine.requests.models
+import engine.saved_views
 import engine.tokens  # noqa: F401
 import storage.models  # noqa: F401
 

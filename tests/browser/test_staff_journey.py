@@ -144,6 +144,10 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     axe_check(head)
     shoot(head, "head-case-page")
 
+    head.goto("/work/processes")
+    expect(head.locator("#processes")).to_contain_text("Έκδοση πιστοποιητικού")
+    axe_check(head)
+    shoot(head, "processes")
     head.goto("/work/processes/certificate_issuance")
     expect(head.locator("#diagram.is-ready")).to_be_visible()
     axe_check(head)

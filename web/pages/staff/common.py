@@ -108,7 +108,12 @@ def staff_user() -> Any:
 def require_staff() -> Response | None:
     """The blueprint's guard: anonymous visitors go to the sign-in page, then come back."""
     if current_user() is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        login = url_for("auth.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            # A list refreshing itself after the session ended: send the whole page to sign-in
+            # instead of swapping the sign-in form into the list.
+            return Response(status=204, headers={"HX-Redirect": login})
+        return redirect(login)
     return None
 
 
