@@ -155,7 +155,8 @@ def save_current_view() -> Response:
         flash(_("The view was not saved: %(reason)s", reason=error.message), "bad")
     else:
         flash(_("The view was saved."), "good")
-    return redirect(url_for("staff.inbox_page", **{k: v for k, v in query.items() if v}))
+    kept: dict[str, Any] = {k: v for k, v in query.items() if v}
+    return redirect(url_for("staff.inbox_page", **kept))
 
 
 @bp.post("/views/<uuid:view_id>/delete")
