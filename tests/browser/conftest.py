@@ -179,12 +179,15 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], None]:
 
     def take(page: Page, step: str) -> None:
         number = next(counter)
+        # Previews are drawn on the server and arrive after the page: wait for them.
+        page.wait_for_load_state("networkidle")
         viewport = page.viewport_size or DESK
         page.screenshot(
             path=str(folder / f"{number:02d}-{_slug(step)}-{viewport['width']}.png"), full_page=True
         )
         if viewport["width"] > PHONE["width"]:
             page.set_viewport_size(PHONE)
+            page.wait_for_load_state("networkidle")
             page.screenshot(path=str(folder / f"{number:02d}-{_slug(step)}-390.png"), full_page=True)
             page.set_viewport_size(viewport)
 

@@ -207,3 +207,32 @@ def test_saved_view_shared_with_the_department(
     outsider = new_page()
     sign_in(outsider, "esoda")
     expect(outsider.get_by_role("region", name="Αποθηκευμένες προβολές")).not_to_contain_text("Οικογενειακής")
+
+
+def test_workspace_in_english_and_refusals_in_words(
+    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+) -> None:
+    submission = submit_certificate_request(live_polis, "English Reader")
+    act(live_polis, "ypallilos", submission.case_id, PROPOSE)
+    sign_in(page, "proistamenos")
+    page.get_by_role("link", name="English").click()
+    page.goto("/work?view=approvals&q=" + submission.case_number)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
+    row = page.locator("#inbox-table tbody tr", has_text=submission.case_number)
+    expect(row).to_contain_text("Approve request")
+    expect(row).to_contain_text("Family status certificate")
+    expect(row).to_contain_text("On time")
+    axe_check(page)
+    shoot(page, "inbox-english")
+    row.get_by_role("link", name=submission.case_number).click()
+    expect(page.get_by_role("heading", name="Certificate preview")).to_be_visible()
+    axe_check(page)
+    shoot(page, "task-english")
+
+    page.goto("/work/tasks/00000000-0000-0000-0000-000000000000")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    page.get_by_role("link", name="Ελληνικά").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Δεν βρέθηκε")
+    expect(page.locator(".notice")).to_contain_text("Δεν υπάρχει ή δεν είναι πια ανοιχτό")
+    axe_check(page)
+    shoot(page, "not-found-greek")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
+from core.errors import PolisError
+
 bp = Blueprint("staff", __name__, url_prefix="/work")
 
 
@@ -19,6 +21,13 @@ def _signed_in() -> Response | None:
     from web.pages.staff.common import require_staff
 
     return require_staff()
+
+
+@bp.errorhandler(PolisError)
+def _refused(error: PolisError) -> tuple[str, int]:
+    from web.pages.staff.common import refusal_page
+
+    return refusal_page(error)
 
 
 # The views register their routes on ``bp`` when imported.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -14,6 +14,7 @@ from core.errors import PolisError
 from engine.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound
 from forms.catalogue import UnknownService, get_service
 from web.auth import current_user
+from web.errors import status_for
 
 
 def _(text: str, **values: object) -> str:
@@ -89,6 +90,18 @@ def problem_message(error: PolisError) -> str:
     if isinstance(error, TaskForbidden):
         return _("This task is not yours to work on: %(detail)s", detail=error.message)
     return error.message
+
+
+def refusal_page(error: PolisError) -> tuple[str, int]:
+    """A friendly 403/404/409 page in the reader's language; the engine's words as details."""
+    status = status_for(error)
+    if status == 404:
+        message = _("It does not exist or is no longer open. Check the address, or go back to your inbox.")
+    elif status == 403:
+        message = _("This belongs to another department or role, so it is not shown to you.")
+    else:
+        message = problem_message(error)
+    return render_template("staff/refused.html", status=status, message=message, detail=error.message), status
 
 
 def safe_back(default: str) -> str:
