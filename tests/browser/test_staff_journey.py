@@ -97,6 +97,12 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     page.get_by_label("Πρόταση έγκρισης").check()
     page.get_by_label("Σημείωση για τον φάκελο").fill("Ελέγχθηκε με το Δημοτολόγιο.")
     page.get_by_role("button", name="Υποβολή").click()
+    # Approval is proposed only once the clerk confirms the facts the certificate states.
+    expect(page.locator("#f-facts_confirmed-error")).to_contain_text("Επιβεβαιώστε")
+    expect(page.get_by_label("Σημείωση για τον φάκελο")).to_have_value("Ελέγχθηκε με το Δημοτολόγιο.")
+    expect(page.get_by_label("Πρόταση έγκρισης")).to_be_checked()
+    page.get_by_label(re.compile("Έλεγξα τα στοιχεία")).check()
+    page.get_by_role("button", name="Υποβολή").click()
     expect(page).to_have_url(re.compile(r"/work$"))
     expect(page.get_by_role("status")).to_contain_text(
         f"Ολοκληρώθηκε: «Έλεγχος αίτησης» της υπόθεσης {number}"

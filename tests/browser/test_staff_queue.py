@@ -168,6 +168,7 @@ def test_everything_essential_works_without_javascript(
         expect(page.get_by_role("status")).to_contain_text("Αναλάβατε")
         page.goto(f"/work/tasks/{open_task_id(live_polis, submission.case_id)}")
         page.get_by_label("Πρόταση έγκρισης").check()
+        page.get_by_label(re.compile("Έλεγξα τα στοιχεία")).check()
         page.get_by_role("button", name="Υποβολή").click()
         expect(page.get_by_role("status")).to_contain_text("Ολοκληρώθηκε")
         page.get_by_role("button", name="Αποσύνδεση").click()
