@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,6 +175,7 @@ def _slug(text: str) -> str:
 def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], None]:
     """Save a full-page screenshot of ``page`` at its width and, for desk tabs, at 390x844 too."""
     folder = SCREENSHOTS / _slug(request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)  # only this run's pictures
     folder.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1, 1000))
 
