@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
+from engine.models import Incident
+from engine.org import User
 from forms.schemas import field_problems
 from tests.web.staff_fixtures import CSRF, World, build_world, sign_in
 from web.pages.ui import sla_state
@@ -86,3 +89,39 @@ def test_sla_words_follow_the_athens_calendar() -> None:
     assert sla_state(now - timedelta(minutes=1), now) == "overdue"
     assert sla_state(datetime(2026, 12, 7, 21, 59, tzinfo=UTC), now) == "today"  # 23:59 Athens
     assert sla_state(datetime(2026, 12, 7, 22, 1, tzinfo=UTC), now) == "ontime"  # 00:01 tomorrow
+
+
+def test_incidents_show_a_retry_button_to_administrators_only(
+    client, db_session: Session, world: World
+) -> None:
+    incident = Incident(
+        case_id=world.case_id,
+        task_id=uuid.uuid4(),
+        bpmn_id="seal_document",
+        handler="seal_document",
+        error="the time-stamping service did not answer",
+        attempts=5,
+        created_at=datetime.now(UTC),
+    )
+    admin = User(username=f"admin-{uuid.uuid4().hex[:6]}", full_name="Admin", roles=["admin"])
+    db_session.add_all([incident, admin])
+    db_session.flush()
+
+    sign_in(client, world.org.clerk)
+    page = client.get(f"/work/cases/{world.case_id}").get_data(as_text=True)
+    assert "the time-stamping service did not answer" in page and "Νέα προσπάθεια τώρα" not in page
+    refused = client.post(
+        f"/work/incidents/{incident.id}/retry", data={"_csrf": CSRF, "case_id": str(world.case_id)}
+    )
+    assert refused.status_code == 302
+    db_session.refresh(incident)
+    assert incident.resolved_at is None
+
+    sign_in(client, admin)
+    assert "Νέα προσπάθεια τώρα" in client.get(f"/work/cases/{world.case_id}").get_data(as_text=True)
+    retried = client.post(
+        f"/work/incidents/{incident.id}/retry", data={"_csrf": CSRF, "case_id": str(world.case_id)}
+    )
+    assert retried.headers["Location"] == f"/work/cases/{world.case_id}"
+    db_session.refresh(incident)
+    assert incident.resolved_at is not None
