@@ -69,10 +69,9 @@ def test_bulk_approval_reports_each_case_and_four_eyes_holds(
     head = new_page(PHONE)
     sign_in(head, "proistamenos")
     head.get_by_role("link", name=re.compile("Για έγκριση")).first.click()
-    head.locator("#inbox-table tbody tr", has_text=numbers[2]).get_by_role("link", name=numbers[2]).click()
-    head.get_by_label("Έγκριση", exact=True).check()
-    head.get_by_role("button", name="Υποβολή").click()
-    expect(head.get_by_role("status")).to_contain_text("Ολοκληρώθηκε")
+    head.locator("#inbox-table tbody tr", has_text=numbers[2]).get_by_role("button", name="Έγκριση").click()
+    expect(head.get_by_role("status")).to_contain_text(f"Εγκρίθηκε: υπόθεση {numbers[2]}")
+    expect(head.locator("#inbox-table tbody tr", has_text=numbers[2])).to_have_count(0)
     shoot(head, "head-approved-from-phone")
     for submission in requests:
         wait_for("a sealed certificate", lambda s=submission: sealed_certificate(live_polis, s.case_id))
