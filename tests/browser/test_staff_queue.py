@@ -176,7 +176,7 @@ def test_everything_essential_works_without_javascript(
         page.goto("/work?view=approvals&q=" + submission.case_number)
         page.get_by_label(f"Επιλογή υπόθεσης {submission.case_number}").check()
         page.get_by_role("button", name="Έγκριση επιλεγμένων").click()
-        expect(page.get_by_role("status")).to_contain_text("Εγκρίθηκαν 1 από 1")
+        expect(page.get_by_role("status")).to_contain_text(f"Εγκρίθηκε: υπόθεση {submission.case_number}")
         shoot(page, "no-javascript-bulk")
     finally:
         context.close()
@@ -224,7 +224,7 @@ def test_workspace_in_english_and_refusals_in_words(
     expect(row).to_contain_text("On time")
     axe_check(page)
     shoot(page, "inbox-english")
-    row.get_by_role("link", name=submission.case_number).click()
+    row.get_by_role("link", name=submission.case_number, exact=True).click()
     expect(page.get_by_role("heading", name="Certificate preview")).to_be_visible()
     axe_check(page)
     shoot(page, "task-english")
