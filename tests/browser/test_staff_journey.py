@@ -71,7 +71,9 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     row.get_by_role("button", name=re.compile("Ανάληψη")).click()
     expect(page.get_by_role("status")).to_contain_text("Αναλάβατε")
     page.get_by_role("link", name=re.compile("Οι εργασίες μου")).click()
-    page.locator("#inbox-table tbody tr", has_text=number).get_by_role("link", name=number, exact=True).click()
+    page.locator("#inbox-table tbody tr", has_text=number).get_by_role(
+        "link", name=number, exact=True
+    ).click()
 
     # The task page: request facts, the attachment and the certificate preview.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Έλεγχος αίτησης")
