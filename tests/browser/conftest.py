@@ -98,14 +98,18 @@ def live_polis(
         pg_server.drop(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver for the whole run."""
+    """Playwright's driver for the browser tests only.
+
+    Its sync API keeps an asyncio loop running in the main thread while it lives; ending it
+    with this package lets later tests call ``asyncio.run`` (the CSC signer does).
+    """
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless."""
     launched = playwright_driver.chromium.launch(
