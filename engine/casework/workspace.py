@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class ProcessSummary:
     versions: list[tuple[int, datetime]]
     waiting: dict[str, int] = field(default_factory=dict)
     open_cases: int = 0
+    #: The names of the newest version's activities, by element id (for lists of steps).
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 def service_of(case: Case) -> Service | None:
@@ -260,13 +262,14 @@ def process_drawing(session: Session, process_id: str) -> tuple[ProcessSummary, 
     summary = next((p for p in process_overview(session) if p.process_id == process_id), None)
     if summary is None:
         raise NotFound(f"No deployed process {process_id!r}; see the list of processes.")
-    xml = session.scalar(
-        select(ProcessDefinition.original_xml)
+    newest = session.scalars(
+        select(ProcessDefinition)
         .where(ProcessDefinition.process_id == process_id)
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
-    )
-    return summary, (xml or b"").decode("utf-8")
+    ).one()
+    titles = {key: str(info.get("title") or key) for key, info in newest.tasks.items()}
+    return replace(summary, titles=titles), newest.original_xml.decode("utf-8")
 
 
 def names_of(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

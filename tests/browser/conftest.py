@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,19 +98,18 @@ def live_polis(
         pg_server.drop(name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver for one test module.
+    """Playwright's driver for the browser tests only.
 
-    Its sync API keeps an event loop running in the main thread while it is open, and any
-    later test that calls asyncio.run() (the CSC signer, the worker) would fail: so it is
-    closed after each browser module, not kept for the session.
+    Its sync API keeps an asyncio loop running in the main thread while it lives; ending it
+    with this package lets later tests call ``asyncio.run`` (the CSC signer does).
     """
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless."""
     launched = playwright_driver.chromium.launch(
@@ -179,17 +179,21 @@ def _slug(text: str) -> str:
 def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], None]:
     """Save a full-page screenshot of ``page`` at its width and, for desk tabs, at 390x844 too."""
     folder = SCREENSHOTS / _slug(request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)  # only this run's pictures
     folder.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1, 1000))
 
     def take(page: Page, step: str) -> None:
         number = next(counter)
+        # Previews are drawn on the server and arrive after the page: wait for them.
+        page.wait_for_load_state("networkidle")
         viewport = page.viewport_size or DESK
         page.screenshot(
             path=str(folder / f"{number:02d}-{_slug(step)}-{viewport['width']}.png"), full_page=True
         )
         if viewport["width"] > PHONE["width"]:
             page.set_viewport_size(PHONE)
+            page.wait_for_load_state("networkidle")
             page.screenshot(path=str(folder / f"{number:02d}-{_slug(step)}-390.png"), full_page=True)
             page.set_viewport_size(viewport)
 

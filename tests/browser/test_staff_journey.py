@@ -71,7 +71,9 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     row.get_by_role("button", name=re.compile("Ανάληψη")).click()
     expect(page.get_by_role("status")).to_contain_text("Αναλάβατε")
     page.get_by_role("link", name=re.compile("Οι εργασίες μου")).click()
-    page.locator("#inbox-table tbody tr", has_text=number).get_by_role("link", name=number).click()
+    page.locator("#inbox-table tbody tr", has_text=number).get_by_role(
+        "link", name=number, exact=True
+    ).click()
 
     # The task page: request facts, the attachment and the certificate preview.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Έλεγχος αίτησης")
@@ -96,6 +98,12 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
 
     page.get_by_label("Πρόταση έγκρισης").check()
     page.get_by_label("Σημείωση για τον φάκελο").fill("Ελέγχθηκε με το Δημοτολόγιο.")
+    page.get_by_role("button", name="Υποβολή").click()
+    # Approval is proposed only once the clerk confirms the facts the certificate states.
+    expect(page.locator("#f-facts_confirmed-error")).to_contain_text("Επιβεβαιώστε")
+    expect(page.get_by_label("Σημείωση για τον φάκελο")).to_have_value("Ελέγχθηκε με το Δημοτολόγιο.")
+    expect(page.get_by_label("Πρόταση έγκρισης")).to_be_checked()
+    page.get_by_label(re.compile("Έλεγξα τα στοιχεία")).check()
     page.get_by_role("button", name="Υποβολή").click()
     expect(page).to_have_url(re.compile(r"/work$"))
     expect(page.get_by_role("status")).to_contain_text(
@@ -123,7 +131,7 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     expect(approval_row).to_contain_text("Έγκριση αίτησης")
     axe_check(head)
     shoot(head, "head-approvals")
-    approval_row.get_by_role("link", name=number).click()
+    approval_row.get_by_role("link", name=number, exact=True).click()
     expect(head.get_by_role("region", name="Προεπισκόπηση πιστοποιητικού")).to_be_visible()
     expect(head.get_by_role("region", name="Ιστορικό")).to_contain_text("Ελέγχθηκε με το Δημοτολόγιο.")
     axe_check(head)
@@ -144,6 +152,10 @@ def test_clerk_reviews_head_approves_certificate_is_sealed(
     axe_check(head)
     shoot(head, "head-case-page")
 
+    head.goto("/work/processes")
+    expect(head.locator("#processes")).to_contain_text("Έκδοση πιστοποιητικού")
+    axe_check(head)
+    shoot(head, "processes")
     head.goto("/work/processes/certificate_issuance")
     expect(head.locator("#diagram.is-ready")).to_be_visible()
     axe_check(head)

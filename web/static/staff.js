@@ -55,7 +55,16 @@
     }
   });
 
-  // The list refreshes itself (htmx); keep the row the reader was on.
+  // The list refreshes itself (htmx) — but not under the reader's hands: while rows are
+  // selected for bulk approval or focus is inside the list, the refresh waits.
+  document.addEventListener('htmx:beforeRequest', function (event) {
+    var list = document.getElementById('inbox-list');
+    if (!list || event.target !== list) { return; }
+    var busy = list.querySelector('input[name="task"]:checked') || list.contains(document.activeElement);
+    if (busy) { event.preventDefault(); }
+  });
+
+  // Keep the row the reader was on after a refresh.
   document.addEventListener('htmx:afterSwap', function () {
     var row = currentRow();
     if (row) { row.classList.add('is-current'); }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from flask import render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine.casework.workspace import bulk_approve as approve_each
@@ -24,6 +25,10 @@ def bulk_approve() -> tuple[str, int] | Response:
             continue
     results = approve_each(services().session_factory, ids, user.id)
     back = safe_back(url_for("staff.inbox_page", view="approvals"))
+    if len(results) == 1 and results[0].ok:
+        # One click on a row's Approve: back to the queue, which refreshes without that row.
+        flash(_("Approved: case %(number)s.", number=results[0].case_number), "good")
+        return redirect(back)
     return render_template(
         "staff/bulk_result.html",
         results=results,

@@ -19,6 +19,7 @@ from engine.casework.workspace import (
     pdf_first_page_png,
     process_drawing,
     process_overview,
+    request_facts,
     service_of,
 )
 from web.context import db, services
@@ -31,8 +32,6 @@ def case_page(case_id: uuid.UUID) -> str:
     user = staff_user()
     detail = case_detail(db(), case_id, user)
     service = service_of(detail.case)
-    from engine.casework.workspace import request_facts
-
     return render_template(
         "staff/case.html",
         detail=detail,

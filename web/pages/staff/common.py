@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, redirect, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -13,6 +13,7 @@ from core.errors import PolisError
 from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound
 from forms.catalogue import UnknownService, get_service
 from web.auth.staff import current_user
+from web.errors import status_for
 from web.redirects import safe_next
 
 
@@ -91,6 +92,18 @@ def problem_message(error: PolisError) -> str:
     return error.message
 
 
+def refusal_page(error: PolisError) -> tuple[str, int]:
+    """A friendly 403/404/409 page in the reader's language; the engine's words as details."""
+    status = status_for(error)
+    if status == 404:
+        message = _("It does not exist or is no longer open. Check the address, or go back to your inbox.")
+    elif status == 403:
+        message = _("This belongs to another department or role, so it is not shown to you.")
+    else:
+        message = problem_message(error)
+    return render_template("staff/refused.html", status=status, message=message, detail=error.message), status
+
+
 def safe_back(default: str) -> str:
     """Where a form sends the reader back to: a local path only (no open redirect)."""
     return safe_next(request.form.get("next") or request.args.get("next"), default)
@@ -104,9 +117,15 @@ def staff_user() -> Any:
 def require_staff() -> Response | None:
     """The blueprint's guard: anonymous visitors go to the sign-in page, then come back."""
     if current_user() is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        login = url_for("auth.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            # A list refreshing itself after the session ended: send the whole page to sign-in
+            # instead of swapping the sign-in form into the list.
+            return Response(status=204, headers={"HX-Redirect": login})
+        return redirect(login)
     return None
 
 
 bp = Blueprint("staff", __name__, url_prefix="/work")
 bp.before_request(require_staff)
+bp.register_error_handler(PolisError, refusal_page)

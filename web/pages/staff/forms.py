@@ -25,6 +25,7 @@ FIELD_LABELS = {
     "body": _l("Text"),
     "reply": _l("Reply to the citizen"),
     "unregistered_count": _l("Unregistered incoming documents"),
+    "facts_confirmed": _l("I checked the facts the certificate will state against the municipal records"),
 }
 FIELD_HINTS = {
     "requested_document": _l("Only when you ask the citizen for a document."),
@@ -69,6 +70,8 @@ def form_fields(schema: dict[str, Any] | None) -> list[FormField]:
         if "enum" in spec:
             options = tuple((str(v), str(CHOICES.get(str(v), v))) for v in spec["enum"])
             fields.append(FormField(name, label, "radios", name in required, None, options))
+        elif spec.get("type") == "boolean":
+            fields.append(FormField(name, label, "checkbox", False, str(hint) if hint else None))
         elif spec.get("type") in ("integer", "number"):
             fields.append(FormField(name, label, "number", name in required, str(hint) if hint else None))
         elif spec.get("maxLength", 10_000) <= 300:
@@ -86,10 +89,28 @@ def form_data(schema: dict[str, Any] | None, posted: Any) -> dict[str, Any]:
         value = raw.strip() if isinstance(raw, str) else raw
         if value in ("", None):
             continue
-        if spec.get("type") == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
+        if spec.get("type") == "boolean":
+            value = value in ("true", "1", "on", True)
+            if not value:
+                continue
+        elif spec.get("type") == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
             value = int(value)  # anything else stays text: the schema check says "whole number"
         data[name] = value
     return data
+
+
+def unconfirmed_facts(schema: dict[str, Any] | None, data: dict[str, Any]) -> bool:
+    """Whether a certificate review proposes approval without confirming the facts first.
+
+    The certificate states the municipality's verified facts, not only what the applicant typed:
+    the pages ask the clerk to confirm them before proposing approval.
+    """
+    properties = (schema or {}).get("properties") or {}
+    return (
+        "facts_confirmed" in properties
+        and data.get("decision") == "propose_approval"
+        and data.get("facts_confirmed") is not True
+    )
 
 
 def problem_text(problem: FieldProblem) -> str:

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from core.clock import ATHENS, utcnow
 from core.errors import PolisError
 from engine.casework.desk import inbox, task_detail, user_names
+from engine.casework.saved_views import delete_view, save_view, visible_views
 from engine.workflow.commands import claim_task, release_task
 from engine.workflow.errors import TaskConflict
 from engine.workflow.task_index import InboxFilter, inbox_counts
@@ -82,6 +83,7 @@ def inbox_page() -> str:
         services=sorted(list_services(), key=lambda s: s.title.el),
         is_head="head" in user.roles,
         me=user,
+        saved_views=visible_views(db(), user),
     )
 
 
@@ -137,3 +139,32 @@ def release(task_id: uuid.UUID) -> Response:
         return redirect(back)
     flash(_("The task is back in the department's queue."), "good")
     return redirect(back)
+
+
+@bp.post("/views")
+def save_current_view() -> Response:
+    """Keep the current filters under a name, for oneself or the whole department."""
+    user = staff_user()
+    query = {k: v for k, v in request.form.items() if k not in ("_csrf", "name", "shared")}
+    try:
+        save_view(db(), user, request.form.get("name", ""), query, shared=request.form.get("shared") == "1")
+    except PolisError as error:
+        db().rollback()
+        flash(_("The view was not saved: %(reason)s", reason=error.message), "bad")
+    else:
+        flash(_("The view was saved."), "good")
+    kept: dict[str, Any] = {k: v for k, v in query.items() if v}
+    return redirect(url_for("staff.inbox_page", **kept))
+
+
+@bp.post("/views/<uuid:view_id>/delete")
+def delete_saved_view(view_id: uuid.UUID) -> Response:
+    """Delete one of one's own saved views."""
+    try:
+        delete_view(db(), staff_user(), view_id)
+    except PolisError as error:
+        db().rollback()
+        flash(problem_message(error), "bad")
+    else:
+        flash(_("The view was deleted."), "good")
+    return redirect(url_for("staff.inbox_page"))

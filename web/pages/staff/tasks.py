@@ -18,7 +18,7 @@ from engine.workflow.errors import FormInvalid, TaskConflict, TaskNotFound
 from forms.schemas import field_problems
 from web.context import db
 from web.pages.staff.common import bp, locale, problem_message, safe_back, staff_user, task_title
-from web.pages.staff.forms import form_data, form_fields, problem_text, typed_answers
+from web.pages.staff.forms import form_data, form_fields, problem_text, typed_answers, unconfirmed_facts
 
 
 def _render(
@@ -82,8 +82,10 @@ def complete(task_id: uuid.UUID) -> Response | tuple[str, int]:
     schema = page.detail.form
     data = form_data(schema, request.form)
     problems = field_problems(page.detail.task.form_key, data)
-    if problems:
-        errors = {p.field: problem_text(p) for p in problems}
+    errors = {p.field: problem_text(p) for p in problems}
+    if unconfirmed_facts(schema, data):
+        errors["facts_confirmed"] = _("Confirm that you checked the facts before proposing approval.")
+    if errors:
         return _render(task_id, values=data, errors=errors, status=422)
     try:
         complete_task(db(), task_id, data, user)
