@@ -18,6 +18,7 @@ from storage import ObjectStore
 from web.context import build_services
 from web.csrf import init_csrf
 from web.errors import register_error_handlers
+from web.pages.ui import init_page_helpers
 from web.unit_of_work import init_unit_of_work
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -76,6 +77,7 @@ def create_app(
     app.jinja_env.globals["municipality_name"] = settings.municipality_name
     app.jinja_env.filters["athens"] = athens_time
     app.jinja_env.filters["athens_date"] = athens_day
+    init_page_helpers(app)
 
     from web import files, health
     from web.api import citizen as api_citizen
