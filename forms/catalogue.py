@@ -220,6 +220,10 @@ def load_service(folder: Path) -> Service:
             for spec in doc["attachments"]
         ),
         rules=tuple(FormRule(**rule) for rule in doc["form"].get("rules", [])),
+        category=doc.get("category", "administration"),
+        eligibility=_local(doc["eligibility"]) if "eligibility" in doc else None,
+        delivery=tuple(doc.get("delivery", ["download"])),
+        requires_sign_in=doc.get("requires_sign_in", False),
     )
 
 

@@ -77,6 +77,10 @@ class Service:
     ui: Mapping[str, Any]
     attachments: tuple[AttachmentSpec, ...]
     rules: tuple[FormRule, ...] = ()
+    category: str = "administration"
+    eligibility: LocalText | None = None
+    delivery: tuple[str, ...] = ("download",)
+    requires_sign_in: bool = False
 
     def field_label(self, name: str, locale: str) -> str:
         """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""
