@@ -117,6 +117,22 @@ def find_by_tracking_code(session: Session, tracking_code: str) -> Case:
     return case
 
 
+_CASE_NUMBER = re.compile(r"^[0-9]{4}/[0-9]{1,10}$")
+
+
+def tracking_code_for(session: Session, case_number: str, email: str) -> str:
+    """The tracking code of case ``case_number`` if ``email`` is its applicant's; else CaseNotFound.
+
+    For the "track a request" box of a citizen who lost the link: both must match, so the case
+    number alone (printed on paper) reveals nothing.
+    """
+    number, address = case_number.strip(), email.strip().lower()
+    case = session.scalar(select(Case).where(Case.number == number)) if _CASE_NUMBER.match(number) else None
+    if case is None or not address or str((case.applicant or {}).get("email") or "").lower() != address:
+        raise CaseNotFound("No request has this case number and email; check both.")
+    return str(case.tracking_code)
+
+
 def _service_title(code: str) -> tuple[str, str]:
     try:
         service = get_service(code)
