@@ -1,11 +1,11 @@
-"""The front page and the language switch."""
+"""The front page (the services catalogue with the "track a request" box) and the language switch."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from web.auth.staff import current_user
+from web.pages.citizen.catalogue import catalogue_page
 from web.redirects import safe_next
 
 bp = Blueprint("main", __name__)
@@ -14,8 +14,8 @@ LANGUAGES = ("el", "en")
 
 @bp.get("/")
 def index() -> str:
-    """Staff see who they are signed in as; everyone else, how to sign in."""
-    return render_template("index.html", user=current_user())
+    """The municipality's services for the public; staff find their sign-in in the header."""
+    return catalogue_page()
 
 
 @bp.get("/lang/<code>")
