@@ -183,7 +183,7 @@ def test_phone_in_english_a_missing_answer_and_a_wrong_file(phone_page: Page, sh
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}
     )
     page.get_by_role("button", name="Submit the request").click()
-    expect(page.get_by_role("alert")).to_contain_text("is not accepted")
+    expect(page.get_by_role("alert")).to_contain_text("is not accepted; send PDF, JPEG, PNG")
     expect(page.get_by_role("main")).to_contain_text("090000045")  # the answers are still there
     axe_check(page)
     shoot(page, "wrong-file-english")
@@ -243,14 +243,17 @@ def test_sign_in_required_then_sign_up_and_my_requests(
     page.get_by_role("button", name=re.compile("Επιβεβαίωση")).click()
     expect(page.get_by_role("main")).to_contain_text(email)
 
-    page.goto("/citizen/sign-in?next=/services/general_request/apply")
+    # Back to the form the citizen wanted, though the confirmation link came by email.
+    page.get_by_role("main").get_by_role("link", name="Σύνδεση", exact=True).click()
     _axe_both_languages(page)
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Κωδικός πρόσβασης").fill("kalimera-2026")
     shoot(page, "sign-in")
     page.get_by_role("button", name="Σύνδεση", exact=True).click()
-    expect(page).to_have_url(re.compile("/services/general_request/apply"))
+    expect(page).to_have_url(re.compile("/services/nursery_enrolment/apply"))
     expect(page.get_by_role("main")).to_contain_text("Έχετε συνδεθεί ως Μαρία Κωνσταντίνου")
+
+    page.goto("/services/general_request/apply")
     for field in page.locator("form.apply-form textarea, form.apply-form input[type=text]").all():
         if field.is_visible() and not field.input_value():
             field.fill("Σπασμένο φανάρι στην οδό Χάληδων")

@@ -10,6 +10,7 @@ from flask import Flask, g
 from flask_babel import gettext as _
 
 from core.clock import ATHENS, utcnow
+from forms.submissions import FILE_KINDS
 
 SLA_STATES = ("overdue", "today", "ontime")
 
@@ -42,12 +43,9 @@ def filesize(size: int | None) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-_FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
-
-
 def file_kinds(mime_types: tuple[str, ...] | list[str]) -> str:
     """MIME types as people name them: PDF, JPEG, PNG."""
-    return ", ".join(_FILE_KINDS.get(kind, kind) for kind in mime_types)
+    return ", ".join(FILE_KINDS.get(kind, kind) for kind in mime_types)
 
 
 def euro(amount: Decimal) -> str:

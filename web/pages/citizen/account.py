@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -38,8 +38,14 @@ from web.redirects import safe_next
 bp = Blueprint("account", __name__, url_prefix="/citizen")
 
 
+#: Where a citizen who signed up is sent after the first sign-in: the emailed confirmation
+#: link cannot carry it, so the browser's session does.
+AFTER_SIGN_UP = "citizen_next"
+
+
 def _next() -> str:
-    return safe_next(request.values.get("next"), url_for("account.my_requests"))
+    remembered = session.get(AFTER_SIGN_UP)
+    return safe_next(request.values.get("next") or remembered, url_for("account.my_requests"))
 
 
 def _too_many() -> str:
@@ -89,7 +95,9 @@ def sign_in() -> Any:
         )
         return _sign_in_page({"email": message}, 403)
     start_session(applicant)
-    return redirect(_next(), code=303)
+    target = _next()
+    session.pop(AFTER_SIGN_UP, None)
+    return redirect(target, code=303)
 
 
 @bp.post("/sign-out")
@@ -147,6 +155,8 @@ def sign_up_submit() -> tuple[str, int]:
     except InvalidInput as exc:
         db().rollback()
         return _sign_up_page(_sign_up_problem(exc.message), 422)
+    if request.form.get("next"):
+        session[AFTER_SIGN_UP] = safe_next(request.form["next"], url_for("account.my_requests"))
     return _sign_up_page({}, 202, sent_to=address)
 
 
