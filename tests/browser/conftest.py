@@ -97,14 +97,15 @@ def live_polis(
         pg_server.drop(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver for the whole run."""
+    """Playwright's driver, per module: its sync API keeps an asyncio loop running in the main
+    thread, and later tests that call asyncio.run (pyHanko's CSC signer) fail while it lives."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless."""
     launched = playwright_driver.chromium.launch(

@@ -375,3 +375,17 @@ def test_tracking_through_a_document_request_to_the_certificate(
     page.set_viewport_size({"width": 390, "height": 844})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the verification page scrolls sideways on a phone ({width} px)"
+
+
+def test_an_expired_session_keeps_the_answers(page: Page, shoot: Shoot) -> None:
+    page.goto("/services/family_status/apply")
+    _fill_family_status(page, "090000045", "anna@example.gr")
+    page.context.clear_cookies()  # the session (and its CSRF token) ended while the citizen typed
+    page.get_by_role("button", name="Συνέχεια").click()
+    expect(page.get_by_role("status")).to_contain_text("Η συνεδρία σας έληξε")
+    expect(page.get_by_label("ΑΦΜ", exact=True)).to_have_value("090000045")
+    expect(page.get_by_label("Επώνυμο", exact=True)).to_have_value("Παπαδοπούλου")
+    axe_check(page)
+    shoot(page, "session-expired")
+    page.get_by_role("button", name="Συνέχεια").click()  # a fresh token came with the page
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
