@@ -191,7 +191,17 @@ def test_phone_in_english_a_missing_answer_and_a_wrong_file(phone_page: Page, sh
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
 
 
-def test_track_box_by_case_number_and_email(page: Page, shoot: Shoot) -> None:
+def test_track_box_by_case_number_and_email_and_forgotten_password(page: Page, shoot: Shoot) -> None:
+    page.goto("/citizen/forgot")
+    _axe_both_languages(page)
+    page.get_by_label("Email").fill("someone@example.gr")
+    page.get_by_role("button", name="Στείλτε μου τον σύνδεσμο").click()
+    expect(page.get_by_role("status")).to_contain_text("Αν η διεύθυνση έχει λογαριασμό")
+    axe_check(page)
+    shoot(page, "forgotten-password")
+    page.goto("/citizen/reset?token=from-the-email")
+    _axe_both_languages(page)
+
     page.goto("/")
     page.get_by_text("Δεν έχετε κωδικό παρακολούθησης;").click()
     page.get_by_label("Αριθμός υπόθεσης").fill("2026/999999")
@@ -242,6 +252,7 @@ def test_sign_in_required_then_sign_up_and_my_requests(
     page.goto(f"/citizen/verify?token={_token_from_outbox(live_polis, email)}")
     page.get_by_role("button", name=re.compile("Επιβεβαίωση")).click()
     expect(page.get_by_role("main")).to_contain_text(email)
+    axe_check(page)
 
     # Back to the form the citizen wanted, though the confirmation link came by email.
     page.get_by_role("main").get_by_role("link", name="Σύνδεση", exact=True).click()
