@@ -42,6 +42,19 @@ def _axe_both_languages(page: Page) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "el")
 
 
+def _axe_both_languages_keeping_answers(page: Page, kept: str) -> None:
+    """On a page of a posted form the language switch is a button of that form: the answers
+    come along (``kept``, if given, is still on the page in English)."""
+    axe_check(page)
+    page.get_by_role("banner").get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    if kept:
+        expect(page.locator("main")).to_contain_text(kept)
+    axe_check(page)
+    page.get_by_role("banner").get_by_role("button", name="Ελληνικά").click()
+    expect(page.locator("html")).to_have_attribute("lang", "el")
+
+
 def _fill_family_status(page: Page, afm: str, email: str) -> None:
     page.get_by_label("Επώνυμο", exact=True).fill("Παπαδοπούλου")
     page.get_by_label("Όνομα", exact=True).fill("Ελένη")
@@ -103,7 +116,8 @@ def test_find_apply_correct_attach_submit_receipt_once(
     expect(summary.get_by_role("link", name=re.compile("ΑΦΜ"))).to_be_visible()
     expect(page.locator("#f-afm-error")).to_contain_text("ψηφίο ελέγχου")
     expect(page.get_by_label("Επώνυμο", exact=True)).to_have_value("Παπαδοπούλου")  # nothing lost
-    axe_check(page)
+    _axe_both_languages_keeping_answers(page, "")
+    expect(page.get_by_label("Επώνυμο", exact=True)).to_have_value("Παπαδοπούλου")
     shoot(page, "form-with-error")
     summary.get_by_role("link", name=re.compile("ΑΦΜ")).click()
     expect(page.get_by_label("ΑΦΜ", exact=True)).to_be_focused()
@@ -113,7 +127,7 @@ def test_find_apply_correct_attach_submit_receipt_once(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
     expect(page.get_by_role("main")).to_contain_text("090000045")
     expect(page.get_by_role("main")).to_contain_text("PDF, JPEG, PNG, έως 5.0 MB")
-    axe_check(page)
+    _axe_both_languages_keeping_answers(page, "090000045")
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
     )

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -33,10 +33,14 @@ from web.auth.citizen import current_applicant
 from web.context import db, services
 from web.csrf import csrf_expired, keeps_draft
 from web.pages.citizen.catalogue import locale
+from web.pages.public import LANGUAGES
 
 bp = Blueprint("apply", __name__)
 
 APPLICANT_FIELDS = ("applicant.name", "applicant.email", "applicant.phone", "applicant.channel")
+#: Fields about the page itself, not answers: the token, the button pressed, which step it
+#: was, whether it showed problems (switching language shows them again, translated).
+_PAGE_FIELDS = ("_csrf", "action", "_step", "_had_errors")
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Answers:
 
 
 def _answers(service: Service) -> Answers:
-    posted = {name: value for name, value in request.form.items() if name not in ("_csrf", "action")}
+    posted = {name: value for name, value in request.form.items() if name not in _PAGE_FIELDS}
     form = data_from_html(service, posted)
     account = current_applicant()
     channel = posted.get("applicant.channel") or "email"
@@ -139,6 +143,13 @@ def review(code: str) -> Any:
         return _page("citizen/apply/form.html", answers, notice=notice)
     if request.form.get("action") == "edit":
         return _page("citizen/apply/form.html", answers)
+    if request.form.get("action") == "language":  # the header's switch, answers kept
+        if request.args.get("lang") in LANGUAGES:
+            session["lang"] = request.args["lang"]
+        if request.form.get("_step") == "check":
+            return _page("citizen/apply/check.html", answers)
+        if not request.form.get("_had_errors"):
+            return _page("citizen/apply/form.html", answers)
     try:
         problems = check_answers(service.code, answers.form, answers.applicant, answers.delivery)
     except SignInRequired:
@@ -147,6 +158,8 @@ def review(code: str) -> Any:
         answers.add_error(problem.field or "_form", problem.message(locale()))
     if answers.errors:
         return _page("citizen/apply/form.html", answers, 422)
+    if request.form.get("action") == "language":  # problems fixed meanwhile: stay on the form
+        return _page("citizen/apply/form.html", answers)
     return _page("citizen/apply/check.html", answers)
 
 
