@@ -126,7 +126,7 @@ def test_find_apply_correct_attach_submit_receipt_once(
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
     expect(page.get_by_role("main")).to_contain_text("090000045")
-    expect(page.get_by_role("main")).to_contain_text("PDF, JPEG, PNG, έως 5.0 MB")
+    expect(page.get_by_role("main")).to_contain_text("PDF, JPEG, PNG, έως 5 MB")
     _axe_both_languages_keeping_answers(page, "090000045")
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from core.clock import ATHENS, utcnow
@@ -33,14 +34,16 @@ def athens_date_of(moment: datetime | None) -> str:
 
 
 def filesize(size: int | None) -> str:
-    """Bytes as people read them: 840 B, 12 KB, 3.4 MB."""
+    """Bytes as people read them: 840 B, 12 KB, 5 MB, 3.4 MB (3,4 MB in Greek)."""
     if size is None:
         return ""
     if size < 1024:
         return f"{size} B"
     if size < 1024 * 1024:
         return f"{size // 1024} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    megabytes = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+    # Greek writes a decimal comma: 3,4 MB.
+    return f"{megabytes.replace('.', ',') if str(get_locale()) == 'el' else megabytes} MB"
 
 
 def file_kinds(mime_types: tuple[str, ...] | list[str]) -> str:
