@@ -46,6 +46,13 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: How a step still ahead is named: "Issued" would say it happened.
+AHEAD_LABELS: dict[str, tuple[str, str]] = {
+    "under_review": ("Εξέταση από την υπηρεσία", "Review by the department"),
+    "approved": ("Απόφαση της υπηρεσίας", "The department's decision"),
+    "issued": ("Έκδοση του εγγράφου", "Issue of the document"),
+}
+
 #: Steps a case dwells in: while one of them is the last step reached, it is the current one.
 DWELLING = ("under_review", "waiting_for_you", "document_received")
 
@@ -60,7 +67,7 @@ class Milestone:
 
     def as_dict(self, locale: str = "el") -> dict[str, Any]:
         """JSON-ready, with the label in ``locale`` and the time in UTC (ISO 8601)."""
-        el, en = LABELS[self.code]
+        el, en = (AHEAD_LABELS if self.at is None else LABELS).get(self.code, LABELS[self.code])
         return {
             "code": self.code,
             "label": en if locale == "en" else el,
