@@ -221,6 +221,9 @@ def load_service(folder: Path) -> Service:
         ),
         rules=tuple(FormRule(**rule) for rule in doc["form"].get("rules", [])),
         anonymous=bool(doc.get("anonymous", False)),
+        category=doc.get("category", "administration"),
+        eligibility=_local(doc["eligibility"]) if "eligibility" in doc else None,
+        delivery=tuple(doc.get("delivery", ["download"])),
     )
 
 

@@ -14,6 +14,13 @@ _TEXT = {
 #: Checks across fields that JSON Schema cannot express: "not_before" = field's date >= other's.
 RULES = ("not_before",)
 
+#: Service categories of the catalogue, in the order the portal lists them.
+CATEGORIES = ("civil_registry", "finance", "public_space", "social", "administration")
+
+#: How a citizen can receive the result: download from the tracking page, collect it at the
+#: counter, or by post.
+DELIVERY_METHODS = ("download", "counter", "post")
+
 #: Widgets a portal knows how to draw; a field's "widget" must be one of them.
 WIDGETS = ("text", "textarea", "email", "tel", "date", "number", "select", "radio", "checkbox")
 
@@ -38,6 +45,14 @@ SERVICE_SCHEMA: dict[str, Any] = {
         "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]{2,63}$"},
         "title": _TEXT,
         "description": _TEXT,
+        "category": {"enum": list(CATEGORIES)},
+        "eligibility": _TEXT,
+        "delivery": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": list(DELIVERY_METHODS)},
+        },
         "department": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,31}$"},
         "process": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
         # Whether someone not signed in may submit it (after confirming their email); default no.

@@ -79,6 +79,9 @@ class Service:
     rules: tuple[FormRule, ...] = ()
     #: Whether citizens who are not signed in may submit it (only after confirming their email).
     anonymous: bool = False
+    category: str = "administration"
+    eligibility: LocalText | None = None
+    delivery: tuple[str, ...] = ("download",)
 
     def field_label(self, name: str, locale: str) -> str:
         """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""
@@ -93,3 +96,8 @@ class Service:
     def validator(self) -> Draft202012Validator:
         """A validator of this service's form data, with the Greek formats checked (built once)."""
         return Draft202012Validator(self.form_schema, format_checker=FORMAT_CHECKER)
+
+    @property
+    def requires_sign_in(self) -> bool:
+        """Only signed-in citizens may submit it: the service does not take anonymous requests."""
+        return not self.anonymous

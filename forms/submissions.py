@@ -13,6 +13,14 @@ from jsonschema import ValidationError
 from forms.services import AttachmentInfo, Service
 from forms.submission_errors import FieldError, translate_schema_error
 
+#: File types by the names people know them.
+FILE_KINDS = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WebP",
+}
+
 
 def filename_problem(name: str) -> bool:
     """Whether ``name`` is not a bare, printable file name (folders, control characters...)."""
@@ -53,13 +61,17 @@ def _attachment_errors(service: Service, attachments: Sequence[AttachmentInfo]) 
                 )
             )
         if info.content_type not in spec.mime_types:
-            allowed = ", ".join(spec.mime_types)
+            # People know files as PDF or JPEG, not by MIME type; the type found stays for support.
+            allowed = ", ".join(FILE_KINDS.get(kind, kind) for kind in spec.mime_types)
+            unknown = info.content_type == "application/octet-stream"
+            found = FILE_KINDS.get(info.content_type, info.content_type[:64])
             errors.append(
                 FieldError(
                     where,
-                    f"{label.el}: ο τύπος {info.content_type[:64]} δεν γίνεται δεκτός· "
-                    f"επιτρέπονται: {allowed}.",
-                    f"{label.en}: type {info.content_type[:64]} is not accepted; allowed: {allowed}.",
+                    f"{label.el}: αυτό το είδος αρχείου ({'άγνωστο' if unknown else found}) δεν "
+                    f"γίνεται δεκτό· στείλτε {allowed}.",
+                    f"{label.en}: this kind of file ({'unknown' if unknown else found}) is not "
+                    f"accepted; send {allowed}.",
                 )
             )
         if info.size <= 0 or info.size > spec.max_bytes:

@@ -133,8 +133,9 @@ def create_app(
     from web.api import verify as api_verify
     from web.auth import oidc as citizen_oidc
     from web.auth import staff as staff_auth
-    from web.pages import citizen as citizen_pages
     from web.pages import public, tracking, verify
+    from web.pages.citizen import account, apply, catalogue
+    from web.pages.citizen import emailed_links as citizen_pages
 
     for blueprint in (
         health.bp,
@@ -151,6 +152,9 @@ def create_app(
         api_sms.bp,
         citizen_oidc.bp,
         citizen_pages.bp,
+        catalogue.bp,
+        apply.bp,
+        account.bp,
         tracking.bp,
     ):
         app.register_blueprint(blueprint)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, abort, request, session
+from flask import Flask, abort, current_app, g, request, session
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def csrf_token() -> str:
@@ -23,6 +27,22 @@ def csrf_matches(sent: str) -> bool:
     return bool(expected) and hmac.compare_digest(str(expected), sent)
 
 
+def keeps_draft(view: F) -> F:
+    """Mark a form view that shows its form again, answers kept, when the token has expired.
+
+    A citizen who filled a long form and comes back after the session ended must not lose
+    it: instead of 400, the view runs with ``g.csrf_expired`` set, must change nothing, and
+    shows the posted answers again with a fresh token (``csrf_expired()``).
+    """
+    view.keeps_draft = True  # type: ignore[attr-defined]
+    return view
+
+
+def csrf_expired() -> bool:
+    """Whether this post came with a missing or stale token to a ``keeps_draft`` view."""
+    return bool(g.get("csrf_expired"))
+
+
 def init_csrf(app: Flask) -> None:
     """Refuse state-changing form posts that do not carry the session's token."""
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -33,4 +53,8 @@ def init_csrf(app: Flask) -> None:
             return
         sent = request.form.get("_csrf", "") or request.headers.get("X-CSRF-Token", "")
         if not csrf_matches(sent):
+            view = current_app.view_functions.get(request.endpoint or "")
+            if getattr(view, "keeps_draft", False):
+                g.csrf_expired = True
+                return
             abort(400, description="The form has expired. Reload the page and try again.")

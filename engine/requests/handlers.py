@@ -236,7 +236,8 @@ def notify(call: ServiceCall) -> dict[str, Any]:
         values["document"] = str(call.data.get("requested_document") or "")
         within = _duration(call.params.get("reply_within"), call.bpmn_id)
         if within is not None:
-            values["reply_by"] = athens_date(now + within).strftime("%d/%m/%Y")
+            reply_by = athens_date(now + within)
+            values["reply_by"] = reply_by.strftime("%d/%m/%Y")
     elif template == "request_rejected":
         values["reason"] = str(call.data.get("reject_reason") or call.data.get("reason") or "")
     elif template == "certificate_issued":
@@ -253,6 +254,9 @@ def notify(call: ServiceCall) -> dict[str, Any]:
     )
     notices = list(call.data.get("notices") or [])
     notices.append({"template": template, "at": now.isoformat(), "channels": [n.channel for n in sent]})
+    if "reply_by" in values:
+        # The tracking page shows this very date: the citizen reads one deadline, not two.
+        return {"notices": notices, "reply_by": reply_by.isoformat()}
     return {"notices": notices}
 
 

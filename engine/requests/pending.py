@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS, utcnow
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound
 from core.settings import Settings
 from engine.notifications.outbox import enqueue_notification
 from engine.people.models import Department
@@ -38,6 +38,7 @@ from engine.requests.submission import (
     ApplicantInfo,
     CheckedSubmission,
     IdempotencyKeyReused,
+    SignInRequired,
     StoredAttachment,
     Submission,
     SubmissionInvalid,
@@ -55,12 +56,6 @@ from storage.models import StoredObjectRecord
 
 #: How long a confirmation link works.
 HOLD_FOR = timedelta(hours=24)
-
-
-class SignInRequired(PermissionDenied):
-    """The service does not accept submissions from people who are not signed in."""
-
-    code = "service_needs_sign_in"
 
 
 class ConfirmationInvalid(NotFound):
@@ -114,6 +109,7 @@ def receive_submission(
     source: str = "web",
     scanner: Scanner | None = None,
     now: datetime | None = None,
+    delivery: str | None = None,
 ) -> Submission | Held:
     """A submission from the public API: registered now if the applicant's email is verified
     (a signed-in citizen), otherwise held for confirmation where the service allows it."""
@@ -130,6 +126,7 @@ def receive_submission(
             scanner=scanner,
             settings=settings,
             now=now,
+            delivery=delivery,
         )
     return hold_submission(
         session,
@@ -143,6 +140,7 @@ def receive_submission(
         source=source,
         scanner=scanner,
         now=now,
+        delivery=delivery,
     )
 
 
@@ -159,6 +157,7 @@ def hold_submission(
     source: str = "web",
     scanner: Scanner | None = None,
     now: datetime | None = None,
+    delivery: str | None = None,
 ) -> Held:
     """Check an anonymous submission, store its files and email the confirmation link."""
     service = get_service(service_code)
@@ -187,6 +186,7 @@ def hold_submission(
         idempotency_key=key,
         source=source,
         scanner=scanner,
+        delivery=delivery,
     )
     if key is not None:
         earlier = session.scalars(
@@ -237,6 +237,7 @@ def _payload(checked: CheckedSubmission, stored: Sequence[StoredAttachment]) -> 
         "applicant": checked.applicant.as_dict(),
         "source": checked.source,
         "fingerprint": checked.fingerprint,
+        "delivery": checked.delivery,
         "attachments": [
             {
                 "key": a.key,
@@ -294,6 +295,7 @@ def confirm_submission(
         idempotency_key=None,
         fingerprint=payload["fingerprint"],
         now=moment,
+        delivery=payload.get("delivery", "download"),
     )
     row.confirmed_at, row.case_id, row.response = moment, uuid.UUID(result.case_id), result.as_dict()
     session.flush()

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, PermissionDenied
 from core.settings import Settings, get_settings
 from core.workdays import athens_date, due_date
 from engine.notifications.outbox import notify_applicant
@@ -66,6 +66,13 @@ class SubmissionInvalid(InvalidInput):
             errors=[e.as_dict() for e in errors],
         )
         self.errors = list(errors)
+
+
+class SignInRequired(PermissionDenied):
+    """The service takes requests only from signed-in citizens (its catalogue entry is not
+    ``"anonymous": true``)."""
+
+    code = "service_needs_sign_in"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -208,6 +215,40 @@ def _applicant_errors(applicant: ApplicantInfo) -> tuple[list[FieldError], Appli
     return errors, clean
 
 
+def _delivery_errors(service: Service, delivery: str | None) -> list[FieldError]:
+    if delivery is None or delivery in service.delivery:
+        return []
+    allowed = ", ".join(service.delivery)
+    return [
+        FieldError(
+            "delivery",
+            f"Διαλέξτε πώς θα παραλάβετε το αποτέλεσμα ({allowed}).",
+            f"Choose how you will receive the result ({allowed}).",
+        )
+    ]
+
+
+def _check_sign_in(service: Service, applicant: ApplicantInfo) -> None:
+    if service.requires_sign_in and applicant.applicant_id is None:
+        raise SignInRequired(
+            f"The service {service.code} takes requests only from signed-in citizens; sign in "
+            "(or create an account) and submit again."
+        )
+
+
+def check_answers(
+    service_code: str, form: Any, applicant: ApplicantInfo, delivery: str | None = None
+) -> list[FieldError]:
+    """Every problem with a request's answers, its files aside (a form's step before the upload).
+
+    SignInRequired if the service needs a signed-in citizen and ``applicant`` is anonymous.
+    """
+    service = get_service(service_code)
+    _check_sign_in(service, applicant)
+    errors = [e for e in check_submission(service, form) if not e.field.startswith("attachments")]
+    return errors + _applicant_errors(applicant)[0] + _delivery_errors(service, delivery)
+
+
 @dataclass
 class _Checked:
     upload: Upload
@@ -246,7 +287,12 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 
 def _fingerprint(
-    service_code: str, form: Any, applicant: ApplicantInfo, files: Sequence[_Checked], source: str
+    service_code: str,
+    form: Any,
+    applicant: ApplicantInfo,
+    files: Sequence[_Checked],
+    source: str,
+    delivery: str,
 ) -> str:
     content = {
         "service": service_code,
@@ -255,6 +301,8 @@ def _fingerprint(
         "source": source,
         "files": [[f.upload.key, f.upload.filename, f.sha256] for f in files],
     }
+    if delivery != "download":  # fingerprints of requests made before the choice stay the same
+        content["delivery"] = delivery
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -280,6 +328,7 @@ class CheckedSubmission:
     idempotency_key: str | None
     fingerprint: str
     department_id: uuid.UUID
+    delivery: str = "download"
 
 
 @dataclass(frozen=True)
@@ -304,18 +353,25 @@ def check_submission_request(
     idempotency_key: str | None = None,
     source: str = "web",
     scanner: Scanner | None = None,
+    delivery: str | None = None,
 ) -> CheckedSubmission:
-    """Every check of a submission, before anything is stored; raises with every problem found."""
+    """Every check of a submission, before anything is stored; raises with every problem found.
+
+    ``delivery`` is how the citizen will receive the result, one of the service's
+    ``delivery`` methods (its first when None).
+    """
     if source not in SOURCES:
         raise InvalidInput(f"unknown submission source {source!r}; use one of {SOURCES}.")
     key = check_idempotency_key(idempotency_key)
     service = get_service(service_code)
+    _check_sign_in(service, applicant)
     files = [_examine(upload) for upload in attachments]
     errors, applicant = _applicant_errors(applicant)
     infos = [AttachmentInfo(f.upload.key, f.upload.filename, f.content_type, f.size) for f in files]
-    errors = check_submission(service, form, infos) + errors
+    errors = check_submission(service, form, infos) + errors + _delivery_errors(service, delivery)
     if errors:
         raise SubmissionInvalid(errors)
+    delivery = delivery or service.delivery[0]
     department_id = session.scalar(select(Department.id).where(Department.code == service.department))
     if department_id is None:
         raise InvalidInput(
@@ -332,8 +388,10 @@ def check_submission_request(
                     "send a clean copy.",
                     field=checked.upload.key,
                 )
-    fingerprint = _fingerprint(service.code, form, applicant, files, source)
-    return CheckedSubmission(service, form, applicant, files, source, key, fingerprint, department_id)
+    fingerprint = _fingerprint(service.code, form, applicant, files, source, delivery)
+    return CheckedSubmission(
+        service, form, applicant, files, source, key, fingerprint, department_id, delivery
+    )
 
 
 def store_attachments(
@@ -375,6 +433,7 @@ def submit_request(
     scanner: Scanner | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    delivery: str | None = None,
 ) -> Submission:
     """Check, store, register (ΕΙΣ) and start a request's case; see the module docstring.
 
@@ -390,6 +449,7 @@ def submit_request(
         idempotency_key=idempotency_key,
         source=source,
         scanner=scanner,
+        delivery=delivery,
     )
     key = checked.idempotency_key
     if key is not None:
@@ -409,6 +469,7 @@ def submit_request(
         idempotency_key=key,
         fingerprint=checked.fingerprint,
         now=now,
+        delivery=checked.delivery,
     )
 
 
@@ -425,6 +486,7 @@ def register_submission(
     idempotency_key: str | None,
     fingerprint: str,
     now: datetime | None = None,
+    delivery: str = "download",
 ) -> Submission:
     """Register a checked submission whose files are stored: protocol number, case, notice."""
     key = idempotency_key
@@ -482,6 +544,7 @@ def register_submission(
             "form": dict(form),
             "attachments": attachments_data,
             "channel": source,
+            "delivery": delivery,
             "protocol_in": protocol_in,
             # For the process: the outgoing entry's subject and recipient, and the SLA timer
             # on the clerk's review (the legal deadline in working days).

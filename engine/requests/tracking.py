@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.workdays import athens_date
@@ -22,7 +22,7 @@ from engine.protocol.receipts import ensure_receipt, receipt_filename
 from engine.requests.files import get_case_file
 from engine.requests.models import CaseFile
 from engine.workflow.errors import CaseNotFound
-from engine.workflow.models import AuditEvent, Case, Wakeup
+from engine.workflow.models import AuditEvent, Case
 from forms.catalogue import UnknownService, get_service
 from storage import ObjectStore
 
@@ -46,22 +46,54 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: How a step still ahead is named: "Issued" would say it happened.
+AHEAD_LABELS: dict[str, tuple[str, str]] = {
+    "under_review": ("Εξέταση από την υπηρεσία", "Review by the department"),
+    "approved": ("Απόφαση της υπηρεσίας", "The department's decision"),
+    "issued": ("Έκδοση του εγγράφου", "Issue of the document"),
+}
+
+#: Steps a case dwells in: while one of them is the last step reached, it is the current one.
+DWELLING = ("under_review", "waiting_for_you", "document_received")
+
+
 @dataclass(frozen=True)
 class Milestone:
     """One step of the public timeline: reached (with its time) or still ahead."""
 
     code: str
     at: datetime | None
+    state: str = "done"  # done, current or next
 
     def as_dict(self, locale: str = "el") -> dict[str, Any]:
         """JSON-ready, with the label in ``locale`` and the time in UTC (ISO 8601)."""
-        el, en = LABELS[self.code]
+        el, en = (AHEAD_LABELS if self.at is None else LABELS).get(self.code, LABELS[self.code])
         return {
             "code": self.code,
             "label": en if locale == "en" else el,
             "reached": self.at is not None,
             "at": self.at.isoformat() if self.at else None,
+            "state": self.state,
         }
+
+
+def with_states(timeline: list[Milestone], open_case: bool) -> list[Milestone]:
+    """The timeline with each step marked done, current or next.
+
+    A closed case has only done steps. In an open one the current step is the last step
+    reached if the case dwells there (review, waiting for the citizen), otherwise the first
+    step not reached yet; reached steps before it are done, the rest are next.
+    """
+    if not open_case:
+        return [Milestone(m.code, m.at, "done") for m in timeline if m.at is not None]
+    reached = [i for i, m in enumerate(timeline) if m.at is not None]
+    last = reached[-1] if reached else -1
+    if last >= 0 and timeline[last].code in DWELLING:
+        current = last
+    else:
+        current = next((i for i, m in enumerate(timeline) if m.at is None and i > last), len(timeline))
+    states = ["done" if i < current else "current" if i == current else "next" for i in range(len(timeline))]
+    return [Milestone(m.code, m.at, state) for m, state in zip(timeline, states, strict=True)]
 
 
 @dataclass
@@ -77,6 +109,8 @@ class Tracking:
     protocol_number: str | None
     expected_by: date | None
     timeline: list[Milestone]
+    deadline_working_days: int | None = None
+    protocol_out_number: str | None = None
     action_required: dict[str, Any] | None = None
     rejection_reason: str | None = None
     certificate: dict[str, Any] | None = None
@@ -93,6 +127,8 @@ class Tracking:
             "status_label": _status_label(self.status, locale),
             "submitted_at": self.submitted_at.isoformat(),
             "protocol_number": self.protocol_number,
+            "protocol_out_number": self.protocol_out_number,
+            "deadline_working_days": self.deadline_working_days,
             "expected_by": self.expected_by.isoformat() if self.expected_by else None,
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
             "action_required": self.action_required,
@@ -117,12 +153,35 @@ def find_by_tracking_code(session: Session, tracking_code: str) -> Case:
     return case
 
 
+_CASE_NUMBER = re.compile(r"^[0-9]{4}/[0-9]{1,10}$")
+
+
+def tracking_code_for(session: Session, case_number: str, email: str) -> str:
+    """The tracking code of case ``case_number`` if ``email`` is its applicant's; else CaseNotFound.
+
+    For the "track a request" box of a citizen who lost the link: both must match, so the case
+    number alone (printed on paper) reveals nothing.
+    """
+    number, address = case_number.strip(), email.strip().lower()
+    case = session.scalar(select(Case).where(Case.number == number)) if _CASE_NUMBER.match(number) else None
+    if case is None or not address or str((case.applicant or {}).get("email") or "").lower() != address:
+        raise CaseNotFound("No request has this case number and email; check both.")
+    return str(case.tracking_code)
+
+
 def _service_title(code: str) -> tuple[str, str]:
     try:
         service = get_service(code)
     except UnknownService:
         return (code, code)
     return (service.title.el, service.title.en)
+
+
+def _deadline_days(code: str) -> int | None:
+    try:
+        return get_service(code).deadline_working_days
+    except UnknownService:
+        return None
 
 
 def _parse(value: Any) -> datetime | None:
@@ -200,13 +259,12 @@ def tracking_of(session: Session, case: Case) -> Tracking:
         timeline.append(Milestone("issued", issued_at))
     action_required = None
     if waiting:
-        reply_by = session.scalar(
-            select(func.max(Wakeup.due_at)).where(Wakeup.case_id == case.id, Wakeup.kind == "timer")
-        )
+        # The date the notice gave the citizen (engine.requests.handlers.notify), not a timer's:
+        # the first timer is only the reminder, and the page must say what the email said.
         action_required = {
             "kind": "supply_document",
             "document": str(data.get("requested_document") or ""),
-            "reply_by": reply_by.isoformat() if reply_by else None,
+            "reply_by": str(data["reply_by"]) if data.get("reply_by") else None,
         }
     return Tracking(
         case_id=case.id,
@@ -217,7 +275,9 @@ def tracking_of(session: Session, case: Case) -> Tracking:
         submitted_at=case.created_at,
         protocol_number=protocol_in.get("display"),
         expected_by=athens_date(case.due_at) if case.due_at else None,
-        timeline=timeline,
+        timeline=with_states(timeline, status in ("in_progress", "waiting_for_you")),
+        deadline_working_days=_deadline_days(str(data.get("service_code") or "")),
+        protocol_out_number=(data.get("protocol_out") or {}).get("display") if outcome else None,
         action_required=action_required,
         rejection_reason=(str(data.get("reject_reason") or "") or None) if status == "rejected" else None,
         certificate=certificate,

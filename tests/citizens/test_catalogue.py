@@ -117,7 +117,7 @@ def test_attachment_rules():
     )
     messages = [e.en for e in errors]
     assert any("unacceptable file name" in m for m in messages)
-    assert any("type application/x-dosexec is not accepted" in m for m in messages)
+    assert any("this kind of file (application/x-dosexec) is not accepted" in m for m in messages)
     assert any("larger than 10 MB" in m for m in messages)
     assert any("Unknown attachment kind 'selfie'" in m for m in messages)
     assert any(m.startswith("Utility bill") and "required attachment" in m for m in messages)

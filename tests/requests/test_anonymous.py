@@ -291,7 +291,9 @@ def test_the_emailed_link_opens_a_page_whose_button_submits(client: Any, municip
     assert _counts(municipality) == before
     with client.session_transaction() as session:
         session["_csrf"] = "csrf-for-test"
-    done = client.post("/citizen/confirm-request", data={"token": token, "_csrf": "csrf-for-test"})
+    done = client.post(
+        "/citizen/confirm-request", data={"token": token, "_csrf": "csrf-for-test"}, follow_redirects=True
+    )
     assert done.status_code == 200, done.get_data(as_text=True)[:300]
     assert "Αριθμός πρωτοκόλλου" in done.get_data(as_text=True)
     assert _counts(municipality)["entries"] == before["entries"] + 1

@@ -212,7 +212,7 @@ def test_page_upload_form(
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Ίδιο αρχείο" in html
-    assert "Υπογραφές: έγκυρες." in html
+    assert "Οι υπογραφές του αντιγράφου είναι έγκυρες." in html
 
 
 def test_page_upload_of_not_a_pdf(verify_client: Any, issued: IssuedDocument) -> None:
@@ -229,7 +229,7 @@ def test_page_upload_of_not_a_pdf(verify_client: Any, issued: IssuedDocument) ->
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Διαφορετικό αρχείο" in html
-    assert "ΜΗ έγκυρες" in html
+    assert "Μη έγκυρες υπογραφές" in html
 
 
 def test_an_oversized_copy_is_refused_before_it_is_read(verify_client: Any, issued: IssuedDocument) -> None:

@@ -51,6 +51,12 @@ class IdentityProviderError(PermissionDenied):
     code = "oidc_failed"
 
 
+def oidc_configured() -> bool:
+    """Whether sign-in through the municipality's identity provider is set up."""
+    settings = services().settings
+    return bool(settings.oidc_discovery_url and settings.oidc_client_id)
+
+
 def _configured(settings: Settings) -> tuple[str, str]:
     if not settings.oidc_discovery_url or not settings.oidc_client_id:
         raise ServiceUnavailable(

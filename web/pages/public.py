@@ -1,11 +1,12 @@
-"""The front page and the language switch."""
+"""The front page (the services catalogue with the "track a request" box) and the language switch."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from web.auth.staff import current_user
+from web.pages.citizen.catalogue import catalogue_page
 from web.redirects import safe_next
 
 bp = Blueprint("main", __name__)
@@ -14,10 +15,10 @@ LANGUAGES = ("el", "en")
 
 @bp.get("/")
 def index() -> Response | str:
-    """Signed-in staff land on their inbox (the work); everyone else sees how to sign in."""
+    """Signed-in staff land on their inbox (the work); everyone else sees the municipality's services."""
     if current_user() is not None:
         return redirect(url_for("staff.inbox_page"))
-    return render_template("index.html", user=None)
+    return catalogue_page()
 
 
 @bp.get("/lang/<code>")

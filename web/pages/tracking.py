@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.errors import PolisError
@@ -18,14 +19,54 @@ from engine.requests import Upload, track
 from engine.requests.scanning import scanner_for
 from engine.requests.submission import SubmissionInvalid
 from engine.requests.supply import supply_documents
-from web.api.requests import public_lookup, tracking_json
+from engine.requests.tracking import tracking_code_for
+from engine.workflow.errors import CaseNotFound
+from web.api.requests import MISSES, public_lookup, tracking_json
 from web.context import db, services
+from web.ratelimit import client_address
 
 bp = Blueprint("track_pages", __name__)
 
 
 def _locale() -> str:
     return "en" if str(get_locale()) == "en" else "el"
+
+
+@bp.post("/track")
+@public_lookup
+def find() -> Any:
+    """The "track a request" box: a tracking code, or a case number with the applicant's email."""
+    code = request.form.get("code", "").strip()
+    number = request.form.get("case_number", "").strip()
+    email = request.form.get("email", "").strip()
+    if code:
+        return redirect(url_for("track_pages.page", code=code), code=303)
+    if number and email:
+        try:
+            code = tracking_code_for(db(), number, email)
+        except CaseNotFound:
+            MISSES.hit(client_address())  # guesses count against the same limit as unknown codes
+            problem = _("No request has this case number and email. Check both, or use the tracking code.")
+            return _lookup_page(problem, 404)
+        return redirect(url_for("track_pages.page", code=code), code=303)
+    problem = _("Write the tracking code, or the case number together with your email.")
+    return _lookup_page(problem, 422)
+
+
+@bp.get("/track")
+def lookup() -> Any:
+    """The "track a request" form on a page of its own."""
+    return _lookup_page(None, 200)
+
+
+def _lookup_page(problem: str | None, status: int) -> Any:
+    form = request.form
+    html = render_template(
+        "track/lookup.html",
+        problem=problem,
+        values={name: form.get(name, "") for name in ("code", "case_number", "email")},
+    )
+    return html, status
 
 
 @bp.get("/track/<code>")

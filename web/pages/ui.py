@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from flask import Flask, g
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from core.clock import ATHENS, utcnow
+from forms.submissions import FILE_KINDS
 
 SLA_STATES = ("overdue", "today", "ontime")
 
@@ -29,14 +34,61 @@ def athens_date_of(moment: datetime | None) -> str:
 
 
 def filesize(size: int | None) -> str:
-    """Bytes as people read them: 840 B, 12 KB, 3.4 MB."""
+    """Bytes as people read them: 840 B, 12 KB, 5 MB, 3.4 MB (3,4 MB in Greek)."""
     if size is None:
         return ""
     if size < 1024:
         return f"{size} B"
     if size < 1024 * 1024:
         return f"{size // 1024} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    megabytes = f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+    # Greek writes a decimal comma: 3,4 MB.
+    return f"{megabytes.replace('.', ',') if str(get_locale()) == 'el' else megabytes} MB"
+
+
+def file_kinds(mime_types: tuple[str, ...] | list[str]) -> str:
+    """MIME types as people name them: PDF, JPEG, PNG."""
+    return ", ".join(FILE_KINDS.get(kind, kind) for kind in mime_types)
+
+
+def euro(amount: Decimal) -> str:
+    """An amount as Greeks write it: 20,00 €."""
+    return f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") + " €"
+
+
+def delivery_name(method: str) -> str:
+    """How a result reaches the citizen, in words."""
+    names = {
+        "download": _("Download from the tracking page"),
+        "counter": _("Collect it at the municipality's counter"),
+        "post": _("By post"),
+    }
+    return str(names.get(method, method))
+
+
+def local(text: Any, lang: str) -> str:
+    """A catalogue text (LocalText) in ``lang``."""
+    return str(text.get(lang))
+
+
+def zip_options(labels: list[str], values: tuple[str, ...]) -> list[tuple[str, str, None]]:
+    """Radio options (value, label, no hint) from labels and their values."""
+    return [(value, label, None) for value, label in zip(values, labels, strict=True)]
+
+
+def add_none(option: list[str]) -> tuple[str, str, None]:
+    """A (value, label) option as a radio option without a hint."""
+    return (option[0], option[1], None)
+
+
+def _citizen_account() -> Any:
+    # The header's "My requests" and sign-out; an error page must render even when this fails.
+    from web.auth.citizen import current_applicant
+
+    try:
+        return current_applicant()
+    except Exception:  # an ended session or a failed database: show the signed-out header
+        return None
 
 
 def init_page_helpers(app: Flask) -> None:
@@ -45,6 +97,14 @@ def init_page_helpers(app: Flask) -> None:
     app.jinja_env.globals["sla_state"] = sla_state
     app.jinja_env.filters["athens_date_of"] = athens_date_of
     app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["file_kinds"] = file_kinds
+    app.jinja_env.filters["euro"] = euro
+    app.jinja_env.filters["delivery_name"] = delivery_name
+    app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["zip_options"] = zip_options
+    app.jinja_env.filters["add_none"] = add_none
+
+    app.jinja_env.globals["citizen_account"] = _citizen_account
 
     @app.context_processor
     def _signed_in_user() -> dict[str, object]:

@@ -11,7 +11,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from core.errors import InvalidInput
-from engine.issuing.registry import CopyCheck, UnknownVerificationCode, check_copy, lookup
+from engine.issuing.registry import MAX_COPY_BYTES, CopyCheck, UnknownVerificationCode, check_copy, lookup
 from web.api.verify import bound_uploads, trust_roots, uploaded_copy
 from web.context import db
 
@@ -36,4 +36,7 @@ def page(code: str) -> tuple[str, int]:
         except InvalidInput as exc:
             problem = exc.message
     status = 422 if problem else 200
-    return render_template("verify/document.html", document=document, check=check, problem=problem), status
+    html = render_template(
+        "verify/document.html", document=document, check=check, problem=problem, max_bytes=MAX_COPY_BYTES
+    )
+    return html, status

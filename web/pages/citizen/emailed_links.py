@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from engine.people.accounts import PasswordTooShort
 from engine.people.applicants.accounts import verify_email
@@ -34,11 +35,12 @@ def confirm_request_form() -> str:
 
 
 @bp.post("/confirm-request")
-def confirm_request() -> str:
-    """Register the held request of the emailed link; shows its numbers and tracking link."""
+def confirm_request() -> Response:
+    """Register the held request of the emailed link, then show its receipt (the same as a
+    signed-in citizen's: numbers, tracking code, PDF receipt)."""
     polis = services()
     result = confirm_submission(db(), polis.store, polis.settings, request.form.get("token", ""))
-    return render_template("citizen/confirm_request.html", token="", result=result)
+    return redirect(url_for("apply.receipt", code=result.tracking_code), code=303)
 
 
 @bp.get("/reset")

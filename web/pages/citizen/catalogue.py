@@ -1,0 +1,41 @@
+"""The services catalogue (``/services``, also the front page) and each service's start page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_babel import get_locale
+
+from forms.catalogue import get_service, list_services
+from forms.catalogue_search import CATEGORY_TITLES, group_by_category, search_services
+
+bp = Blueprint("catalogue", __name__)
+
+
+def locale() -> str:
+    """The page's language as the catalogue's texts name it: el or en."""
+    return "en" if str(get_locale()) == "en" else "el"
+
+
+def catalogue_page(template: str = "public/home.html") -> str:
+    """The catalogue grouped by category, filtered by the ``q`` search words."""
+    query = request.args.get("q", "")[:200]
+    found = search_services(list_services(), query)
+    return render_template(
+        template, query=query, groups=group_by_category(found, locale()), found=len(found), lang=locale()
+    )
+
+
+@bp.get("/services")
+def services() -> str:
+    """Every service, or those that match the search."""
+    return catalogue_page()
+
+
+@bp.get("/services/<code>")
+def start(code: str) -> Any:
+    """What the service is, who can ask, what it needs, costs and takes; one Start button."""
+    service = get_service(code)
+    category = CATEGORY_TITLES.get(service.category)
+    return render_template("public/service.html", service=service, category=category, lang=locale())
