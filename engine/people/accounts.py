@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from engine.people.models import ROLES, Department, User
+from engine.people.models import ROLES, Department, Position, User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -102,4 +102,24 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if department is not None:
+        for kind in positions_for_roles(user.roles):
+            session.add(Position(user_id=user.id, unit_id=department.id, kind=kind))
+        session.flush()
     return user
+
+
+def positions_for_roles(roles: list[str]) -> list[str]:
+    """The position kinds that give a person these roles (as migration 0014_org maps them)."""
+    kinds = []
+    if "head" in roles:
+        kinds.append("head")
+    if "protocol_clerk" in roles:
+        kinds.append("protocol_officer")
+    elif "clerk" in roles:
+        kinds.append("clerk")
+    if "signatory" in roles:
+        kinds.append("signatory")
+    if "admin" in roles:
+        kinds.append("admin")
+    return kinds

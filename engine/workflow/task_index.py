@@ -59,8 +59,8 @@ class InboxItem:
 
 
 def my_tasks(session: Session, user: Performer, filters: InboxFilter | None = None) -> list[InboxItem]:
-    """Tasks claimed by or assigned to ``user``."""
-    return _run(session, CaseTask.assignee_id == user.id, filters)
+    """Tasks claimed by or assigned to ``user`` (and to the absent person they stand in for)."""
+    return _run(session, CaseTask.assignee_id.in_(_assignees(user)), filters)
 
 
 def department_queue(
@@ -84,9 +84,14 @@ def approval_queue(session: Session, user: Performer, filters: InboxFilter | Non
     condition = and_(
         CaseTask.department_id == user.department_id,
         CaseTask.role == APPROVER_ROLE,
-        or_(CaseTask.assignee_id.is_(None), CaseTask.assignee_id == user.id),
+        or_(CaseTask.assignee_id.is_(None), CaseTask.assignee_id.in_(_assignees(user))),
     )
     return _run(session, condition, filters)
+
+
+def _assignees(user: Performer) -> list[uuid.UUID]:
+    """The user and, while substituting, the absent person whose tasks they may work."""
+    return [user.id] if user.acting_for_id is None else [user.id, user.acting_for_id]
 
 
 def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[CaseTask, str, str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.people.demo import ACCOUNTS, seed_demo_municipality
-from engine.people.models import Department, User
+from engine.people.models import Department, Position, User
 from forms.catalogue import list_services
 
 
@@ -26,6 +26,7 @@ def test_seeding_again_changes_nothing_and_fills_in_what_an_older_demo_lacks(db_
     assert seed_demo_municipality(db_session) is False
     # An older demo database: an account removed and a head unset.
     missing = db_session.scalars(select(User).where(User.username == "koinoniki")).one()
+    db_session.execute(delete(Position).where(Position.user_id == missing.id))
     db_session.delete(missing)
     koin = db_session.scalars(select(Department).where(Department.code == "KOIN")).one()
     koin.head_user_id = None

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from core.errors import NotFound, PermissionDenied
 from engine.people.accounts import authenticate, get_user
+from engine.people.acting import acting_staff, switch_position
 from web.context import db
 from web.redirects import safe_next
 
@@ -20,14 +21,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def current_user() -> Any:
-    """The signed-in member of staff, or None."""
+    """The signed-in member of staff acting in the position the session remembers, or None."""
     if "user" not in g:
         g.user = None
         user_id = session.get("user_id")
         if user_id:
             try:
                 user = get_user(db(), user_id)
-                g.user = user if user.is_active else None
+                g.user = acting_staff(db(), user, session.get("position")) if user.is_active else None
             except NotFound:
                 session.pop("user_id", None)
     return g.user
@@ -60,6 +61,16 @@ def login() -> Response | str:
             session.permanent = True
             return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_template("login.html", error=error, username=request.form.get("username", ""))
+
+
+@bp.post("/position")
+@login_required
+def choose_position() -> Response:
+    """Act in another of one's positions (the header's switch); the session remembers it."""
+    key = request.form.get("position", "")
+    acting = switch_position(db(), current_user().user, key)
+    session["position"] = acting.position.key
+    return redirect(safe_next(request.form.get("next"), url_for("main.index")))
 
 
 @bp.post("/logout")
