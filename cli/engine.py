@@ -119,25 +119,29 @@ def worker(ctx: click.Context, poll: float) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the case audit log."""
+    """Check the case audit logs and the admin log."""
 
 
 @audit.command("verify")
 @click.option("--case", "case_ref", help="Only this case (number or tracking code).")
 @click.pass_context
 def verify(ctx: click.Context, case_ref: str | None) -> None:
-    """Recompute every hash chain; exit 1 if a row was edited or deleted."""
+    """Recompute every hash chain (the cases', and the admin log's unless --case); exit 1 on a break."""
+    from engine.people.admin_audit import verify_admin_chain
     from engine.workflow.audit import verify_audit
     from engine.workflow.commands import find_case
 
     with unit_of_work(ctx) as session:
         case_id = find_case(session, case_ref).id if case_ref else None
         problems = verify_audit(session, case_id)
+        admin_problems = [] if case_ref else verify_admin_chain(session)
     for problem in problems:
         click.secho(f"case {problem.case_number}, entry {problem.seq}: {problem.message}", fg="red")
-    if problems:
+    for message in admin_problems:
+        click.secho(message, fg="red")
+    if problems or admin_problems:
         raise SystemExit(1)
-    click.echo("Audit log intact.")
+    click.echo("Audit log intact." if case_ref else "Audit logs intact (cases and admin log).")
 
 
 @click.group()

@@ -80,6 +80,7 @@ def create_app(
     init_page_helpers(app)
 
     from web import files, health
+    from web.api import admin as api_admin
     from web.api import citizen as api_citizen
     from web.api import openapi
     from web.api import protocol as api_protocol
@@ -102,6 +103,7 @@ def create_app(
         api_protocol.bp,
         api_requests.bp,
         api_staff.bp,
+        api_admin.bp,
         openapi.bp,
         api_citizen.bp,
         api_sms.bp,

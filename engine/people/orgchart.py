@@ -210,7 +210,7 @@ def end_position(session: Session, position: Position, *, by: AdminActor) -> Non
     unit = session.get(Department, position.unit_id)
     assert user is not None and unit is not None  # foreign keys
     if position.kind == "head":
-        _check_replacement(session, user, unit)
+        check_head_replacement(session, user, unit)
     position.ended_at = utcnow()
     session.flush()
     if position.kind == "head" and unit.head_user_id == user.id:
@@ -225,7 +225,7 @@ def end_position(session: Session, position: Position, *, by: AdminActor) -> Non
     )
 
 
-def _check_replacement(session: Session, user: User, unit: Department) -> None:
+def check_head_replacement(session: Session, user: User, unit: Department) -> None:
     """Refuse to remove the only head of a unit while approval tasks wait there."""
     other_heads = session.scalar(
         select(func.count())
@@ -265,7 +265,7 @@ def deactivate_staff(session: Session, user: User, *, by: AdminActor) -> None:
         if position.kind == "head":
             unit = session.get(Department, position.unit_id)
             assert unit is not None
-            _check_replacement(session, user, unit)
+            check_head_replacement(session, user, unit)
     for position in positions:
         end_position(session, position, by=by)
     if user.is_active:
@@ -329,7 +329,7 @@ def list_staff(session: Session, *, include_inactive: bool = True) -> list[tuple
     query = select(User).order_by(User.username)
     if not include_inactive:
         query = query.where(User.is_active.is_(True))
-    codes = dict(session.execute(select(Department.id, Department.code)).tuples())
+    codes: dict[uuid.UUID, str] = dict(session.execute(select(Department.id, Department.code)).all())
     result = []
     for user in session.scalars(query):
         held = [f"{p.kind}@{codes.get(p.unit_id, '?')}" for p in current_positions(session, user.id)]
