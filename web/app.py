@@ -90,6 +90,7 @@ def create_app(
     from web.api import verify as api_verify
     from web.auth import oidc as citizen_oidc
     from web.auth import staff as staff_auth
+    from web.pages import admin as admin_pages
     from web.pages import citizen as citizen_pages
     from web.pages import public, tracking, verify
 
@@ -110,6 +111,7 @@ def create_app(
         citizen_oidc.bp,
         citizen_pages.bp,
         tracking.bp,
+        admin_pages.bp,
     ):
         app.register_blueprint(blueprint)
     init_csrf(app)

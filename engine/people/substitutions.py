@@ -201,3 +201,47 @@ def list_substitutions(session: Session, unit_id: uuid.UUID | None = None) -> li
     if unit_id is not None:
         query = query.where(Substitution.unit_id == unit_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class SubstitutionView:
+    """A substitution as the admin pages list it."""
+
+    id: uuid.UUID
+    unit_code: str
+    head_name: str
+    substitute_name: str
+    starts_on: date
+    ends_on: date
+    reason: str | None
+    state: str  # upcoming | running | over | cancelled
+
+
+def substitution_overview(session: Session, today: date | None = None) -> list[SubstitutionView]:
+    """Every substitution with names and its state today, newest first."""
+    day = today or athens_today()
+    names = dict(session.execute(select(User.id, User.full_name)).all())
+    codes = dict(session.execute(select(Department.id, Department.code)).all())
+    views = []
+    for row in list_substitutions(session):
+        if row.cancelled_at is not None:
+            state = "cancelled"
+        elif row.starts_on > day:
+            state = "upcoming"
+        elif row.ends_on < day:
+            state = "over"
+        else:
+            state = "running"
+        views.append(
+            SubstitutionView(
+                row.id,
+                codes.get(row.unit_id, "?"),
+                names.get(row.head_user_id, "?"),
+                names.get(row.substitute_user_id, "?"),
+                row.starts_on,
+                row.ends_on,
+                row.reason,
+                state,
+            )
+        )
+    return views
