@@ -2,8 +2,9 @@
 
 One chain for the whole installation (units, people, positions, substitutions, revocations,
 imports), hashed exactly like a case's audit log (engine.workflow.audit.event_hash) with a
-fixed chain id in the case's place. Appends take a transaction-scoped advisory lock so two
-administrators never write the same sequence number; rows are never updated or deleted.
+fixed chain id in the case's place. The chain's head (last seq and hash) is one locked row,
+as a case row holds its chain's head: appends are serialised on it, and a deleted tail is
+detected. Events are never updated or deleted (a trigger refuses it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, select, text
+from sqlalchemy import BigInteger, DateTime, Integer, String, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -24,10 +25,18 @@ from engine.workflow.audit import event_hash
 
 #: Stands in for the case id in the hash of every admin event (one chain, no case).
 ADMIN_CHAIN_ID = uuid.UUID("00000000-0000-0000-0000-00000000ad31")
-#: pg_advisory_xact_lock key serialising appends to the chain.
-_CHAIN_LOCK = 0x506F6C6973AD  # "Polis" + AD
 #: Who acts when the command line does something without naming a user.
 OPERATOR = "operator (polis command)"
+
+
+class AdminChainHead(Base):
+    """The newest sequence number and hash of the admin chain (one row, id 1)."""
+
+    __tablename__ = "admin_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AdminEvent(Base):
@@ -61,11 +70,9 @@ def record_admin_event(
     session: Session, actor: AdminActor, action: str, details: dict[str, Any]
 ) -> AdminEvent:
     """Append one event to the admin chain (in the caller's transaction)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = session.execute(
-        select(AdminEvent.seq, AdminEvent.hash).order_by(AdminEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last.seq + 1, last.hash) if last else (1, "")
+    # Lock the head row (created by the migration) so two administrators never share a number.
+    head = session.scalars(select(AdminChainHead).where(AdminChainHead.id == 1).with_for_update()).one()
+    seq, prev = head.seq + 1, head.hash
     at = utcnow()
     clean = json.loads(json.dumps(details, default=str))  # what JSONB will give back
     digest = event_hash(prev, ADMIN_CHAIN_ID, seq, at, actor.id, actor.name, action, None, clean)
@@ -80,6 +87,7 @@ def record_admin_event(
         hash=digest,
     )
     session.add(event)
+    head.seq, head.hash = seq, digest
     session.flush()
     return event
 
@@ -97,6 +105,9 @@ def verify_admin_chain(session: Session) -> list[str]:
         if row.prev_hash != prev or recomputed != row.hash:
             problems.append(f"admin log: entry {row.seq} ({row.action}) was altered")
         prev, expected = row.hash, row.seq + 1
+    head = session.get(AdminChainHead, 1)
+    if head is not None and (head.seq != expected - 1 or head.hash != prev):
+        problems.append("admin log: the newest entries are missing (the chain ends early)")
     return problems
 
 

@@ -85,6 +85,13 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
+    op.create_table(
+        "admin_chain_head",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+    )
+    op.execute("INSERT INTO admin_chain_head (id, seq, hash) VALUES (1, 0, '')")
     # History is append-only: the database refuses to change or remove an admin event.
     op.execute(
         """
@@ -117,6 +124,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER admin_events_append_only ON admin_events")
     op.execute("DROP FUNCTION admin_events_append_only()")
     op.drop_table("admin_events")
+    op.drop_table("admin_chain_head")
     op.drop_table("substitutions")
     op.drop_table("positions")
     op.drop_constraint(op.f("ck_departments_kind"), "departments")

@@ -110,5 +110,9 @@ def test_documents_revoke_and_the_admin_log_in_audit_verify(run: Run, fresh_db_u
             connection.execute(text("UPDATE admin_events SET details = '{}'::jsonb WHERE seq = 1"))
         code, out = run("audit", "verify")
         assert code == 1 and "admin log: entry 1 (document.revoke) was altered" in out
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM admin_events"))
+        code, out = run("audit", "verify")
+        assert code == 1 and "the newest entries are missing" in out
     finally:
         engine.dispose()
