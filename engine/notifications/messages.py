@@ -32,6 +32,7 @@ TEMPLATE_KEYS = (
     "account_exists",
     "sms_reply",
     "request_answered",
+    "staff_password_reset",
 )
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
@@ -47,6 +48,8 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
     "sms_reply": ("text", "municipality_name"),
     # A general request's answer (general_request.bpmn, handler send_reply).
     "request_answered": (*_COMMON, "reply"),
+    # An administrator sent a member of staff a link to set their password (engine.people.staff_reset).
+    "staff_password_reset": ("staff_name", "reset_url", "municipality_name"),
 }
 OPTIONAL_VALUES = (
     "protocol_number",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.settings import Settings
 from engine.people.admin_audit import AdminActor
 from engine.people.models import Department, Position, Substitution, User
 from engine.people.orgchart import (
@@ -21,6 +22,7 @@ from engine.people.orgchart import (
     find_user_by_username,
     get_unit,
 )
+from engine.people.staff_reset import send_staff_reset_link
 from engine.people.substitutions import name_substitute
 
 
@@ -96,3 +98,8 @@ def substitute_by_names(
         by=by,
         reason=reason,
     )
+
+
+def send_reset_link_to(session: Session, settings: Settings, username: str, by: AdminActor) -> str:
+    """Email ``username`` a link to set their password; the address it went to."""
+    return send_staff_reset_link(session, settings, find_user_by_username(session, username), by=by)

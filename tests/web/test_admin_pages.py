@@ -126,3 +126,41 @@ def test_an_administrator_finds_and_revokes_a_document(client, demo, db_session)
     assert (revoked.status, revoked.revocation_reason) == ("revoked", "wrong address")
     page = client.get(f"/verify/{document.verification_code}").get_data(as_text=True)
     assert "wrong address" in page
+
+
+def test_an_emailed_password_link_sets_the_password_once(client, demo, db_session):
+    from engine.notifications.models import Notification
+
+    token = _sign_in(client, "admin")
+    sent = client.post("/admin/people/ypallilos/reset-link", data={"_csrf": token})
+    assert sent.status_code == 302
+    notice = db_session.scalars(
+        select(Notification).where(Notification.template_key == "staff_password_reset")
+    ).one()
+    assert notice.recipient == "ypallilos@demo.polis.invalid"
+    link = re.search(r"/staff/password/\S+", notice.body_text)
+    assert link is not None
+    path = link.group(0)
+    client.post("/logout", data={"_csrf": token})
+
+    page = client.get(path)
+    assert page.status_code == 200 and "Ορίστε τον κωδικό σας" in page.get_data(as_text=True)
+    form_token = _csrf(client, path)
+    differ = client.post(
+        path, data={"_csrf": form_token, "password": "new-pass-123", "password_again": "other"}
+    )
+    assert differ.status_code == 422
+    done = client.post(
+        path, data={"_csrf": form_token, "password": "new-pass-123", "password_again": "new-pass-123"}
+    )
+    assert done.status_code == 200 and "Ο κωδικός σας ορίστηκε." in done.get_data(as_text=True)
+    again = client.post(
+        path, data={"_csrf": form_token, "password": "third-pass-1", "password_again": "third-pass-1"}
+    )
+    assert again.status_code == 422 and "already used" in again.get_data(as_text=True)
+    signed_in = client.post(
+        "/login", data={"_csrf": _csrf(client, "/login"), "username": "ypallilos", "password": "new-pass-123"}
+    )
+    assert signed_in.status_code == 302
+    actions = list(db_session.scalars(select(AdminEvent.action).order_by(AdminEvent.seq.desc()).limit(2)))
+    assert actions == ["user.set_password", "user.reset_link_sent"]

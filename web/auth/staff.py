@@ -10,10 +10,11 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, PolisError
 from engine.people.accounts import authenticate, get_user
 from engine.people.acting import acting_staff, switch_position
-from web.context import db
+from engine.people.staff_reset import reset_staff_password
+from web.context import db, services
 from web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -78,3 +79,21 @@ def logout() -> Response:
     """Sign out and forget the session."""
     session.clear()
     return redirect(url_for("main.index"))
+
+
+@bp.route("/staff/password/<token>", methods=["GET", "POST"])
+def set_password_with_link(token: str) -> tuple[str, int]:
+    """The page an emailed password link opens: choose a password, twice."""
+    error, done = None, False
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            error = _("The two passwords differ; type the same one twice.")
+        else:
+            try:
+                reset_staff_password(db(), services().settings, token, password)
+                done = True
+            except PolisError as exc:
+                error = exc.message
+    status = 422 if error else 200
+    return render_template("staff_password.html", token=token, error=error, done=done), status

@@ -21,6 +21,7 @@ from engine.people.administration import (
     add_position_by_names,
     deactivate_username,
     enrol_staff,
+    send_reset_link_to,
     substitute_by_names,
     unit_choices,
 )
@@ -29,7 +30,7 @@ from engine.people.orgchart import list_staff, org_tree
 from engine.people.substitutions import substitution_overview
 from engine.people.visibility import NotAdministrator, is_admin
 from web.auth.staff import current_user
-from web.context import db
+from web.context import db, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -126,6 +127,17 @@ def deactivate_person(username: str) -> Response | tuple[str, int]:
     except PolisError as exc:
         return _people_page(exc.message, 409)
     flash(_("Account %(username)s deactivated.", username=username))
+    return redirect(url_for("admin.people"))
+
+
+@bp.post("/people/<username>/reset-link")
+def send_reset_link(username: str) -> Response | tuple[str, int]:
+    """Email the person a one-hour link to set their password."""
+    try:
+        address = send_reset_link_to(db(), services().settings, username, _actor())
+    except PolisError as exc:
+        return _people_page(exc.message, 422)
+    flash(_("A password link was emailed to %(address)s.", address=address))
     return redirect(url_for("admin.people"))
 
 
