@@ -97,14 +97,19 @@ def live_polis(
         pg_server.drop(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver for the whole run."""
+    """Playwright's driver for one test module.
+
+    Not for the whole run: the sync API keeps an asyncio event loop running in the main
+    thread while the driver lives, and later tests that call asyncio.run() (the CSC signer)
+    would fail with "cannot be called from a running event loop".
+    """
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless."""
     launched = playwright_driver.chromium.launch(
