@@ -124,16 +124,18 @@ def worker(ctx: click.Context, poll: float) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the case audit log and anchor it with the time-stamping authority."""
+    """Check the case audit logs and the admin log, and anchor them with the time-stamping authority."""
 
 
 @audit.command("verify")
 @click.option("--case", "case_ref", help="Only this case's chain (number or tracking code); no anchors.")
 @click.pass_context
 def verify(ctx: click.Context, case_ref: str | None) -> None:
-    """Recompute every hash chain and check them and the protocol register against the anchors;
-    exit 1 if anything was edited, deleted or rewritten."""
+    """Recompute every hash chain (the cases', and the admin log's unless --case) and check them
+    and the protocol register against the anchors; exit 1 if anything was edited, deleted or
+    rewritten."""
     from engine.audit_anchors import checker_from_settings, verify_anchors
+    from engine.people.admin_audit import verify_admin_chain
     from engine.workflow.audit import verify_audit
     from engine.workflow.commands import find_case
 
@@ -141,11 +143,12 @@ def verify(ctx: click.Context, case_ref: str | None) -> None:
         case_id = find_case(session, case_ref).id if case_ref else None
         problems = verify_audit(session, case_id)
         report = None if case_ref else verify_anchors(session, checker_from_settings(settings_of(ctx)))
+        admin_problems = [] if case_ref else verify_admin_chain(session)
     for problem in problems:
         click.secho(f"case {problem.case_number}, entry {problem.seq}: {problem.message}", fg="red")
-    for message in report.problems if report else []:
+    for message in [*(report.problems if report else []), *admin_problems]:
         click.secho(message, fg="red")
-    if problems or (report and not report.ok):
+    if problems or admin_problems or (report and not report.ok):
         raise SystemExit(1)
     if report and report.anchors:
         click.echo(

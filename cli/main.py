@@ -87,6 +87,12 @@ def _tokens() -> click.Command:
     return tokens
 
 
+def _org_commands() -> list[click.Command]:
+    from cli.org import documents, org, substitutions, users
+
+    return [org, users, substitutions, documents]
+
+
 def _engine_commands() -> list[click.Command]:
     from cli.engine import audit, incidents, messages, processes, worker
 
@@ -95,5 +101,5 @@ def _engine_commands() -> list[click.Command]:
 
 for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol, _tokens):
     _register(_loader)
-for _command in _engine_commands():
+for _command in [*_engine_commands(), *_org_commands()]:
     main.add_command(_command)

@@ -8,6 +8,7 @@ import engine.audit_anchors
 import engine.casework.saved_views
 import engine.issuing.registry
 import engine.notifications.models
+import engine.people.admin_audit
 import engine.people.applicants.models
 import engine.people.models
 import engine.people.tokens

@@ -124,6 +124,7 @@ def create_app(
     init_page_helpers(app)
 
     from web import files, health
+    from web.api import admin as api_admin
     from web.api import citizen as api_citizen
     from web.api import openapi
     from web.api import protocol as api_protocol
@@ -133,6 +134,7 @@ def create_app(
     from web.api import verify as api_verify
     from web.auth import oidc as citizen_oidc
     from web.auth import staff as staff_auth
+    from web.pages import admin as admin_pages
     from web.pages import public, tracking, verify
     from web.pages.citizen import account, apply, catalogue
     from web.pages.citizen import emailed_links as citizen_pages
@@ -147,6 +149,7 @@ def create_app(
         api_protocol.bp,
         api_requests.bp,
         api_staff.bp,
+        api_admin.bp,
         openapi.bp,
         api_citizen.bp,
         api_sms.bp,
@@ -156,6 +159,7 @@ def create_app(
         apply.bp,
         account.bp,
         tracking.bp,
+        admin_pages.bp,
     ):
         app.register_blueprint(blueprint)
     init_staff_pages(app)

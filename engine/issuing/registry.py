@@ -157,7 +157,7 @@ def _locked(session: Session, code: str) -> IssuedDocument:
     return document
 
 
-def revoke_document(session: Session, code: str, *, by: uuid.UUID, reason: str) -> IssuedDocument:
+def revoke_document(session: Session, code: str, *, by: uuid.UUID | None, reason: str) -> IssuedDocument:
     """Revoke an issued document (audited); its page then says so to anyone who checks."""
     reason = reason.strip()
     if len(reason) < 5:

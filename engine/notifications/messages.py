@@ -33,6 +33,7 @@ TEMPLATE_KEYS = (
     "sms_reply",
     "request_answered",
     "submission_confirmation",
+    "staff_password_reset",
 )
 _COMMON = ("applicant_name", "case_number", "service_title", "tracking_url", "municipality_name")
 REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,8 @@ REQUIRED_VALUES: dict[str, tuple[str, ...]] = {
         "expires",
         "municipality_name",
     ),
+    # An administrator sent a member of staff a link to set their password (engine.people.staff_reset).
+    "staff_password_reset": ("staff_name", "reset_url", "municipality_name"),
 }
 OPTIONAL_VALUES = (
     "protocol_number",

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from engine.people.models import ROLES, Department, User
+from engine.people.models import ROLES, Department, Position, User
 
 MIN_PASSWORD_LENGTH = 8
 #: Longest password accepted, for staff and citizens alike: argon2 reads the whole password,
@@ -146,4 +146,24 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if department is not None:
+        for kind in positions_for_roles(user.roles):
+            session.add(Position(user_id=user.id, unit_id=department.id, kind=kind))
+        session.flush()
     return user
+
+
+def positions_for_roles(roles: list[str]) -> list[str]:
+    """The position kinds that give a person these roles (as migration 0021_org maps them)."""
+    kinds = []
+    if "head" in roles:
+        kinds.append("head")
+    if "protocol_clerk" in roles:
+        kinds.append("protocol_officer")
+    elif "clerk" in roles:
+        kinds.append("clerk")
+    if "signatory" in roles:
+        kinds.append("signatory")
+    if "admin" in roles:
+        kinds.append("admin")
+    return kinds

@@ -1,17 +1,35 @@
-"""The demo municipality that ``make run`` creates: departments and staff to sign in with."""
+"""The demo municipality that ``make run`` creates, from the org chart CSV shipped beside this
+module (engine/people/demo_municipality.csv) — the same import a municipality runs in production.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.people.accounts import create_user, hash_password
+from engine.people.accounts import hash_password
+from engine.people.admin_audit import AdminActor
 from engine.people.models import Department, User
+from engine.people.org_import import apply_import, parse_org_csv, plan_import
 
 #: The one password of every demo account; printed by ``make run``. Never used in production.
 DEMO_PASSWORD = "polis-demo"  # noqa: S105 - public on purpose, printed by make run
+DEMO_CSV = Path(__file__).with_name("demo_municipality.csv")
+DEMO_SEEDER = AdminActor(None, "demo seed")
+
+#: Standing substitutes (escalations after a head's SLA go there): not part of an HR export.
+STANDING_SUBSTITUTES = {"DHM": "anaplirotis"}
+
+_DESCRIPTIONS = {
+    "admin": "administrator",
+    "protocol_officer": "protocol office clerk; answers general requests",
+    "head": "head",
+    "clerk": "clerk",
+    "signatory": "signatory",
+}
 
 
 @dataclass(frozen=True)
@@ -21,96 +39,49 @@ class DemoAccount:
     username: str
     full_name: str
     department: str
-    roles: tuple[str, ...]
     description: str
-    clearance: tuple[str, ...] = ()
 
 
-DEPARTMENTS = (
-    ("PROT", "Γραφείο Πρωτοκόλλου", "Protocol Office"),
-    ("DHM", "Τμήμα Δημοτολογίου και Ληξιαρχείου", "Civil Registry Department"),
-    ("OIK", "Τμήμα Εσόδων", "Revenue Department"),
-    ("TEX", "Διεύθυνση Τεχνικών Υπηρεσιών", "Technical Services Directorate"),
-    ("KOIN", "Τμήμα Κοινωνικής Προστασίας", "Social Services Department"),
-)
+def _accounts() -> tuple[DemoAccount, ...]:
+    chart = parse_org_csv(DEMO_CSV.read_bytes())
+    accounts = []
+    for person in chart.people.values():
+        _line, unit, kind, title, _delegated = person.positions[0]
+        what = title or _DESCRIPTIONS[kind]
+        if person.username in STANDING_SUBSTITUTES.values():
+            what += ", standing substitute of the head"
+        accounts.append(DemoAccount(person.username, person.full_name, unit, f"{what}, {unit}"))
+    return tuple(accounts)
 
-ACCOUNTS = (
-    DemoAccount("admin", "Διαχειριστής Συστήματος", "PROT", ("admin",), "administrator"),
-    DemoAccount(
-        "protokollo",
-        "Ελένη Παπαδάκη",
-        "PROT",
-        ("protocol_clerk", "clerk"),
-        "protocol office clerk; answers general requests",
-        ("ΕΜΠ", "ΠΔ"),
-    ),
-    DemoAccount(
-        "proistamenos.protokollou", "Σταύρος Λιονάκης", "PROT", ("head",), "head of the protocol office"
-    ),
-    DemoAccount("ypallilos", "Γιώργος Μαρκάκης", "DHM", ("clerk",), "clerk, civil registry"),
-    DemoAccount("ypallilos2", "Μαρία Βλαχάκη", "DHM", ("clerk",), "second clerk, civil registry"),
-    DemoAccount("proistamenos", "Νίκος Σταυρακάκης", "DHM", ("head",), "head of civil registry", ("ΠΔ",)),
-    # A substitute head holds the head role too: approvals escalated to a substitute without
-    # it are not assigned (four eyes, engine/runtime._lane_assignee).
-    DemoAccount(
-        "anaplirotis", "Κατερίνα Δασκαλάκη", "DHM", ("clerk", "head"), "substitute head, civil registry"
-    ),
-    DemoAccount("esoda", "Δημήτρης Κουκουράκης", "OIK", ("clerk",), "clerk, revenue"),
-    DemoAccount("proistamenos.esodon", "Άννα Τζανακάκη", "OIK", ("head",), "head of revenue"),
-    DemoAccount("texniki", "Μανώλης Φραγκιαδάκης", "TEX", ("clerk",), "clerk, technical services"),
-    DemoAccount("proistamenos.texnikis", "Ιωάννα Μαυράκη", "TEX", ("head",), "head of technical services"),
-    DemoAccount("koinoniki", "Ειρήνη Χατζάκη", "KOIN", ("clerk",), "clerk, social services"),
-    DemoAccount("proistamenos.koinonikis", "Πέτρος Ξυλούρης", "KOIN", ("head",), "head of social services"),
-)
 
-#: Who heads each demo department and who stands in for the head (escalations go there).
-HEADS = {
-    "PROT": ("proistamenos.protokollou", None),
-    "DHM": ("proistamenos", "anaplirotis"),
-    "OIK": ("proistamenos.esodon", None),
-    "TEX": ("proistamenos.texnikis", None),
-    "KOIN": ("proistamenos.koinonikis", None),
-}
+ACCOUNTS = _accounts()
 
 
 def seed_demo_municipality(session: Session) -> bool:
-    """Add the demo departments and accounts that are missing; True if anything was added.
+    """Add the demo units and accounts that are missing; True if anything was added.
 
-    Idempotent and additive: a demo database made by an older Polis gains the accounts added
-    since (so every catalogue service has a clerk and a head), and nothing existing is changed.
+    Idempotent and additive: a second run changes nothing; a demo database made by an older
+    Polis gains the units and accounts added since, and nothing existing is changed (a demo
+    user renamed by hand stays renamed). New accounts get the demo password.
     """
-    added = False
-    departments = {d.code: d for d in session.scalars(select(Department))}
-    for code, name_el, name_en in DEPARTMENTS:
-        if code not in departments:
-            departments[code] = Department(code=code, name_el=name_el, name_en=name_en)
-            session.add(departments[code])
-            added = True
-    session.flush()
-    users = {u.username: u for u in session.scalars(select(User))}
-    shared_hash: str | None = None
-    for account in ACCOUNTS:
-        if account.username in users:
-            continue
-        # One hash for the one public demo password: argon2 is slow on purpose.
-        shared_hash = shared_hash or hash_password(DEMO_PASSWORD)
-        users[account.username] = create_user(
+    plan = plan_import(session, parse_org_csv(DEMO_CSV.read_bytes()))
+    additions = [change for change in plan.changes if change.startswith(("+ unit", "+ person"))]
+    # One hash for the one public demo password, and only when someone is new: argon2 is slow.
+    newcomers = any(change.startswith("+ person") for change in additions)
+    if additions:
+        apply_import(
             session,
-            username=account.username,
-            full_name=account.full_name,
-            password=None,
-            password_hash=shared_hash,
-            department=departments[account.department],
-            roles=list(account.roles),
-            email=f"{account.username}@demo.polis.invalid",
-            clearance=list(account.clearance),
+            plan,
+            by=DEMO_SEEDER,
+            new_password_hash=hash_password(DEMO_PASSWORD) if newcomers else None,
+            additive=True,
         )
-        added = True
-    for code, (head, substitute) in HEADS.items():
-        department = departments[code]
-        if department.head_user_id is None:
-            department.head_user_id = users[head].id
-        if substitute and department.substitute_user_id is None:
-            department.substitute_user_id = users[substitute].id
+    changed = bool(additions)
+    for code, username in STANDING_SUBSTITUTES.items():
+        unit = session.scalar(select(Department).where(Department.code == code))
+        substitute = session.scalar(select(User.id).where(User.username == username))
+        if unit is not None and unit.substitute_user_id is None and substitute is not None:
+            unit.substitute_user_id = substitute
+            changed = True
     session.flush()
-    return added
+    return changed

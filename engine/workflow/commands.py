@@ -151,7 +151,7 @@ def _check_may_work(session: Session, user: Performer, row: Any) -> None:
     if not user.is_active:
         raise TaskForbidden("your account is disabled; ask an administrator.")
     if row.assignee_id is not None:
-        if row.assignee_id != user.id:
+        if row.assignee_id not in (user.id, user.acting_for_id):
             other = directory().person_name(session, row.assignee_id)
             raise TaskConflict(
                 f"this task is claimed by {other}; ask them or the head of the department to release it."

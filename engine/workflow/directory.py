@@ -39,6 +39,10 @@ class Performer(Protocol):
     @property
     def is_active(self) -> bool: ...
 
+    @property
+    def acting_for_id(self) -> uuid.UUID | None:
+        """The absent person this performer stands in for (a substitute), whose tasks they may work."""
+
 
 class Directory(Protocol):
     """What the runtime asks the organisation."""

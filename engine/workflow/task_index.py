@@ -63,8 +63,8 @@ class InboxItem:
 
 
 def my_tasks(session: Session, user: Performer, filters: InboxFilter | None = None) -> list[InboxItem]:
-    """Tasks claimed by or assigned to ``user``."""
-    return _run(session, CaseTask.assignee_id == user.id, filters)
+    """Tasks claimed by or assigned to ``user`` (and to the absent person they stand in for)."""
+    return _run(session, CaseTask.assignee_id.in_(_assignees(user)), filters)
 
 
 def department_queue(
@@ -97,7 +97,7 @@ def _approvals_condition(user: Performer) -> Any:
     return and_(
         CaseTask.department_id == user.department_id,
         CaseTask.role == APPROVER_ROLE,
-        or_(CaseTask.assignee_id.is_(None), CaseTask.assignee_id == user.id),
+        or_(CaseTask.assignee_id.is_(None), CaseTask.assignee_id.in_(_assignees(user))),
     )
 
 
@@ -145,6 +145,11 @@ def _filtered(query: Any, filters: InboxFilter | None) -> Any:
             matches.append(Case.data["protocol_in"]["number"].astext == text)
         query = query.where(or_(*matches))
     return query
+
+
+def _assignees(user: Performer) -> list[uuid.UUID]:
+    """The user and, while substituting, the absent person whose tasks they may work."""
+    return [user.id] if user.acting_for_id is None else [user.id, user.acting_for_id]
 
 
 def inbox_query(condition: Any, filters: InboxFilter | None = None) -> Select[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,16 @@ from typing import Any
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import ATHENS
 from core.settings import Settings
 from engine.issuing.registry import IssuedDocument, issue_document, new_verification_code, revoke_document
-from engine.people.models import User
+from engine.people.accounts import create_user
+from engine.people.admin_audit import AdminEvent, verify_admin_chain
+from engine.people.models import Department, User
+from engine.people.tokens import create_token
 from signing.config import sealer_for
 from signing.stamp import Stamp
 from storage.filesystem import FilesystemStore
@@ -132,7 +138,42 @@ def test_revoked_document_says_so(verify_client: Any, issued: IssuedDocument, db
 
     assert "έχει ανακληθεί" in html
     assert data["status"] == "revoked" and data["revoked_at"]
-    assert "reason" not in data and "issued by mistake" not in html  # internal, not public
+    # Issue 16: whoever checks a revoked document is told when and why.
+    assert data["revocation_reason"] == "issued by mistake" and "issued by mistake" in html
+
+
+def test_an_administrator_revokes_through_the_api_and_verify_shows_date_and_reason(
+    verify_client: Any, issued: IssuedDocument, db_session: Session
+) -> None:
+    unit = Department(code="ADM-V", name_el="Διοίκηση", name_en="Administration")
+    db_session.add(unit)
+    db_session.flush()
+    admin = create_user(
+        db_session, username="admin-v", full_name="Admin", password=None, department=unit, roles=["admin"]
+    )
+    clerk = create_user(
+        db_session, username="clerk-v", full_name="Clerk", password=None, department=unit, roles=["clerk"]
+    )
+    url = f"/api/v1/admin/documents/{issued.verification_code}/revoke"
+    body = {"reason": "wrong applicant name"}
+
+    as_clerk = {"Authorization": f"Bearer {create_token(db_session, clerk, 't').secret}"}
+    assert verify_client.post(url, json=body, headers=as_clerk).status_code == 403
+    as_admin = {"Authorization": f"Bearer {create_token(db_session, admin, 't').secret}"}
+    assert verify_client.post(url, json={"reason": ""}, headers=as_admin).status_code == 422
+    response = verify_client.post(url, json=body, headers=as_admin)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "revoked"
+    assert verify_client.post(url, json=body, headers=as_admin).status_code == 409  # once only
+
+    data = verify_client.get(f"/api/v1/verify/{issued.verification_code}").get_json()
+    assert data["status"] == "revoked" and data["revocation_reason"] == "wrong applicant name"
+    revoked_on = datetime.fromisoformat(data["revoked_at"]).astimezone(ATHENS).strftime("%d/%m/%Y")
+    html = verify_client.get(f"/verify/{issued.verification_code}").get_data(as_text=True)
+    assert "έχει ανακληθεί" in html and "wrong applicant name" in html and revoked_on in html
+    event = db_session.scalars(select(AdminEvent).where(AdminEvent.action == "document.revoke")).one()
+    assert (event.actor_id, event.details["code"]) == (admin.id, issued.verification_code)
+    assert verify_admin_chain(db_session) == []
 
 
 def test_api_status(verify_client: Any, issued: IssuedDocument) -> None:
@@ -145,6 +186,7 @@ def test_api_status(verify_client: Any, issued: IssuedDocument) -> None:
         "protocol_number": "1234 ΕΞ 2026",
         "issued_at": issued.issued_at.isoformat(),
         "revoked_at": None,
+        "revocation_reason": None,
         "sha256": issued.sha256,
     }
 

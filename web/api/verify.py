@@ -74,6 +74,7 @@ def document_json(document: IssuedDocument) -> dict[str, Any]:
         "protocol_number": document.protocol_number,
         "issued_at": document.issued_at.isoformat(),
         "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
+        "revocation_reason": document.revocation_reason,
         "sha256": document.sha256,
     }
 

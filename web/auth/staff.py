@@ -11,8 +11,10 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, PolisError
 from engine.people.accounts import authenticate, end_all_sessions, get_user, session_fingerprint
+from engine.people.acting import acting_staff, switch_position
+from engine.people.staff_reset import reset_staff_password
 from web.context import db, services
 from web.ratelimit import SharedWindow, client_address
 from web.redirects import safe_next
@@ -28,7 +30,7 @@ FINGERPRINT_KEY = "user_auth"
 
 
 def current_user() -> Any:
-    """The signed-in member of staff, or None.
+    """The signed-in member of staff acting in the position the session remembers, or None.
 
     The session holds the account id and a keyed digest of its password hash and session
     epoch: a password change, a sign-out (anywhere) or a deactivation ends it, also in a
@@ -45,7 +47,7 @@ def current_user() -> Any:
             else:
                 expected = session_fingerprint(user, services().settings.secret())
                 if user.is_active and hmac.compare_digest(str(session.get(FINGERPRINT_KEY, "")), expected):
-                    g.user = user
+                    g.user = acting_staff(db(), user, session.get("position"))
                 else:
                     session.pop("user_id", None)
                     session.pop(FINGERPRINT_KEY, None)
@@ -98,6 +100,16 @@ def login() -> Response | str:
     return Response(page, status=status, mimetype="text/html")
 
 
+@bp.post("/position")
+@login_required
+def choose_position() -> Response:
+    """Act in another of one's positions (the header's switch); the session remembers it."""
+    key = request.form.get("position", "")
+    acting = switch_position(db(), current_user().user, key)
+    session["position"] = acting.position.key
+    return redirect(safe_next(request.form.get("next"), url_for("main.index")))
+
+
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out: this account's sessions end everywhere (a copied cookie too)."""
@@ -106,3 +118,21 @@ def logout() -> Response:
         end_all_sessions(db(), user)
     session.clear()
     return redirect(url_for("main.index"))
+
+
+@bp.route("/staff/password/<token>", methods=["GET", "POST"])
+def set_password_with_link(token: str) -> tuple[str, int]:
+    """The page an emailed password link opens: choose a password, twice."""
+    error, done = None, False
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            error = _("The two passwords differ; type the same one twice.")
+        else:
+            try:
+                reset_staff_password(db(), services().settings, token, password)
+                done = True
+            except PolisError as exc:
+                error = exc.message
+    status = 422 if error else 200
+    return render_template("staff_password.html", token=token, error=error, done=done), status

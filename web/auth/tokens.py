@@ -14,6 +14,7 @@ from typing import Any
 from flask import g, request
 
 from core.errors import PermissionDenied, Unauthenticated
+from engine.people.acting import acting_staff
 from engine.people.tokens import authenticate_token
 from web.auth.staff import current_user
 from web.context import db
@@ -66,7 +67,8 @@ def api_identity() -> ApiIdentity | None:
         token = bearer_token()
         if token is not None:
             found = authenticate_token(db(), token)
-            g.api_identity = ApiIdentity(found.user, "token", found.scopes)
+            # A token acts in its user's first position (an integration has no switch).
+            g.api_identity = ApiIdentity(acting_staff(db(), found.user), "token", found.scopes)
         else:
             user = current_user()
             g.api_identity = ApiIdentity(user, "session", ("read", "write")) if user else None
