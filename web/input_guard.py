@@ -99,10 +99,11 @@ class PolisRequest(Request):
     def _load_form_data(self) -> None:
         super()._load_form_data()
         for key, value in self.form.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise _nul_refused(_("The form field '%(name)s'", name=key.replace("\x00", "")[:40]))
+            # A multipart part may come without a name (key None): nothing to check there.
+            if "\x00" in (key or "") or "\x00" in (value or ""):
+                raise _nul_refused(_("The form field '%(name)s'", name=(key or "").replace("\x00", "")[:40]))
         for key, upload in self.files.items(multi=True):
-            if "\x00" in key or "\x00" in (upload.filename or ""):
+            if "\x00" in (key or "") or "\x00" in (upload.filename or ""):
                 raise _nul_refused(_("A file field's name"))
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
@@ -120,7 +121,7 @@ def _check_request() -> None:
         raise _nul_refused(_("The address"))
     for key, value in request.args.items(multi=True):
         if "\x00" in key or "\x00" in value:
-            raise _nul_refused(_("The query parameter '%(name)s'", name=key.replace("\x00", "")[:40]))
+            raise _nul_refused(_("The query parameter '%(name)s'", name=(key or "").replace("\x00", "")[:40]))
     for name, value in (request.view_args or {}).items():
         if isinstance(value, int) and not 0 <= value <= MAX_PATH_INT:
             raise MalformedInput(

@@ -52,7 +52,7 @@ class PolisRun:
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "web", "run"],
+            [sys.executable, "-m", "cli", "run"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -29,7 +29,7 @@ def demo(db_session):
 
 
 def _csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = re.search(r'name="_csrf" value="([^"]+)"', page)
     assert match, page
     return match.group(1)
