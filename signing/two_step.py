@@ -26,6 +26,7 @@ lock on its own field otherwise).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Sequence
@@ -63,6 +64,8 @@ from signing.sealer import (
 )
 from signing.stamp import NOTO_SANS, Stamp, StampPlacement, StampStyles
 
+#: Documents of one batch finished at the same time (their TSA round trips overlap).
+FINISH_CONCURRENCY = 4
 #: Room for the CMS beyond the certificates: signed attributes, signature, timestamp token.
 _CMS_EXTRA = 4096 + 12288
 
@@ -349,7 +352,6 @@ class TwoStepSigning:
 
     async def _finish_all(self, items: Sequence[tuple[PendingSignature, bytes]]) -> list[bytes]:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        results = []
         async with aiohttp.ClientSession(timeout=timeout) as http:
             timestamper = (
                 StrictTimeStamper(self.tsa_url, timeout=int(self.timeout), session=http)
@@ -357,6 +359,7 @@ class TwoStepSigning:
                 else None
             )
             contexts: dict[bytes, Any] = {}
+            jobs = []
             for pending, signature in items:
                 chain = [x509.Certificate.load(c) for c in pending.chain]
                 context = contexts.get(pending.signing_cert)
@@ -364,8 +367,20 @@ class TwoStepSigning:
                     context = contexts[pending.signing_cert] = signing_validation_context(
                         self._roots(chain), chain, http, self.timeout
                     )
-                results.append(await self._finish(pending, signature, chain, timestamper, context))
-        return results
+                jobs.append((pending, signature, chain, context))
+            if not jobs:
+                return []
+            # the first document fetches the OCSP/CRL answers every later one reuses; then
+            # a few at a time, so one document's TSA round trip overlaps another's PDF work
+            first = await self._finish(*jobs[0][:3], timestamper, jobs[0][3])
+            gate = asyncio.Semaphore(FINISH_CONCURRENCY)
+
+            async def finish(job: tuple[PendingSignature, bytes, list[x509.Certificate], Any]) -> bytes:
+                async with gate:
+                    return await self._finish(job[0], job[1], job[2], timestamper, job[3])
+
+            rest = await asyncio.gather(*(finish(job) for job in jobs[1:]))
+        return [first, *rest]
 
     async def _finish(
         self,
