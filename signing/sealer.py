@@ -39,7 +39,7 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingRule,
 )
 
-from core.errors import ConfigurationError, PolisError
+from core.errors import ConfigurationError, InvalidInput, PolisError
 from signing.errors import (
     EncryptedPdf,
     RevocationInfoUnavailable,
@@ -233,6 +233,20 @@ class StrictTimeStamper(HTTPTimeStamper):
         return response
 
 
+def _check_empty_field(reader: PdfFileReader, name: str) -> None:
+    try:
+        found = {n: value for n, value, _ in fields.enumerate_sig_fields(reader)}
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise UnreadablePdf(f"the signature fields of the PDF cannot be read ({exc}).") from exc
+    if name not in found:
+        raise InvalidInput(
+            f"the document has no signature field {name!r} to seal into; it was signed without "
+            "reserving the registration field, so stamping it would break that signature."
+        )
+    if found[name] is not None:
+        raise InvalidInput(f"the signature field {name!r} is already signed; it was stamped before.")
+
+
 class Sealer:
     """Seals PDFs with one signer at one PAdES level; build once, reuse for every document."""
 
@@ -280,7 +294,9 @@ class Sealer:
         """Seal a batch sharing one signer session, timestamper and validation context."""
         items = [r if isinstance(r, SealRequest) else SealRequest(r) for r in requests]
         for item in items:
-            open_pdf(item.pdf)  # refuse bad input before anything is signed
+            reader = open_pdf(item.pdf)  # refuse bad input before anything is signed
+            if item.field_name is not None:
+                _check_empty_field(reader, item.field_name)
         try:
             return run_coroutine(self._seal_batch(items))
         except PolisError:
