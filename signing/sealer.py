@@ -40,6 +40,7 @@ from pyhanko_certvalidator.policy_decl import (
 )
 
 from core.errors import ConfigurationError, InvalidInput, PolisError
+from signing import _hexstrings
 from signing.errors import (
     EncryptedPdf,
     RevocationInfoUnavailable,
@@ -52,6 +53,9 @@ from signing.signers import Signer
 from signing.stamp import NOTO_SANS, Stamp, StampStyles
 
 T = TypeVar("T")
+
+# pyHanko reads a signature's hex /Contents one byte per call; see signing/_hexstrings.py
+_hexstrings.install()
 
 
 class PadesLevel(enum.Enum):
