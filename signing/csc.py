@@ -211,6 +211,7 @@ def sign_remotely(
     pin: str | None = None,
     otp: str | None = None,
     reserve: ReservedField | None = None,
+    certify: bool = False,
 ) -> list[bytes]:
     """Sign every document with one authorisation; each becomes its own PAdES signature.
 
@@ -220,7 +221,9 @@ def sign_remotely(
     if not documents:
         return []
     credential = service.credential()
-    pending = signing.begin_many(documents, credential.signing_cert, credential.chain, reserve=reserve)
+    pending = signing.begin_many(
+        documents, credential.signing_cert, credential.chain, reserve=reserve, certify=certify
+    )
     values = service.sign_hashes([p.digest_to_sign for p in pending], pin=pin, otp=otp)
     signed = list(zip(pending, values, strict=True))
     try:

@@ -19,9 +19,12 @@ For an official's qualified signature pass ``require_qualified="qct_esign"``: ``
 then refuses a certificate without QcCompliance, QcSSCD and QcType esign, and (from B-LT)
 one its OCSP responder/CRL says is revoked, before any digest is handed out. With
 ``reserve`` the signature leaves an empty signature field where the organisation's seal
-later stamps the protocol number and date (:attr:`SealRequest.field_name`); the signature
-allows exactly that (DocMDP "fill forms and sign" when it certifies the document, a field
-lock on its own field otherwise).
+later stamps the protocol number and date (:attr:`SealRequest.field_name`). A signature
+locks its own field (FieldMDP) and is an approval signature, so co-signers after it may add
+their own visible signatures and the seal may stamp; any other change to the content makes
+it invalid. ``certify=True`` (a document with one signer) makes it a certification signature
+with DocMDP "fill forms and sign": stricter, since nobody may then add a new visible field —
+only the reserved one can be signed.
 """
 
 from __future__ import annotations
@@ -217,9 +220,10 @@ class TwoStepSigning:
         stamp: Stamp | None = None,
         *,
         reserve: ReservedField | None = None,
+        certify: bool = False,
     ) -> PendingSignature:
         """Prepare the document and the attributes to sign; nothing leaves this process."""
-        return self.begin_many([(pdf, stamp)], signing_cert, chain, reserve=reserve)[0]
+        return self.begin_many([(pdf, stamp)], signing_cert, chain, reserve=reserve, certify=certify)[0]
 
     def begin_many(
         self,
@@ -228,13 +232,14 @@ class TwoStepSigning:
         chain: Sequence[x509.Certificate],
         *,
         reserve: ReservedField | None = None,
+        certify: bool = False,
     ) -> list[PendingSignature]:
         """Prepare several documents for one signer (the certificate is checked once)."""
         for pdf, _ in documents:
             open_pdf(pdf)
         self.check_signer(signing_cert, chain)
         prepared: list[PendingSignature] = self._run(
-            self._begin_all(documents, signing_cert, list(chain), reserve)
+            self._begin_all(documents, signing_cert, list(chain), reserve, certify)
         )
         return prepared
 
@@ -262,8 +267,9 @@ class TwoStepSigning:
         cert: x509.Certificate,
         chain: list[x509.Certificate],
         reserve: ReservedField | None,
+        certify: bool,
     ) -> list[PendingSignature]:
-        return [await self._begin(pdf, cert, chain, stamp, reserve) for pdf, stamp in documents]
+        return [await self._begin(pdf, cert, chain, stamp, reserve, certify) for pdf, stamp in documents]
 
     async def _begin(
         self,
@@ -272,6 +278,7 @@ class TwoStepSigning:
         chain: list[x509.Certificate],
         stamp: Stamp | None,
         reserve: ReservedField | None,
+        certify: bool,
     ) -> PendingSignature:
         registry = SimpleCertificateStore.from_certs([cert, *chain])  # type: ignore[no-untyped-call]
         placeholder = signers.ExternalSigner(cert, registry, signature_value=512)
@@ -281,16 +288,17 @@ class TwoStepSigning:
         while f"PolisSignature{number}" in existing:
             number += 1
         field_name = f"PolisSignature{number}"
-        # the first signature certifies the document (DocMDP: forms may be filled and
-        # signed later); a later one locks only its own field
-        certify = not any(filled is not None for filled in existing.values())
+        if certify and any(filled is not None for filled in existing.values()):
+            raise InvalidInput(
+                "only the first signature of a document can certify it; this one already "
+                "carries a signature, so sign it without certify."
+            )
         placement = stamp.placement if stamp is not None else None
         field_spec = fields.SigFieldSpec(
             sig_field_name=field_name,
             on_page=placement.page if placement else 0,
             box=placement.box if placement else None,
             field_mdp_spec=None if certify else FieldMDPSpec(FieldMDPAction.INCLUDE, [field_name]),
-            doc_mdp_update_value=None if certify else MDPPerm.FILL_FORMS,
         )
         if reserve is not None:
             if reserve.name in existing:

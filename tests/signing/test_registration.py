@@ -22,7 +22,7 @@ from signing.external import finish_external, to_be_signed
 from signing.remote_signers import sign_digest_with_key
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs12Signer
-from signing.stamp import SIGNATURE_TEXT, Stamp
+from signing.stamp import SIGNATURE_TEXT, Stamp, StampPlacement
 from signing.two_step import ReservedField, TwoStepSigning
 from signing.verify import Verdict, verify
 from storage.filesystem import FilesystemStore
@@ -84,6 +84,7 @@ def test_csc_signed_document_is_stamped_without_breaking_the_signature(
         [(simple_pdf(2), official_stamp(code))],
         pin="1234",
         reserve=ReservedField(),
+        certify=True,  # the only signer: DocMDP "fill forms and sign"
     )
 
     stamped = stamp_registration(
@@ -212,3 +213,40 @@ def test_verification_page_shows_the_signer(
 
     assert re.search(r"Υπογράφει</dt><dd class=\"signer\">Μαρία Παπαδοπούλου, Αντιδήμαρχος", html)
     assert (data["signer_name"], data["signer_title"]) == (NAME, TITLE)
+
+
+def test_co_signed_document_is_stamped_and_every_signature_holds(
+    signing: TwoStepSigning, seal: Sealer, pki: TestPki, csc_url: str
+) -> None:
+    """Two signatures in a chain (the first certifies, the second locks only its own field),
+    then the registration seal: all three valid."""
+    code = new_verification_code()
+    service = CscService(csc_url, f"{ARCH}/official")
+    (first,) = sign_remotely(
+        signing, service, [(simple_pdf(1), official_stamp(code))], pin="1", reserve=ReservedField()
+    )
+    second_stamp = Stamp(
+        f"{BASE}/verify/{code}",
+        code,
+        signer_name=NAME,
+        text=SIGNATURE_TEXT,
+        details=(("title", "Δήμαρχος"),),
+        placement=StampPlacement(page=-1, box=(300, 130, 570, 210)),
+    )
+    (second,) = sign_remotely(signing, service, [(first, second_stamp)], pin="1")
+
+    stamped = stamp_registration(
+        seal,
+        second,
+        protocol_number="4323 ΕΞ 2026",
+        registered_at=datetime.now(UTC),
+        verification_url=f"{BASE}/verify/{code}",
+        verification_code=code,
+    )
+
+    report = verify(stamped, [pki.root], allow_fetching=False)
+    assert report.verdict is Verdict.VALID, report.reason
+    names = sorted(s.field_name for s in report.signatures)
+    assert len(names) == 3 and names[0] == "PolisRegistration"
+    assert all(s.verdict is Verdict.VALID for s in report.signatures)
+    assert openssl_verify_all(stamped, pki.root_pem) == 3
