@@ -7,7 +7,9 @@ Entry points:
 - Signers (``signing.signers.Signer`` protocol): ``Pkcs12Signer``, ``Pkcs11Signer``,
   ``signing.remote_signers.CscSigner`` and ``ExternalDigestSigner`` (hash out, signature
   in, through a callback); ``signing.two_step.TwoStepSigning`` when the signature comes
-  back later (an official's card).
+  back later (an official's card); ``signing.csc.sign_remotely`` (an official's CSC remote
+  signature, N documents per authorisation) and ``signing.external`` (the to-be-signed package
+  for a desktop signing app, and its answer).
 - ``signing.stamp.Stamp`` / ``StampPlacement``: the visible stamp with its QR code.
 - ``signing.verify.verify(pdf, trust_roots)`` → ``VerificationReport``; never raises.
 - ``signing.demo_pki``: the "DEMO — NOT QUALIFIED" PKI of ``make run``;

@@ -55,3 +55,9 @@ class SigningFailed(ServiceUnavailable):
     """Signing failed for a reason we did not foresee; nothing was produced."""
 
     code = "signing_failed"
+
+
+class SignatureMismatch(InvalidInput):
+    """A returned signature does not fit the document's hash or the signer's certificate."""
+
+    code = "signature_mismatch"

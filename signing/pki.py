@@ -48,7 +48,8 @@ class LeafSpec:
     valid_from: datetime = LONG_AGO
     valid_to: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(days=3650))
     revoked_since: datetime | None = None
-    qualified: bool = False  # adds QcCompliance, QcSSCD and QcType eseal
+    qualified: bool = False  # adds QcCompliance, QcSSCD and QcType (qc_type)
+    qc_type: str = "qct_eseal"  # or "qct_esign" for a natural person's signature
     organizational_unit: str | None = None
 
 
@@ -94,13 +95,13 @@ def _revocation_pointers(issuer: str) -> list[dict[str, Any]]:
     ]
 
 
-def _qc_statements() -> dict[str, Any]:
+def _qc_statements(qc_type: str) -> dict[str, Any]:
     return {
         "id": "qc_statements",
         "value": [
             {"statement_id": "qc_compliance"},
             {"statement_id": "qc_sscd"},
-            {"statement_id": "qc_type", "statement_info": ["qct_eseal"]},
+            {"statement_id": "qc_type", "statement_info": [qc_type]},
         ],
     }
 
@@ -180,7 +181,7 @@ def build_config(
         entities[leaf.label] = entity
         extensions = [_key_usage(*leaf.key_usage), *_revocation_pointers("interm")]
         if leaf.qualified:
-            extensions.append(_qc_statements())
+            extensions.append(_qc_statements(leaf.qc_type))
         spec: dict[str, Any] = {
             "issuer": "interm",
             "validity": {"valid-from": _iso(leaf.valid_from), "valid-to": _iso(leaf.valid_to)},

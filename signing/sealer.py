@@ -39,7 +39,8 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingRule,
 )
 
-from core.errors import ConfigurationError, PolisError
+from core.errors import ConfigurationError, InvalidInput, PolisError
+from signing import _hexstrings
 from signing.errors import (
     EncryptedPdf,
     RevocationInfoUnavailable,
@@ -49,9 +50,12 @@ from signing.errors import (
     UnreadablePdf,
 )
 from signing.signers import Signer
-from signing.stamp import NOTO_SANS, Stamp, stamp_style
+from signing.stamp import NOTO_SANS, Stamp, StampStyles
 
 T = TypeVar("T")
+
+# pyHanko reads a signature's hex /Contents one byte per call; see signing/_hexstrings.py
+_hexstrings.install()
 
 
 class PadesLevel(enum.Enum):
@@ -79,10 +83,16 @@ class PadesLevel(enum.Enum):
 
 @dataclass(frozen=True)
 class SealRequest:
-    """One document to seal, with its optional visible stamp."""
+    """One document to seal, with its optional visible stamp.
+
+    ``field_name`` names an empty signature field already in the document (one an official's
+    signature reserved, and whose lock allows filling): the seal goes there and its stamp
+    takes that field's box instead of ``stamp.placement``.
+    """
 
     pdf: bytes
     stamp: Stamp | None = None
+    field_name: str | None = None
 
 
 # Revocation: OCSP first, CRL only when OCSP gives no good answer (pyhanko-certvalidator
@@ -227,6 +237,20 @@ class StrictTimeStamper(HTTPTimeStamper):
         return response
 
 
+def _check_empty_field(reader: PdfFileReader, name: str) -> None:
+    try:
+        found = {n: value for n, value, _ in fields.enumerate_sig_fields(reader)}
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise UnreadablePdf(f"the signature fields of the PDF cannot be read ({exc}).") from exc
+    if name not in found:
+        raise InvalidInput(
+            f"the document has no signature field {name!r} to seal into; it was signed without "
+            "reserving the registration field, so stamping it would break that signature."
+        )
+    if found[name] is not None:
+        raise InvalidInput(f"the signature field {name!r} is already signed; it was stamped before.")
+
+
 class Sealer:
     """Seals PDFs with one signer at one PAdES level; build once, reuse for every document."""
 
@@ -258,7 +282,7 @@ class Sealer:
         self._trust_roots = list(trust_roots) or [
             c for c in signer.chain if c.self_signed in ("maybe", "yes")
         ]
-        self._style = stamp_style(font_path)
+        self._styles = StampStyles(font_path)
         # CMS = signer cert + chain + signed attributes + signature; a timestamp token adds
         # the TSA's certificate and its own signature. Generous: unused space is only zeros.
         certs_size = len(cert.dump()) + sum(len(c.dump()) for c in signer.chain)
@@ -274,7 +298,9 @@ class Sealer:
         """Seal a batch sharing one signer session, timestamper and validation context."""
         items = [r if isinstance(r, SealRequest) else SealRequest(r) for r in requests]
         for item in items:
-            open_pdf(item.pdf)  # refuse bad input before anything is signed
+            reader = open_pdf(item.pdf)  # refuse bad input before anything is signed
+            if item.field_name is not None:
+                _check_empty_field(reader, item.field_name)
         try:
             return run_coroutine(self._seal_batch(items))
         except PolisError:
@@ -315,11 +341,14 @@ class Sealer:
         reserve: int,
     ) -> bytes:
         writer = IncrementalPdfFileWriter(BytesIO(item.pdf), strict=False)
-        existing = {name for name, _, _ in fields.enumerate_sig_fields(writer.prev)}
-        number = len(existing) + 1
-        while f"PolisSeal{number}" in existing:
-            number += 1
-        field_name = f"PolisSeal{number}"
+        if item.field_name is not None:
+            field_name = item.field_name
+        else:
+            existing = {name for name, _, _ in fields.enumerate_sig_fields(writer.prev)}
+            number = len(existing) + 1
+            while f"PolisSeal{number}" in existing:
+                number += 1
+            field_name = f"PolisSeal{number}"
         meta = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm="sha256",
@@ -334,15 +363,16 @@ class Sealer:
         text_params = None
         if item.stamp is not None:
             placement = item.stamp.placement
-            field_spec = fields.SigFieldSpec(
-                sig_field_name=field_name, on_page=placement.page, box=placement.box
-            )
+            if item.field_name is None:
+                field_spec = fields.SigFieldSpec(
+                    sig_field_name=field_name, on_page=placement.page, box=placement.box
+                )
             text_params = item.stamp.text_params(datetime.now(UTC))
         pdf_signer = signers.PdfSigner(
             meta,
             signer,
             timestamper=timestamper,
-            stamp_style=self._style if item.stamp is not None else None,
+            stamp_style=self._styles.for_stamp(item.stamp) if item.stamp is not None else None,
             new_field_spec=field_spec,
         )
         out = await pdf_signer.async_sign_pdf(

@@ -32,6 +32,13 @@ NOTO_SANS = Path("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf")
 STAMP_TEXT = (
     "Ψηφιακή σφραγίδα · Digital seal\n%(signer)s\n%(when)s (ώρα Ελλάδας)\nΕπαλήθευση · Verify: %(code)s"
 )
+#: An official's signature: name and title (θέση) as the caller gives them, in Greek.
+SIGNATURE_TEXT = "Ψηφιακή υπογραφή · Digital signature\n%(signer)s\n%(title)s\n%(when)s (ώρα Ελλάδας)"
+#: The organisation's seal stamping the protocol number and date after registration.
+REGISTRATION_TEXT = (
+    "Αρ. Πρωτ. · Ref. no: %(protocol)s\nΗμερομηνία · Date: %(date)s\n"
+    "Σφραγίδα · Seal: %(signer)s\nΕπαλήθευση · Verify: %(code)s"
+)
 
 
 @dataclass(frozen=True)
@@ -52,20 +59,28 @@ class StampPlacement:
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a visible stamp shows. ``signer_name`` defaults to the certificate's name."""
+    """What a visible stamp shows. ``signer_name`` defaults to the certificate's name.
+
+    ``text`` is the template (:data:`STAMP_TEXT`, :data:`SIGNATURE_TEXT`,
+    :data:`REGISTRATION_TEXT`); ``details`` fill its other placeholders (``title``,
+    ``protocol``, ``date``).
+    """
 
     verification_url: str
     verification_code: str = ""
     signer_name: str | None = None
     placement: StampPlacement = field(default_factory=StampPlacement)
+    text: str = STAMP_TEXT
+    details: tuple[tuple[str, str], ...] = ()
 
     def text_params(self, when: datetime) -> dict[str, str]:
-        """Values for :data:`STAMP_TEXT`."""
+        """Values for the stamp's text template."""
         params = {
             "url": self.verification_url,
             "when": when.astimezone(ATHENS).strftime("%d/%m/%Y %H:%M:%S"),
             "code": self.verification_code or self.verification_url,
         }
+        params.update(self.details)
         if self.signer_name:
             params["signer"] = self.signer_name
         return params
@@ -121,7 +136,7 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
         )
 
 
-def stamp_style(font_path: Path = NOTO_SANS) -> QRStampStyle:
+def stamp_style(font_path: Path = NOTO_SANS, text: str = STAMP_TEXT) -> QRStampStyle:
     """A QR stamp style with an embedded Greek-capable font (subset on write)."""
     if not font_path.exists():
         raise ConfigurationError(
@@ -130,8 +145,23 @@ def stamp_style(font_path: Path = NOTO_SANS) -> QRStampStyle:
         )
     font = _InMemoryFontFactory(str(font_path), font_size=8)
     return QRStampStyle(
-        stamp_text=STAMP_TEXT,
+        stamp_text=text,
         text_box_style=TextBoxStyle(font=font, font_size=8, leading=10),
         border_width=1,
         background=None,
     )
+
+
+class StampStyles:
+    """One style per stamp text, built on first use (a style holds the parsed font)."""
+
+    def __init__(self, font_path: Path = NOTO_SANS) -> None:
+        self._font_path = Path(font_path)
+        self._styles = {STAMP_TEXT: stamp_style(self._font_path)}
+
+    def for_stamp(self, stamp: Stamp) -> QRStampStyle:
+        """The style that draws ``stamp``'s text."""
+        style = self._styles.get(stamp.text)
+        if style is None:
+            style = self._styles[stamp.text] = stamp_style(self._font_path, stamp.text)
+        return style

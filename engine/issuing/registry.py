@@ -51,6 +51,10 @@ class IssuedDocument(Base):
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     protocol_number: Mapped[str | None] = mapped_column(String(64))
+    #: The official who signed it (qualified signature), shown on the verification page;
+    #: empty for documents only the organisation's e-seal signed.
+    signer_name: Mapped[str | None] = mapped_column(String(200))
+    signer_title: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="valid", server_default="valid")
@@ -102,8 +106,14 @@ def issue_document(
     verification_code: str | None = None,
     issued_by: uuid.UUID | None = None,
     supersedes: IssuedDocument | None = None,
+    signer_name: str | None = None,
+    signer_title: str | None = None,
 ) -> IssuedDocument:
-    """Register a sealed, stored document; optionally mark the one it replaces superseded."""
+    """Register a sealed, stored document; optionally mark the one it replaces superseded.
+
+    ``signer_name``/``signer_title``: the official whose qualified signature the document
+    carries (shown on the verification page), when not only the e-seal signed it.
+    """
     title = title.strip()
     if not title:
         raise InvalidInput("an issued document needs a title; give the document's subject.")
@@ -117,6 +127,8 @@ def issue_document(
         verification_code=code,
         title=title,
         protocol_number=(protocol_number or "").strip() or None,
+        signer_name=(signer_name or "").strip()[:200] or None,
+        signer_title=(signer_title or "").strip()[:200] or None,
         sha256=hashlib.sha256(pdf).hexdigest(),
         storage_key=storage_key,
         status="valid",

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from signing.remote_signers import CscSigner, ExternalDigestSigner, sign_digest_with_key
@@ -116,3 +118,17 @@ def chain_files(test_pki: TestPki) -> list[Path]:
         path.write_bytes(cert.dump())
         paths.append(path)
     return paths
+
+
+CATALOG = Path(__file__).resolve().parents[2] / "web" / "translations" / "el" / "LC_MESSAGES"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def greek_catalog() -> None:
+    """Compile the Greek catalogue as ``make`` does (the .mo is not kept in git)."""
+    po, mo = CATALOG / "messages.po", CATALOG / "messages.mo"
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)

@@ -77,6 +77,23 @@ def leaves(now: datetime) -> list[LeafSpec]:
             valid_to=now - timedelta(days=1),
         ),
         LeafSpec("no-nr", "Signer Without Non-Repudiation", key_usage=("digital_signature",)),
+        # officials: qualified certificates for electronic signatures (QcType esign)
+        LeafSpec("official", "Μαρία Παπαδοπούλου", qualified=True, qc_type="qct_esign"),
+        LeafSpec(
+            "official-revoked",
+            "Γιώργος Ανακληθείς",
+            qualified=True,
+            qc_type="qct_esign",
+            revoked_since=now - timedelta(days=2),
+        ),
+        LeafSpec(
+            "official-expired",
+            "Ελένη Ληγμένη",
+            qualified=True,
+            qc_type="qct_esign",
+            valid_from=now - timedelta(days=800),
+            valid_to=now - timedelta(days=1),
+        ),
     ]
 
 
@@ -209,8 +226,11 @@ def softhsm_token(test_pki: TestPki, cert_label: str = "signer") -> Iterator[Sof
 
 
 @contextmanager
-def csc_server(test_pki: TestPki) -> Iterator[str]:
-    """certomancer-csc-dummy on a free loopback port; yields the service URL."""
+def csc_server(test_pki: TestPki, multisign: int = 50) -> Iterator[str]:
+    """certomancer-csc-dummy on a free loopback port; yields the service URL.
+
+    ``multisign``: signatures one authorisation may cover (the dummy's default is 10).
+    """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -219,7 +239,8 @@ def csc_server(test_pki: TestPki) -> Iterator[str]:
         # the dummy server (third-party test tool) keys its app config with plain strings
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         csc = CSCWithCertomancer(
-            test_pki.pki.config, service_params=DummyServiceParams(hash_pinning_required=True)
+            test_pki.pki.config,
+            service_params=DummyServiceParams(hash_pinning_required=True, multisign=multisign),
         )
     csc.register_routes()
     runner = web.AppRunner(csc.app, access_log=None)

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,19 +24,6 @@ from signing.config import sealer_for
 from signing.stamp import Stamp
 from storage.filesystem import FilesystemStore
 from tests.signing.pkitools import TestPki, simple_pdf
-
-CATALOG = Path(__file__).resolve().parents[2] / "web" / "translations" / "el" / "LC_MESSAGES"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def greek_catalog() -> None:
-    """Compile the Greek catalogue as ``make`` does (the .mo is not kept in git)."""
-    po, mo = CATALOG / "messages.po", CATALOG / "messages.mo"
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        with po.open("rb") as source:
-            catalog = read_po(source)
-        with mo.open("wb") as target:
-            write_mo(target, catalog)
 
 
 @pytest.fixture
@@ -184,6 +169,8 @@ def test_api_status(verify_client: Any, issued: IssuedDocument) -> None:
         "status": "valid",
         "title": "Βεβαίωση μόνιμης κατοικίας",
         "protocol_number": "1234 ΕΞ 2026",
+        "signer_name": None,
+        "signer_title": None,
         "issued_at": issued.issued_at.isoformat(),
         "revoked_at": None,
         "revocation_reason": None,

@@ -72,6 +72,8 @@ def document_json(document: IssuedDocument) -> dict[str, Any]:
         "status": document.status,
         "title": document.title,
         "protocol_number": document.protocol_number,
+        "signer_name": document.signer_name,
+        "signer_title": document.signer_title,
         "issued_at": document.issued_at.isoformat(),
         "revoked_at": document.revoked_at.isoformat() if document.revoked_at else None,
         "revocation_reason": document.revocation_reason,
