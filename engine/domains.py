@@ -8,6 +8,7 @@ modules whose service-task handlers register themselves by name and registers th
 
 from __future__ import annotations
 
+from engine.documents import handlers as document_handlers
 from engine.notifications.jobs import DELIVERY_GROUP, install_delivery_job
 from engine.people.directory import OrgDirectory
 from engine.protocol import handlers as protocol_handlers
@@ -17,7 +18,7 @@ from engine.workflow.directory import register_directory
 from engine.workflow.jobs import register_jobs
 
 #: The modules whose import registers service-task handlers (``@register_handler``).
-HANDLER_MODULES = (protocol_handlers, request_handlers, general_request)
+HANDLER_MODULES = (protocol_handlers, request_handlers, general_request, document_handlers)
 
 
 def load_domains() -> None:

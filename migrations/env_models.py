@@ -3,6 +3,15 @@
 migrations/env.py and the migration tests import this; a new models module is added here.
 """
 
+import engine.documents.models
+import engine.issuing.registry
+import engine.notifications.models
+import engine.people.applicants.models
+import engine.people.models
+import engine.people.tokens
+import engine.protocol.models
+import engine.requests.models
+import engine.workflow.models  # noqa: F401
 import storage.models  # noqa: F401
 
 
