@@ -51,6 +51,8 @@ class IncomingDocument(Base):
     #: Where it came from: staff (the registration page) or email (a confirmed draft).
     source: Mapped[str] = mapped_column(String(16), server_default=text("'staff'"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    #: The registration form's one-time key (or the email's Message-ID): sent twice, registered once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     __table_args__ = (
         Index("ix_documents_registered_by", "registered_by_id", "created_at"),

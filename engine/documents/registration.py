@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -71,11 +71,31 @@ class IncomingForm:
 
 
 def register_incoming(
-    session: Session, store: ObjectStore, form: IncomingForm, *, registered_by: User, source: str = "staff"
+    session: Session,
+    store: ObjectStore,
+    form: IncomingForm,
+    *,
+    registered_by: User,
+    source: str = "staff",
+    idempotency_key: str | None = None,
 ) -> IncomingDocument:
-    """Register an incoming document (ΕΙΣ) and assign it; returns the document."""
+    """Register an incoming document (ΕΙΣ) and assign it; returns the document.
+
+    With an ``idempotency_key`` (the form's one-time key), a second submission of the same
+    form returns the document the first one registered instead of registering it again.
+    """
     if not REGISTRAR_ROLES & set(registered_by.roles):
         raise NotAllowed("Only the protocol office registers incoming documents; ask them.")
+    if idempotency_key:
+        # Serialise submissions of the same key: the second waits, then finds the first.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"document:{idempotency_key}"}
+        )
+        earlier = session.scalars(
+            select(IncomingDocument).where(IncomingDocument.idempotency_key == idempotency_key)
+        ).one_or_none()
+        if earlier is not None:
+            return earlier
     problems = _check_form(session, form)
     if problems:
         raise DocumentInvalid("; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
@@ -105,6 +125,7 @@ def register_incoming(
         unit_id=registered_by.department_id,
         source=source,
         created_at=utcnow(),
+        idempotency_key=idempotency_key or None,
     )
     session.add(document)
     session.flush()

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Uuid(), nullable=True),
         sa.Column("source", sa.String(length=16), server_default=sa.text("'staff'"), nullable=False),
         sa.Column("created_at", TZ, server_default=sa.text("now()"), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.CheckConstraint("source IN ('staff', 'email')", name=op.f("ck_documents_source_known")),
         sa.ForeignKeyConstraint(
             ["entry_id"], ["protocol_entries.id"], name=op.f("fk_documents_entry_id_protocol_entries")
@@ -73,6 +74,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["unit_id"], ["departments.id"], name=op.f("fk_documents_unit_id_departments")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_documents")),
         sa.UniqueConstraint("entry_id", name=op.f("uq_documents_entry_id")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_documents_idempotency_key")),
     )
     op.create_index("ix_documents_registered_by", "documents", ["registered_by_id", "created_at"])
     op.create_table(
