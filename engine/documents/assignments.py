@@ -84,7 +84,7 @@ def assign_documents(
             select(IncomingDocument)
             .where(IncomingDocument.id.in_(list(document_ids)))
             .order_by(IncomingDocument.id)
-            .with_for_update()
+            .with_for_update(of=IncomingDocument)
         )
     )
     if len(documents) != len(set(document_ids)):

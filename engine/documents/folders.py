@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from engine.documents.assignments import mark_read
 from engine.documents.catalogue import document_types, file_plan
-from engine.documents.errors import DocumentNotFound
-from engine.documents.history import history
+from engine.documents.errors import DocumentNotFound, DocumentRestricted
+from engine.documents.history import add_comment, history
 from engine.documents.models import (
     AssignmentState,
     DocumentAssignment,
@@ -378,3 +378,11 @@ def related_by_numbers(session: Session, text: str) -> tuple[list[uuid.UUID], li
         else:
             found.append(entry_id)
     return found, missing
+
+
+def comment_on_document(session: Session, document_id: uuid.UUID, text: str, author: User) -> None:
+    """A comment by someone who may see the document."""
+    _, entry = _document(session, document_id, author)
+    if not may_see_entry(session, entry, author):
+        raise DocumentRestricted("This document is restricted to the units it is assigned to.")
+    add_comment(session, document_id, text, author)

@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.orm import Base
+from engine.protocol.models import ProtocolEntry
 
 
 class Purpose(enum.StrEnum):
@@ -53,6 +54,8 @@ class IncomingDocument(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     #: The registration form's one-time key (or the email's Message-ID): sent twice, registered once.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    entry: Mapped[ProtocolEntry] = relationship()
 
     __table_args__ = (
         Index("ix_documents_registered_by", "registered_by_id", "created_at"),
