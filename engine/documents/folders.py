@@ -199,6 +199,8 @@ class DocumentPage:
     units: list[Department] = field(default_factory=list)
     document_type: str = ""
     registered_by: str | None = None
+    #: The deadline of the reader's unit for this document (for action), if it holds it.
+    my_due: datetime | None = None
 
 
 def _document(
@@ -235,6 +237,13 @@ def open_document(session: Session, document_id: uuid.UUID, viewer: User) -> Doc
         registered_by=registrar.full_name if registrar else None,
     )
     page.tasks = _my_tasks(session, document.id, viewer)
+    page.my_due = session.scalar(
+        select(DocumentAssignment.due_at).where(
+            DocumentAssignment.document_id == document.id,
+            DocumentAssignment.department_id == viewer.department_id,
+            DocumentAssignment.state == AssignmentState.OPEN,
+        )
+    )
     if any(t.role == "head" for t in page.tasks):
         unit_staff = session.scalars(
             select(User)

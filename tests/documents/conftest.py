@@ -12,11 +12,35 @@ from engine.documents.registration import IncomingFile, IncomingForm
 from engine.people.models import Department, User
 from engine.workflow.definitions import deploy_directory
 
-#: The first bytes of a scanned letter: a tiny but well-formed PDF.
-SCANNED_LETTER = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def _letter_pdf() -> bytes:
+    """A one-page PDF letter with a few lines of text (offsets computed, so any reader opens it)."""
+    text = (
+        b"BT /F1 16 Tf 72 760 Td (REGION OF CRETE) Tj 0 -28 Td /F1 12 Tf (Ref. 4521/2026, 01/12/2026) Tj"
+        b" 0 -40 Td (To: Municipality - Protocol Office) Tj 0 -40 Td (Invitation to a meeting on flood protection.) Tj"
+        b" 0 -20 Td (Please send two representatives.) Tj ET"
+    )
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R/Resources<</Font<</F1 5 0 R>>>>>>",
+        b"<</Length %d>>stream\n" % len(text) + text + b"\nendstream\n",
+        b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj" % number + body + b"endobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+#: A scanned letter, as small as a real PDF can be.
+SCANNED_LETTER = _letter_pdf()
 
 
 @dataclass

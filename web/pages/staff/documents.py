@@ -120,6 +120,13 @@ def _render(
         unit_options=[(str(unit.id), unit.name_el) for unit in page.units],
         plan_options=[(subject.code, f"{subject.code} {subject.el}") for subject in file_plan().values()],
         timeline=[_event(event) for event in page.events],
+        delivery_words={
+            "post": _("Post"),
+            "hand": _("By hand"),
+            "email": _("Email"),
+            "kside": _("ΚΣΗΔΕ"),
+            "portal": _("Portal"),
+        },
         errors=errors or {},
         values=values or {},
         problem=problem,
