@@ -17,7 +17,8 @@ def _letter_pdf() -> bytes:
     """A one-page PDF letter with a few lines of text (offsets computed, so any reader opens it)."""
     text = (
         b"BT /F1 16 Tf 72 760 Td (REGION OF CRETE) Tj 0 -28 Td /F1 12 Tf (Ref. 4521/2026, 01/12/2026) Tj"
-        b" 0 -40 Td (To: Municipality - Protocol Office) Tj 0 -40 Td (Invitation to a meeting on flood protection.) Tj"
+        b" 0 -40 Td (To: Municipality - Protocol Office) Tj"
+        b" 0 -40 Td (Invitation to a meeting on flood protection.) Tj"
         b" 0 -20 Td (Please send two representatives.) Tj ET"
     )
     objects = [
