@@ -128,3 +128,35 @@ class DocumentEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
     __table_args__ = (Index("ix_document_events_document", "document_id", "id"),)
+
+
+class MailDraft(Base):
+    """A message the municipal mailbox received: a draft registration for the protocol office,
+    or a message held for a person to look at (with the reason). The raw message is kept."""
+
+    __tablename__ = "mail_drafts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    #: The Message-ID (or, without one, a hash of the raw bytes): a second delivery is ignored.
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    envelope_from: Mapped[str | None] = mapped_column(Text)
+    sender: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    raw_key: Mapped[str] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(BigInteger)
+    #: [{filename, content_type, size, storage_key, sha256}] of the attachments kept.
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
+    confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'held', 'registered')", name="status_known"),
+        CheckConstraint("(status = 'held') = (hold_reason IS NOT NULL)", name="held_with_reason"),
+        CheckConstraint("(status = 'registered') = (document_id IS NOT NULL)", name="registered_document"),
+        Index("ix_mail_drafts_status_received", "status", "received_at"),
+    )
