@@ -27,9 +27,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from engine.documents.errors import AlreadyHandled, DocumentNotFound
+from engine.documents.errors import AlreadyHandled, DocumentNotFound, NotAllowed
 from engine.documents.models import IncomingDocument, MailDraft
-from engine.documents.registration import IncomingFile, IncomingForm, register_incoming
+from engine.documents.registration import REGISTRAR_ROLES, IncomingFile, IncomingForm, register_incoming
 from engine.people.models import User
 from storage import ObjectStore
 from storage.records import store_file
@@ -198,6 +198,8 @@ def confirm_draft(
 ) -> IncomingDocument:
     """Register the message ΕΙΣ with the form the protocol office completed: the .eml itself and
     its attachments are the entry's files. Confirming twice registers once."""
+    if not REGISTRAR_ROLES & set(confirmed_by.roles):
+        raise NotAllowed("Only the protocol office registers incoming documents; ask them.")
     draft = session.scalars(select(MailDraft).where(MailDraft.id == draft_id).with_for_update()).one_or_none()
     if draft is None:
         raise DocumentNotFound("No such message; refresh the list.")
@@ -236,3 +238,20 @@ def _read(store: ObjectStore, key: str) -> bytes:
 def received_at(draft: MailDraft) -> datetime:
     """When the message arrived (for listings)."""
     return draft.received_at
+
+
+def get_draft(session: Session, draft_id: uuid.UUID, viewer: User) -> MailDraft:
+    """One received message, for the protocol office only."""
+    if not REGISTRAR_ROLES & set(viewer.roles):
+        raise NotAllowed("Only the protocol office reads the municipal mailbox.")
+    draft = session.get(MailDraft, draft_id)
+    if draft is None:
+        raise DocumentNotFound("No such message; refresh the list.")
+    return draft
+
+
+def mailbox(session: Session, viewer: User) -> dict[str, list[MailDraft]]:
+    """The drafts waiting for confirmation and the messages held for a person, for the protocol office."""
+    if not REGISTRAR_ROLES & set(viewer.roles):
+        raise NotAllowed("Only the protocol office reads the municipal mailbox.")
+    return {"draft": drafts(session), "held": drafts(session, status="held")}

@@ -94,3 +94,43 @@ def test_registration_errors_are_shown_at_the_fields(client: Any, town: Town) ->
     response = register(client, town, subject="", idempotency_key="page-test-2")
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and 'href="#f-subject"' in body and "Περιφέρεια Κρήτης" in body
+
+
+def test_the_protocol_office_confirms_a_mailed_document(
+    client: Any, db_session: Session, town: Town, object_store: Any
+) -> None:
+    from email.message import EmailMessage
+
+    from engine.documents.mail import accept_message
+
+    message = EmailMessage()
+    message["From"] = "Υπουργείο Εσωτερικών <info@ypes.example>"
+    message["Subject"] = "Εγκύκλιος 12/2026"
+    message["Message-ID"] = "<egkyklios-12@ypes.example>"
+    message.set_content("Κοινοποιείται η εγκύκλιος.")
+    message.add_attachment(SCANNED_LETTER, maintype="application", subtype="pdf", filename="egkyklios.pdf")
+    draft, _ = accept_message(db_session, object_store, message.as_bytes())
+    held, _ = accept_message(
+        db_session, object_store, b"Message-ID: <x@y>\r\nContent-Type: multipart/mixed\r\n\r\n"
+    )
+    sign_in(client, town.registrar)
+    box = client.get("/work/documents/mail").get_data(as_text=True)
+    assert "Εγκύκλιος 12/2026" in box and held.hold_reason in box
+    form = client.get(f"/work/documents/mail/{draft.id}").get_data(as_text=True)
+    assert 'value="Υπουργείο Εσωτερικών &lt;info@ypes.example&gt;"' in form and "egkyklios.pdf" in form
+    sent = {
+        "_csrf": CSRF,
+        "subject": "Εγκύκλιος 12/2026",
+        "sender": "Υπουργείο Εσωτερικών",
+        "document_type": "circular",
+        "delivery_method": "email",
+        "for_information": [str(town.c.department.id)],
+    }
+    response = client.post(f"/work/documents/mail/{draft.id}", data=sent)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    again = client.post(f"/work/documents/mail/{draft.id}", data=sent)
+    assert again.headers["Location"] == response.headers["Location"]
+    sign_in(client, town.c.clerk)
+    assert "Εγκύκλιος 12/2026" in client.get("/work/documents?folder=information").get_data(as_text=True)
+    sign_in(client, town.c.clerk)
+    assert client.get("/work/documents/mail").status_code == 403
