@@ -97,14 +97,16 @@ def live_polis(
         pg_server.drop(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver for the whole run."""
+    """Playwright's driver, per module: its sync API keeps an asyncio loop running in the main
+    thread while open, and a session-long one made every later asyncio.run() fail (CSC signing,
+    the stalled-job test) when the whole suite ran."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless."""
     launched = playwright_driver.chromium.launch(

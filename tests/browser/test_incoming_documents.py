@@ -90,7 +90,7 @@ def test_register_assign_route_file_reply_read_and_restricted(
     filer.locator("#task-handle select[name=file_plan_code]").select_option("03.01")
     filer.evaluate("document.querySelector('#task-handle textarea[name=reason]').removeAttribute('required')")
     filer.get_by_role("button", name="Αρχειοθέτηση εγγράφου").click()
-    expect(filer.locator("#problem")).to_contain_text("reason")
+    expect(filer.locator("#problem")).to_contain_text("Δεν έγινε καμία αλλαγή: Γράψτε την αιτιολογία")
     axe_check(filer)
     shoot(filer, "clerk-filing-without-reason")
     filer.locator("#task-handle textarea[name=reason]").fill("Ενημερωθήκαμε· θα συμμετάσχουμε στη σύσκεψη.")

@@ -76,6 +76,18 @@ def _event(event: Any) -> dict[str, Any]:
     }
 
 
+def _field_words(name: str, engine_text: str) -> str:
+    """What to fix at a field, in the reader's language (the engine's words are English)."""
+    words = {
+        "reason": _("Say why (a reason is required)."),
+        "file_plan_code": _("Choose a subject of the file plan."),
+        "clerk": _("Choose a clerk of this unit."),
+        "unit": _("Choose another unit that exists."),
+        "comment": _("Write the comment first."),
+    }
+    return str(words.get(name, engine_text))
+
+
 def _uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -166,11 +178,14 @@ def _act(document_id: uuid.UUID, action: Any, done: str) -> Response | tuple[str
     except InvalidInput as error:
         db().rollback()
         fields = error.details.get("fields") if isinstance(error.details, dict) else None
+        errors = {name: _field_words(name, str(text)) for name, text in dict(fields or {}).items()}
         return _render(
             document_id,
-            errors=dict(fields) if isinstance(fields, dict) else {},
+            errors=errors,
             values=values,
-            problem=error.message,
+            problem=_("Nothing was changed: %(what)s", what="; ".join(errors.values()))
+            if errors
+            else error.message,
             status=422,
         )
     except PolisError as error:
