@@ -81,6 +81,12 @@ def _protocol() -> click.Command:
     return protocol
 
 
+def _mail() -> click.Command:
+    from cli.mail import mail
+
+    return mail
+
+
 def _tokens() -> click.Command:
     from cli.tokens import tokens
 
@@ -99,7 +105,7 @@ def _engine_commands() -> list[click.Command]:
     return [processes, worker, audit, incidents, messages]
 
 
-for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol, _tokens):
+for _loader in (_db, _storage, _run, _demo, _catalogue, _protocol, _mail, _tokens):
     _register(_loader)
 for _command in [*_engine_commands(), *_org_commands()]:
     main.add_command(_command)

@@ -9,6 +9,7 @@ modules whose service-task handlers register themselves by name and registers th
 from __future__ import annotations
 
 from engine.audit_anchors import install_anchor_job
+from engine.documents import handlers as document_handlers
 from engine.notifications.jobs import DELIVERY_GROUP, install_delivery_job
 from engine.notifications.outbox import requeue_failed_notification
 from engine.people.directory import OrgDirectory
@@ -21,7 +22,7 @@ from engine.workflow.jobs import register_jobs
 from engine.workflow.timers import register_incident_retrier
 
 #: The modules whose import registers service-task handlers (``@register_handler``).
-HANDLER_MODULES = (protocol_handlers, request_handlers, general_request)
+HANDLER_MODULES = (protocol_handlers, request_handlers, general_request, document_handlers)
 
 
 def load_domains() -> None:

@@ -33,6 +33,7 @@ from engine.protocol.models import (
     GUARDED_MARKS,
     EntryAssignment,
     EntryFile,
+    EntryPerson,
     EntryRelation,
     ProtocolEntry,
     Registry,
@@ -198,6 +199,18 @@ def assign(
     )
     session.flush()
     return new
+
+
+def name_people(
+    session: Session, entry_id: uuid.UUID, user_ids: Sequence[uuid.UUID], *, added_by: Viewer | None
+) -> None:
+    """Let these people see the entry's contents (named people of a classified entry)."""
+    already = set(session.scalars(select(EntryPerson.user_id).where(EntryPerson.entry_id == entry_id)))
+    new = [uid for uid in dict.fromkeys(user_ids) if uid not in already]
+    by = added_by.id if added_by is not None else None
+    session.add_all(EntryPerson(entry_id=entry_id, user_id=uid, added_by_id=by) for uid in new)
+    if new:
+        session.flush()
 
 
 def require_contents(session: Session, entry: ProtocolEntry, viewer: Viewer) -> None:

@@ -264,3 +264,16 @@ class EntryAssignment(Base):
     assigned_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
     __table_args__ = (Index("ix_protocol_entry_units_department_entry", "department_id", "entry_id"),)
+
+
+class EntryPerson(Base):
+    """A person named on an entry (e.g. the mayor on a ΠΧ letter): sees its contents. Append-only."""
+
+    __tablename__ = "protocol_entry_people"
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("protocol_entries.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    added_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (Index("ix_protocol_entry_people_user_entry", "user_id", "entry_id"),)

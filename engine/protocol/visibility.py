@@ -3,7 +3,9 @@
 An entry's subject, parties (sender, recipients, copies), files and links are seen by
 
 * the registering office (the department the registrar belonged to) and the registrar,
-* the units the entry is assigned to (χρέωση, ``protocol_entry_units``),
+* the units the entry is assigned to (χρέωση, ``protocol_entry_units``) — for action or for
+  information, and also after a re-assignment moved the work on,
+* the people named on it (``protocol_entry_people``, e.g. the mayor on a ΠΧ letter),
 * the department of the entry's case, when it belongs to one,
 * administrators,
 
@@ -37,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from engine.protocol.models import GUARDED_MARKS, EntryAssignment, ProtocolEntry
+from engine.protocol.models import GUARDED_MARKS, EntryAssignment, EntryPerson, ProtocolEntry
 from engine.workflow.models import Case
 
 #: Roles that see every entry's contents (still subject to the clearance marks).
@@ -77,7 +79,10 @@ def contents_visible_to(viewer: Viewer) -> ColumnElement[bool]:
     """Rows whose contents the viewer may see (the clearance condition is separate: listed_for)."""
     if ALL_SEEING_ROLES & set(viewer.roles):
         return true()
-    mine: list[ColumnElement[bool]] = [ProtocolEntry.registered_by_id == viewer.id]
+    mine: list[ColumnElement[bool]] = [
+        ProtocolEntry.registered_by_id == viewer.id,
+        exists().where(EntryPerson.entry_id == ProtocolEntry.id, EntryPerson.user_id == viewer.id),
+    ]
     unit = viewer.department_id
     if unit is not None:
         mine += [

@@ -50,7 +50,8 @@ def case_diagram_json(case_id: uuid.UUID) -> Response:
     return jsonify({"xml": state.xml, "completed": state.completed, "current": state.current})
 
 
-def _file_response(data: bytes, content_type: str, filename: str, download: bool) -> Response:
+def file_response(data: bytes, content_type: str, filename: str, download: bool) -> Response:
+    """A stored file for the browser: inline or as a download, never cached, framed only by us."""
     response = Response(data, mimetype=content_type)
     disposition = "attachment" if download else "inline"
     response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
@@ -66,7 +67,7 @@ def case_file(case_id: uuid.UUID, file_id: uuid.UUID) -> Response:
     found = case_file_for(db(), case_id, file_id, staff_user())
     with services().store.open(found.object_key) as reader:
         data = reader.read()
-    return _file_response(data, found.content_type, found.filename, request.args.get("download") == "1")
+    return file_response(data, found.content_type, found.filename, request.args.get("download") == "1")
 
 
 @bp.get("/cases/<uuid:case_id>/files/<uuid:file_id>/preview.png")
@@ -75,7 +76,7 @@ def case_file_preview(case_id: uuid.UUID, file_id: uuid.UUID) -> Response:
     found = case_file_for(db(), case_id, file_id, staff_user())
     with services().store.open(found.object_key) as reader:
         data = reader.read()
-    return _file_response(pdf_first_page_png(data), "image/png", found.filename + ".png", False)
+    return file_response(pdf_first_page_png(data), "image/png", found.filename + ".png", False)
 
 
 def _certificate(case_id: uuid.UUID) -> bytes:
@@ -92,7 +93,7 @@ def _certificate(case_id: uuid.UUID) -> bytes:
 @bp.get("/cases/<uuid:case_id>/certificate-preview.pdf")
 def certificate_preview(case_id: uuid.UUID) -> Response:
     """The certificate as it will be issued, from the case's data now (not sealed, no number)."""
-    return _file_response(
+    return file_response(
         _certificate(case_id),
         "application/pdf",
         "certificate-preview.pdf",
@@ -103,7 +104,7 @@ def certificate_preview(case_id: uuid.UUID) -> Response:
 @bp.get("/cases/<uuid:case_id>/certificate-preview.png")
 def certificate_preview_png(case_id: uuid.UUID) -> Response:
     """The certificate preview's first page as an image (phones show PDFs poorly in a page)."""
-    return _file_response(
+    return file_response(
         pdf_first_page_png(_certificate(case_id), resolution=110),
         "image/png",
         "certificate-preview.png",

@@ -33,6 +33,9 @@ TASK_TITLES = {
     "Handle the request": _l("Handle the request"),
     "Answer (head)": _l("Answer (head)"),
     "Check yesterday's unregistered incoming mail": _l("Check yesterday's unregistered incoming mail"),
+    "Route the document": _l("Route the document"),
+    "Handle the document": _l("Handle the document"),
+    "Handle overdue document": _l("Handle overdue document"),
 }
 
 ROLES = {"clerk": _l("clerks"), "head": _l("head of department"), "protocol_clerk": _l("protocol clerks")}
@@ -42,6 +45,7 @@ PROCESS_NAMES = {
     "document_approval": _l("Document approval"),
     "general_request": _l("General request"),
     "protocol_daily_report": _l("Daily protocol report"),
+    "incoming_document": _l("Incoming document"),
 }
 
 

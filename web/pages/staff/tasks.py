@@ -13,6 +13,7 @@ from core.errors import NotFound, PolisError
 from engine.casework.desk import comment_on_case, find_department, find_user
 from engine.casework.workspace import completed_by, department_choices, department_clerks
 from engine.casework.workspace import task_page as read_task_page
+from engine.documents.folders import task_document
 from engine.workflow.commands import assign_task, complete_task, forward_task
 from engine.workflow.errors import FormInvalid, TaskConflict, TaskNotFound
 from forms.schemas import field_problems
@@ -53,8 +54,11 @@ def _render(
 
 
 @bp.get("/tasks/<uuid:task_id>")
-def task_page(task_id: uuid.UUID) -> tuple[str, int]:
-    """Everything needed to decide on one page."""
+def task_page(task_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Everything needed to decide on one page (an incoming document's task: its document page)."""
+    document_id = task_document(db(), task_id)
+    if document_id is not None:
+        return redirect(url_for("staff.document_page", document_id=document_id))
     return _render(task_id)
 
 
