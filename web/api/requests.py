@@ -225,10 +225,10 @@ def submit() -> tuple[Response, int]:
 def confirm() -> tuple[Response, int]:
     """Follow the emailed confirmation link of a held submission: body ``{"token": "..."}``;
     201 with the numbers (200 and the same answer when repeated)."""
-    body = request.get_json(silent=True)
-    token = body.get("token") if isinstance(body, dict) else None
+    hint = 'Send {"token": "..."} with the token of the link in the email.'
+    token = json_object(hint).get("token")
     if not isinstance(token, str) or not token.strip():
-        raise InvalidInput('Send {"token": "..."} with the token of the link in the email.')
+        raise InvalidInput(hint)
     polis = services()
     return _submitted(confirm_submission(db(), polis.store, polis.settings, token))
 
