@@ -2,7 +2,7 @@
 together and timestamped (RFC 3161) by the TSA, so a rewrite is detectable without trusting
 the database.
 
-The audit chain (engine/audit.py) is unkeyed and its head lives in the ``cases`` row: whoever
+The audit chain (engine/workflow/audit.py) is unkeyed and its head lives in the ``cases`` row: whoever
 owns the tables can rewrite a chain consistently (every hash recomputed, the head updated) and
 ``verify_audit`` would find nothing. An anchor records each chain's head — (seq, hash) — and
 each protocol series' head — (last number, running hash of the registered content) — plus the

@@ -4,7 +4,7 @@ Refused here, with a 4xx JSON error (or page) in the reader's language and befor
 is stored:
 
 * URLs longer than ``MAX_URL_BYTES`` (414; gunicorn's own request-line limit is lifted so
-  the answer is ours, see ``web/cli_run.py``);
+  the answer is ours, see ``cli/run.py``);
 * NUL characters anywhere in the path, the query string, form fields, multipart field
   and file names (when the form is first parsed) and JSON bodies (PostgreSQL text cannot
   hold them: they used to become 500s);
