@@ -21,7 +21,11 @@ from storage.orphans import GRACE, sweep_orphans
 from storage.records import store_file
 from tests.storage.conftest import make_store
 
-LATER = datetime.now(UTC) + GRACE + timedelta(minutes=5)
+
+def later() -> datetime:
+    """A moment when objects stored now are past the grace period (computed when a test runs:
+    a module constant went stale when the whole suite took longer than the margin)."""
+    return datetime.now(UTC) + GRACE + timedelta(minutes=5)
 
 
 def test_unrecorded_objects_are_reported_then_swept_and_recorded_ones_kept(
@@ -35,15 +39,15 @@ def test_unrecorded_objects_are_reported_then_swept_and_recorded_ones_kept(
     young = sweep_orphans(db_session, store, delete=True)  # now: its transaction may still run
     assert young.orphans == [] and young.young >= 1 and store.exists(orphan.key, orphan.version_id)
 
-    report = sweep_orphans(db_session, store, delete=False, now=LATER)  # what `polis storage verify` shows
+    report = sweep_orphans(db_session, store, delete=False, now=later())  # what `polis storage verify` shows
     assert report.orphans == [orphan.key] and report.deleted == []
     assert store.exists(orphan.key, orphan.version_id)
 
-    swept = sweep_orphans(db_session, store, delete=True, now=LATER)  # `polis storage sweep`
+    swept = sweep_orphans(db_session, store, delete=True, now=later())  # `polis storage sweep`
     assert swept.deleted == [orphan.key]
     assert not store.exists(orphan.key, orphan.version_id)
     assert store.exists(kept.key, kept.version_id)
-    assert sweep_orphans(db_session, store, delete=False, now=LATER).orphans == []
+    assert sweep_orphans(db_session, store, delete=False, now=later()).orphans == []
 
 
 def test_part_files_of_interrupted_uploads_are_swept(tmp_path: Path, db_session: Session) -> None:
@@ -64,11 +68,11 @@ def test_an_orphan_under_retention_is_kept_until_it_ends(
 ) -> None:
     store = make_store("s3-moto", tmp_path, request, retention_days=30)
     orphan = store.put(io.BytesIO(b"locked"), content_type="text/plain")
-    report = sweep_orphans(db_session, store, delete=True, now=LATER)
+    report = sweep_orphans(db_session, store, delete=True, now=later())
     assert [key for key, _ in report.retained] == [orphan.key] and report.deleted == []
     assert store.exists(orphan.key, orphan.version_id)
     # Past the date by our clock but not the server's: the server refuses, the sweep says so.
-    after = sweep_orphans(db_session, store, delete=True, now=LATER + timedelta(days=31))
+    after = sweep_orphans(db_session, store, delete=True, now=later() + timedelta(days=31))
     assert [key for key, _ in after.failed] == [orphan.key] and store.exists(orphan.key, orphan.version_id)
 
 
