@@ -152,12 +152,15 @@ def verify(ctx: click.Context, case_ref: str | None) -> None:
         raise SystemExit(1)
     if report and report.anchors:
         click.echo(
-            f"Audit log intact; {report.anchors} anchor(s), the last of"
+            f"Audit logs intact (cases and admin log); {report.anchors} anchor(s), the last of"
             f" {report.last_anchored_at:%Y-%m-%d %H:%M} UTC: {report.cases_checked} case chain(s) and"
             f" {report.series_checked} protocol series checked against it."
         )
     elif report:
-        click.echo("Audit log intact. No anchor yet: run `polis audit anchor` (the worker does it daily).")
+        click.echo(
+            "Audit logs intact (cases and admin log). No anchor yet: run `polis audit anchor`"
+            " (the worker does it daily)."
+        )
     else:
         click.echo("Audit log intact.")
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from cli.main import main
 from engine.issuing.registry import IssuedDocument, issue_document
 from engine.people.demo import DEMO_CSV
+from tests.conftest import TestServer as PgTestServer
 
 Run = Callable[..., tuple[int, str]]
 
@@ -84,9 +86,13 @@ def test_org_import_show_and_users(run: Run, tmp_path: Path) -> None:
     assert code == 1 and "line 9: unknown position 'chief'" in out
 
 
-def test_documents_revoke_and_the_admin_log_in_audit_verify(run: Run, fresh_db_url: str) -> None:
+def test_documents_revoke_and_the_admin_log_in_audit_verify(
+    run: Run, fresh_db_url: str, pg_server: PgTestServer
+) -> None:
     run("db", "upgrade")
     engine = create_engine(fresh_db_url)
+    # The owner of the tables (the migration role): what an insider can do behind Polis's back.
+    owner = create_engine(pg_server.url(str(make_url(fresh_db_url).database)))
     try:
         with Session(engine) as session, session.begin():
             document = issue_document(session, title="Βεβαίωση", pdf=b"%PDF-1.7 test", storage_key="k/1")
@@ -103,16 +109,17 @@ def test_documents_revoke_and_the_admin_log_in_audit_verify(run: Run, fresh_db_u
         code, out = run("audit", "verify")
         assert code == 0 and "admin log" in out
         # Someone with the database owner's rights edits history behind Polis's back.
-        with engine.begin() as connection:
+        with owner.begin() as connection:
             with pytest.raises(Exception, match="append-only"), connection.begin_nested():
                 connection.execute(text("UPDATE admin_events SET actor = 'nobody'"))
             connection.execute(text("ALTER TABLE admin_events DISABLE TRIGGER admin_events_append_only"))
             connection.execute(text("UPDATE admin_events SET details = '{}'::jsonb WHERE seq = 1"))
         code, out = run("audit", "verify")
         assert code == 1 and "admin log: entry 1 (document.revoke) was altered" in out
-        with engine.begin() as connection:
+        with owner.begin() as connection:
             connection.execute(text("DELETE FROM admin_events"))
         code, out = run("audit", "verify")
         assert code == 1 and "the newest entries are missing" in out
     finally:
         engine.dispose()
+        owner.dispose()
