@@ -11,6 +11,7 @@ sweep no object is left that no record points at.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import signal
@@ -19,14 +20,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from engine.people.applicants.accounts import register
 from storage import open_store
 from storage.orphans import sweep_orphans
 from storage.records import scrub
@@ -38,11 +41,46 @@ pytestmark = pytest.mark.slow
 CLIENTS = 3
 
 
-def _submit(url: str, key: str) -> dict[str, Any] | None:
+EMAIL, PASSWORD = "eleni@example.gr", "kill-nine-test-password"
+
+
+def create_citizen(database_url: str) -> None:
+    """A citizen with a confirmed email: their submissions register at once (anonymous ones
+    would wait for an emailed link, which is not what this test is about)."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            applicant, _token = register(
+                session, email=EMAIL, full_name="Ελένη Παπαδοπούλου", password=PASSWORD, secret="kill9"
+            )
+            applicant.email_verified_at = datetime.now(UTC)
+    finally:
+        engine.dispose()
+
+
+def _signed_in(url: str) -> tuple[urllib.request.OpenerDirector, str] | None:
+    """A browser-like client signed in as the citizen, with its CSRF token for multipart posts."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    login = urllib.request.Request(
+        url + "/api/v1/citizen/login",
+        data=json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        opener.open(login, timeout=15).read()
+        with opener.open(url + "/api/v1/citizen/me", timeout=15) as response:
+            return opener, str(json.loads(response.read())["csrf_token"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+
+
+def _submit(url: str, key: str, client: tuple[urllib.request.OpenerDirector, str]) -> dict[str, Any] | None:
+    opener, csrf = client
     body = {
         "service": "family_status",
         "form": form("family_status"),
-        "applicant": {"name": "Ελένη Παπαδοπούλου", "email": "eleni@example.gr", "channel": "email"},
+        "applicant": {"name": "Ελένη Παπαδοπούλου", "email": EMAIL, "channel": "email"},
     }
     data, content_type = multipart(
         {"request": json.dumps(body)}, {"attachments.id_copy": (PDF_BYTES, "taftotita.pdf")}
@@ -50,11 +88,11 @@ def _submit(url: str, key: str) -> dict[str, Any] | None:
     request = urllib.request.Request(
         url + "/api/v1/requests",
         data=data,
-        headers={"Content-Type": content_type, "Idempotency-Key": key},
+        headers={"Content-Type": content_type, "Idempotency-Key": key, "X-CSRF-Token": csrf},
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with opener.open(request, timeout=15) as response:
             answer: dict[str, Any] = json.loads(response.read())
             return answer if response.status in (200, 201) else None
     except (urllib.error.URLError, OSError, ValueError):
@@ -74,10 +112,15 @@ class Load:
             thread.start()
 
     def _run(self) -> None:
-        while not self.stop.is_set():
+        client = None
+        while client is None and not self.stop.is_set():
+            client = _signed_in(self.url)
+            if client is None:
+                time.sleep(0.5)
+        while client is not None and not self.stop.is_set():
             key = str(uuid.uuid4())
             for _ in range(40):  # a patient client: up to ~20 s for one request
-                answer = _submit(self.url, key)
+                answer = _submit(self.url, key, client)
                 if answer is not None:
                     self.acknowledged[key] = answer
                     break
@@ -100,11 +143,18 @@ def _children(pid: int) -> list[int]:
 
 
 def test_kill_9_of_worker_web_worker_and_postgresql_under_load() -> None:
-    polis = PolisRun(POLIS_WEB_WORKERS="2")
+    # One citizen submits all the load: the per-address and per-destination limits of
+    # submissions would (rightly) stop them long before the kills.
+    polis = PolisRun(
+        POLIS_WEB_WORKERS="2",
+        POLIS_SUBMISSIONS_PER_ADDRESS_HOUR="100000",
+        POLIS_SUBMISSIONS_PER_CONTACT_DAY="100000",
+    )
     load: Load | None = None
     try:
         polis.wait_for_line(r"web server pid \d+, worker pid \d+", 180)
         pids = polis.pids()
+        create_citizen(polis.database_url())
         load = Load(polis.url)
         time.sleep(4)
 
