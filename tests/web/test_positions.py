@@ -35,7 +35,7 @@ def _sign_in(client, username: str) -> None:
 
 def test_one_position_no_switch(client, demo):
     _sign_in(client, "ypallilos")
-    assert 'name="position"' not in client.get("/").get_data(as_text=True)
+    assert 'name="position"' not in client.get("/work").get_data(as_text=True)
     me = client.get("/api/v1/me").get_json()
     assert me["roles"] == ["clerk"]
 
@@ -46,19 +46,19 @@ def test_two_positions_switch_and_the_api_follows(client, demo, db_session):
     second = assign_position(db_session, head, revenue, "clerk", by=CLI_OPERATOR)
     db_session.commit()
     _sign_in(client, "proistamenos")
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/work").get_data(as_text=True)
     assert 'name="position"' in home and "Ενεργώ ως" in home
     assert f'value="{second.id}"' in home
     # The head's approvals inbox before the switch; the clerk's department queue after.
     before = client.get("/api/v1/me").get_json()
     assert before["roles"] == ["head"]
     response = client.post(
-        "/position", data={"_csrf": _csrf(client, "/"), "position": str(second.id), "next": "/"}
+        "/position", data={"_csrf": _csrf(client, "/work"), "position": str(second.id), "next": "/"}
     )
     assert response.status_code == 302
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/work").get_data(as_text=True)
     assert f'<option value="{second.id}" selected>' in home
     me = client.get("/api/v1/me").get_json()
     assert (me["department_id"], me["roles"]) == (str(revenue.id), ["clerk"])
-    refused = client.post("/position", data={"_csrf": _csrf(client, "/"), "position": "sub:nothing"})
+    refused = client.post("/position", data={"_csrf": _csrf(client, "/work"), "position": "sub:nothing"})
     assert refused.status_code == 403
