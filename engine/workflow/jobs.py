@@ -42,21 +42,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from engine.workflow.case_store import SERVICE_QUEUE, TIMER_QUEUE, WAKEUP_QUEUE, WAKEUP_TASK
 from engine.workflow.messages import purge_expired_messages
 from engine.workflow.models import WorkerHeartbeat
 from engine.workflow.timer_starts import fire_due_timer_starts
 from engine.workflow.timers import fire_due_wakeups_in, postpone_wakeup, run_wakeup
-from storage import open_store
-from storage.orphans import sweep_orphans
 
 log = logging.getLogger(__name__)
 SWEEP_TASK = "engine.sweep_wakeups"
 PURGE_TASK = "engine.purge_messages"
 TIMER_START_TASK = "engine.fire_timer_starts"
 STALLED_TASK = "engine.retry_stalled_jobs"
-ORPHAN_TASK = "storage.sweep_orphans"
 SWEEP_GRACE = timedelta(minutes=1)
 #: How often the worker writes its heartbeat row; /healthz calls a worker dead after
 #: :data:`HEARTBEAT_STALE`.
@@ -165,13 +162,6 @@ def build_app(factory: sessionmaker[Session], settings: Settings | None = None) 
     @app.task(name=STALLED_TASK, queue=TIMER_QUEUE, queueing_lock=STALLED_TASK)
     async def retry_stalled_jobs(timestamp: int) -> None:
         await retry_stalled(app)
-
-    @app.periodic(cron="37 3 * * *", periodic_id="storage-orphan-sweep")
-    @app.task(name=ORPHAN_TASK, queue=TIMER_QUEUE, queueing_lock=ORPHAN_TASK)
-    def sweep_orphan_objects(timestamp: int) -> None:
-        # Objects stored by transactions that never committed (see storage.orphans).
-        with factory.begin() as session:
-            sweep_orphans(session, open_store(settings or get_settings()), delete=True)
 
     for install in _installers:
         install(app, factory, settings)
