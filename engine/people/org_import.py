@@ -28,15 +28,14 @@ from core.errors import InvalidInput
 from engine.people.admin_audit import AdminActor, record_admin_event
 from engine.people.models import POSITION_KINDS, UNIT_KINDS, Department, Position, User
 from engine.people.orgchart import (
-    OpenApprovalsNeedAHead,
     assign_position,
-    check_head_replacement,
     create_staff,
     deactivate_staff,
     deactivate_unit,
     end_position,
     save_unit,
     update_staff,
+    waiting_head_tasks,
 )
 
 REQUIRED = (
@@ -301,6 +300,7 @@ def plan_import(session: Session, chart: OrgChart) -> ImportPlan:
             changes.append(f"- unit {code} deactivated (not in the file)")
     users = {u.username: u for u in session.scalars(select(User))}
     held = _current_positions(session, existing_units)
+    heads_leaving: set[str] = set()  # units losing a head, checked once all of them are known
     for username, person in chart.people.items():
         user = users.get(username)
         if user is None:
@@ -325,7 +325,7 @@ def plan_import(session: Session, chart: OrgChart) -> ImportPlan:
         for unit_code, kind in sorted(set(now) - wanted):
             changes.append(f"- position {username}: {kind} in {unit_code}")
             if kind == "head":
-                _replacement_problem(session, now[(unit_code, kind)], chart, problems)
+                heads_leaving.add(unit_code)
     for username, user in users.items():
         if username in chart.people or not user.is_active:
             continue
@@ -333,31 +333,36 @@ def plan_import(session: Session, chart: OrgChart) -> ImportPlan:
         if not positions or any(kind == "admin" for _unit, kind in positions):
             continue  # not in the chart (no position) or an administrator: left alone
         changes.append(f"- person {username} deactivated (left the org chart)")
-        for (_unit_code, kind), position in positions.items():
-            if kind == "head":
-                _replacement_problem(session, position, chart, problems)
+        heads_leaving.update(unit_code for unit_code, kind in positions if kind == "head")
+    for unit_code in sorted(heads_leaving):
+        _replacement_problem(session, existing_units[unit_code], chart, problems)
     if problems:
         raise OrgImportRefused(problems)
     return ImportPlan(chart, changes)
 
 
-def _replacement_problem(session: Session, position: Position, chart: OrgChart, problems: list[str]) -> None:
-    """A head who leaves while approvals wait needs another head in the same file."""
-    unit = session.get(Department, position.unit_id)
-    user = session.get(User, position.user_id)
-    assert unit is not None and user is not None
-    heads_in_file = [
-        p.username
-        for p in chart.people.values()
-        if p.username != user.username
-        and any((u, k) == (unit.code, "head") for _l, u, k, _t, _d in p.positions)
-    ]
-    if heads_in_file:
+def _replacement_problem(session: Session, unit: Department, chart: OrgChart, problems: list[str]) -> None:
+    """A unit whose heads all leave while approvals wait needs a head in the same file.
+
+    Judged per unit on the file as a whole, so two heads leaving together (each of whom
+    would be replaced by the other, person by person) are caught in the preview too.
+    """
+    if any(
+        (unit_code, kind) == (unit.code, "head")
+        for person in chart.people.values()
+        for _line, unit_code, kind, _title, _delegated in person.positions
+    ):
         return
-    try:
-        check_head_replacement(session, user, unit)
-    except OpenApprovalsNeedAHead as exc:
-        problems.append(f"line -: {exc.message}")
+    waiting = waiting_head_tasks(session, unit)
+    if waiting:
+        row = chart.units.get(unit.code)
+        where = f"line {row.line}" if row else "unit not in the file"
+        listed = "; ".join(f"{number} {title}" for number, title in waiting[:10])
+        more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
+        problems.append(
+            f"{where}: unit {unit.code} would have no head while {len(waiting)} approval task(s) wait "
+            f"there: {listed}{more}; give the unit a head in the file."
+        )
 
 
 def _code_of(units: dict[str, Department], unit_id: object) -> str | None:

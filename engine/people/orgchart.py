@@ -239,20 +239,30 @@ def check_head_replacement(session: Session, user: User, unit: Department) -> No
     )
     if other_heads:
         return
-    waiting = session.execute(
-        select(Case.number, CaseTask.title)
-        .join(Case, Case.id == CaseTask.case_id)
-        .where(CaseTask.department_id == unit.id, CaseTask.role == "head")
-        .order_by(Case.number)
-    ).all()
+    waiting = waiting_head_tasks(session, unit)
     if waiting:
         listed = "; ".join(f"{number} {title}" for number, title in waiting[:10])
         more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
         raise OpenApprovalsNeedAHead(
             f"{user.username} is the only head of {unit.code} and {len(waiting)} approval task(s) wait "
             f"there: {listed}{more}. Give the unit another head first "
-            f"(`polis users position add USERNAME {unit.code} head`), then try again."
+            f"(`polis users position add USERNAME {unit.code} head`), then try again.",
+            username=user.username,
+            unit=unit.code,
+            waiting=len(waiting),
+            cases=listed + more,
         )
+
+
+def waiting_head_tasks(session: Session, unit: Department) -> list[tuple[str, str]]:
+    """The approval tasks waiting for the head of ``unit``: (case number, task title)."""
+    rows = session.execute(
+        select(Case.number, CaseTask.title)
+        .join(Case, Case.id == CaseTask.case_id)
+        .where(CaseTask.department_id == unit.id, CaseTask.role == "head")
+        .order_by(Case.number)
+    ).all()
+    return [(number, title) for number, title in rows]
 
 
 def deactivate_staff(session: Session, user: User, *, by: AdminActor) -> None:

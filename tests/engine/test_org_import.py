@@ -11,7 +11,7 @@ from engine.people.admin_audit import CLI_OPERATOR, AdminEvent, verify_admin_cha
 from engine.people.demo import DEMO_CSV, seed_demo_municipality
 from engine.people.models import Department, Position, User
 from engine.people.org_import import OrgImportRefused, import_org_chart
-from engine.people.orgchart import OpenApprovalsNeedAHead, org_tree
+from engine.people.orgchart import org_tree
 from engine.workflow.commands import complete_task, start_case
 from engine.workflow.definitions import deploy_directory
 from engine.workflow.models import CaseTask
@@ -158,10 +158,11 @@ def test_the_only_head_with_open_approvals_cannot_leave_in_an_import(db_session:
         for line in demo_text().splitlines()
         if ",proistamenos," not in line and ",anaplirotis," not in line
     )
-    # Refused in the preview, or (both heads at once) when applied: either way nothing changes.
-    with (
-        pytest.raises((OrgImportRefused, OpenApprovalsNeedAHead), match=case.number),
-        db_session.begin_nested(),  # the command's unit of work rolls back what was begun
-    ):
+    # Both heads at once: the preview itself names the unit and the waiting case (it used to
+    # pass, each head being replaced by the other, and only the apply refused).
+    with pytest.raises(OrgImportRefused, match=case.number) as refused:
+        import_org_chart(db_session, without_head.encode(), by=CLI_OPERATOR, dry_run=True)
+    assert any("unit DHM would have no head" in p and p.startswith("line ") for p in refused.value.problems)
+    with pytest.raises(OrgImportRefused, match=case.number), db_session.begin_nested():
         import_org_chart(db_session, without_head.encode(), by=CLI_OPERATOR)
     assert _user(db_session, "proistamenos").is_active
