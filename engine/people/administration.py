@@ -103,3 +103,11 @@ def substitute_by_names(
 def send_reset_link_to(session: Session, settings: Settings, username: str, by: AdminActor) -> str:
     """Email ``username`` a link to set their password; the address it went to."""
     return send_staff_reset_link(session, settings, find_user_by_username(session, username), by=by)
+
+
+def active_usernames(session: Session) -> list[tuple[str, str]]:
+    """Active staff as (username, 'Full Name (username)') for a select box."""
+    rows = session.execute(
+        select(User.username, User.full_name).where(User.is_active.is_(True)).order_by(User.full_name)
+    )
+    return [(username, f"{name} ({username})") for username, name in rows]

@@ -112,7 +112,10 @@ def name_substitute(
     if overlapping is not None:
         raise SubstitutionOverlaps(
             f"{head.username} already has a substitute from {overlapping.starts_on:%d/%m/%Y} "
-            f"to {overlapping.ends_on:%d/%m/%Y}; choose dates outside that range or cancel it first."
+            f"to {overlapping.ends_on:%d/%m/%Y}; choose dates outside that range or cancel it first.",
+            head=head.username,
+            starts_on=f"{overlapping.starts_on:%d/%m/%Y}",
+            ends_on=f"{overlapping.ends_on:%d/%m/%Y}",
         )
     row = Substitution(
         unit_id=unit.id,

@@ -27,6 +27,7 @@ from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, PermissionDenied
 from core.settings import Settings, get_settings
 from core.workdays import athens_date, due_date
+from engine.administration.services import check_service_open
 from engine.notifications.outbox import notify_applicant
 from engine.people.models import Department
 from engine.protocol.drafts import EntryDraft, FileRef
@@ -364,6 +365,7 @@ def check_submission_request(
         raise InvalidInput(f"unknown submission source {source!r}; use one of {SOURCES}.")
     key = check_idempotency_key(idempotency_key)
     service = get_service(service_code)
+    check_service_open(session, service.code)  # switched off by an administrator: no new requests
     _check_sign_in(service, applicant)
     files = [_examine(upload) for upload in attachments]
     errors, applicant = _applicant_errors(applicant)

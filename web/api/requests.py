@@ -19,6 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from core.errors import InvalidInput, NotFound
+from engine.administration.services import offered_services
 from engine.protocol.errors import EntryNotFound
 from engine.requests import ApplicantInfo, Submission, Upload, track
 from engine.requests.challenge import issue_challenge
@@ -27,7 +28,7 @@ from engine.requests.scanning import scanner_for
 from engine.requests.supply import supply_documents
 from engine.requests.tracking import Tracking, issued_file, request_receipt
 from engine.workflow.errors import CaseNotFound
-from forms.catalogue import get_service, list_services
+from forms.catalogue import get_service
 from web.api.input import json_object, parse_json_object
 from web.auth.citizen import check_same_site_write, current_applicant
 from web.context import db, services
@@ -108,7 +109,7 @@ def _locale() -> str:
 @bp.get("/services")
 def services_list() -> Response:
     """The request types a citizen can submit."""
-    return jsonify({"services": [_service_json(s.code, _locale(), False) for s in list_services()]})
+    return jsonify({"services": [_service_json(s.code, _locale(), False) for s in offered_services(db())]})
 
 
 @bp.get("/services/<code>")

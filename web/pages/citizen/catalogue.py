@@ -7,8 +7,10 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 
-from forms.catalogue import get_service, list_services
+from engine.administration.services import check_service_open, offered_services
+from forms.catalogue import get_service
 from forms.catalogue_search import CATEGORY_TITLES, group_by_category, search_services
+from web.context import db
 
 bp = Blueprint("catalogue", __name__)
 
@@ -21,7 +23,7 @@ def locale() -> str:
 def catalogue_page(template: str = "public/home.html") -> str:
     """The catalogue grouped by category, filtered by the ``q`` search words."""
     query = request.args.get("q", "")[:200]
-    found = search_services(list_services(), query)
+    found = search_services(offered_services(db()), query)
     return render_template(
         template, query=query, groups=group_by_category(found, locale()), found=len(found), lang=locale()
     )
@@ -37,5 +39,6 @@ def services() -> str:
 def start(code: str) -> Any:
     """What the service is, who can ask, what it needs, costs and takes; one Start button."""
     service = get_service(code)
+    check_service_open(db(), service.code)  # switched off by an administrator
     category = CATEGORY_TITLES.get(service.category)
     return render_template("public/service.html", service=service, category=category, lang=locale())

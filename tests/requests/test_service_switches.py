@@ -1,0 +1,57 @@
+"""A service an administrator switches off: gone from the portal's catalogue and the API's
+list, new requests refused with a clear message (API and portal), existing cases go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.administration.services import switch_service
+from engine.people.acting import acting_staff
+from engine.people.models import User
+from engine.workflow.commands import complete_task
+from engine.workflow.models import Case, CaseTask
+from tests.requests.test_api import _post, _request
+
+
+def _switch(session: Session, code: str, *, enabled: bool) -> None:
+    admin = session.scalars(select(User).where(User.username == "admin")).one()
+    switch_service(session, acting_staff(session, admin), code, enabled=enabled)
+    session.commit()
+
+
+def test_a_switched_off_service_takes_no_new_requests_and_its_cases_go_on(
+    client: Any, municipality: Session
+) -> None:
+    before = _post(client, _request())
+    assert before.status_code == 201, before.get_json()
+    case_number = before.get_json()["case_number"]
+    title = "Πιστοποιητικό οικογενειακής κατάστασης"
+    assert title in client.get("/services").get_data(as_text=True)
+
+    _switch(municipality, "family_status", enabled=False)
+    listed = client.get("/api/v1/services").get_json()["services"]
+    assert "family_status" not in {s["code"] for s in listed} and listed
+    assert title not in client.get("/services").get_data(as_text=True)
+    assert client.get("/services/family_status").status_code == 409
+
+    refused = _post(client, _request())
+    assert refused.status_code == 409, refused.get_json()
+    body = refused.get_json()
+    assert body["error"] == "service_disabled" and "does not accept new requests" in body["message"]
+
+    # The case submitted before goes on: its clerk's task can be completed.
+    case = municipality.scalars(select(Case).where(Case.number == case_number)).one()
+    task = municipality.scalars(select(CaseTask).where(CaseTask.case_id == case.id)).first()
+    assert task is not None
+    clerk = municipality.scalars(select(User).where(User.username == "ypallilos")).one()
+    complete_task(
+        municipality, task.task_id, {"decision": "propose_approval"}, acting_staff(municipality, clerk)
+    )
+    after = municipality.scalars(select(CaseTask.title).where(CaseTask.case_id == case.id)).all()
+    assert after == ["Approve request"]
+
+    _switch(municipality, "family_status", enabled=True)
+    assert _post(client, _request()).status_code == 201
