@@ -21,6 +21,7 @@ from web.csrf import init_csrf
 from web.errors import register_error_handlers
 from web.input_guard import init_input_guard
 from web.log_masking import install_log_masking
+from web.pages.admin.register import init_admin_pages
 from web.pages.staff.register import init_staff_pages
 from web.pages.ui import init_page_helpers
 from web.unit_of_work import init_unit_of_work
@@ -134,7 +135,6 @@ def create_app(
     from web.api import verify as api_verify
     from web.auth import oidc as citizen_oidc
     from web.auth import staff as staff_auth
-    from web.pages import admin as admin_pages
     from web.pages import public, tracking, verify
     from web.pages.citizen import account, apply, catalogue
     from web.pages.citizen import emailed_links as citizen_pages
@@ -159,10 +159,10 @@ def create_app(
         apply.bp,
         account.bp,
         tracking.bp,
-        admin_pages.bp,
     ):
         app.register_blueprint(blueprint)
     init_staff_pages(app)
+    init_admin_pages(app)
     init_csrf(app)
     init_unit_of_work(app)
     register_error_handlers(app)

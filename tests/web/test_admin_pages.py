@@ -11,9 +11,36 @@ from engine.issuing.registry import IssuedDocument, issue_document
 from engine.people.admin_audit import AdminEvent, verify_admin_chain
 from engine.people.demo import DEMO_PASSWORD, seed_demo_municipality
 from engine.people.models import User
+from engine.workflow.definitions import deploy_directory
 
-PAGES = ["/admin", "/admin/people", "/admin/substitutions", "/admin/documents"]
+PAGES = [
+    "/admin",
+    "/admin/people",
+    "/admin/substitutions",
+    "/admin/documents",
+    "/admin/units/DHM",
+    "/admin/org/import",
+    "/admin/processes",
+    "/admin/processes/document_approval",
+    "/admin/processes/document_approval/1/diagram.json",
+    "/admin/timers",
+    "/admin/incidents",
+    "/admin/tokens",
+    "/admin/services",
+]
 WRITES = [
+    "/admin/units",
+    "/admin/units/DHM/rename",
+    "/admin/units/DHM/move",
+    "/admin/org/import",
+    "/admin/org/import/apply",
+    "/admin/timers/protocol_daily_report/pause",
+    "/admin/timers/protocol_daily_report/resume",
+    "/admin/incidents/1/retry",
+    "/admin/tokens",
+    "/admin/tokens/00000000-0000-0000-0000-000000000001/revoke",
+    "/admin/services/family_status/disable",
+    "/admin/services/family_status/enable",
     "/admin/people",
     "/admin/people/ypallilos/deactivate",
     "/admin/positions",
@@ -25,6 +52,7 @@ WRITES = [
 @pytest.fixture
 def demo(db_session):
     seed_demo_municipality(db_session)
+    deploy_directory(db_session)
     db_session.commit()
 
 
@@ -91,7 +119,11 @@ def test_an_administrator_creates_deactivates_and_names_a_substitute(client, dem
     overlap = client.post(
         "/admin/substitutions", data={**form, "starts_on": "2027-07-10", "ends_on": "2027-07-20"}
     )
-    assert overlap.status_code == 422 and "from 01/07/2027 to 15/07/2027" in overlap.get_data(as_text=True)
+    assert (
+        overlap.status_code == 422
+        and "01/07/2027" in overlap.get_data(as_text=True)
+        and "15/07/2027" in overlap.get_data(as_text=True)
+    )
     listed = client.get("/admin/substitutions").get_data(as_text=True)
     assert "01/07/2027" in listed and "Άννα Τζανακάκη" in listed
 

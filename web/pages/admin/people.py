@@ -1,22 +1,13 @@
-"""Administration pages under /admin: the org tree, people and positions, substitutions and
-issued documents (search, revoke with a reason). Administrators only: anyone else gets 403.
-
-Views parse the form, call one engine service and render or redirect; a refused change
-re-renders the page with the engine's message (what failed and what to do).
-"""
+"""People and positions, substitutions and issued documents (search, revoke with a reason)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core.errors import InvalidInput, PolisError
+from core.errors import PolisError
 from engine.issuing.revocation import find_issued_documents, revoke_issued_document
-from engine.people.admin_audit import AdminActor, admin_history
 from engine.people.administration import (
     add_position_by_names,
     deactivate_username,
@@ -26,42 +17,14 @@ from engine.people.administration import (
     unit_choices,
 )
 from engine.people.models import POSITION_KINDS
-from engine.people.orgchart import list_staff, org_tree
+from engine.people.orgchart import list_staff
 from engine.people.substitutions import substitution_overview
-from engine.people.visibility import NotAdministrator, is_admin
-from web.auth.staff import current_user
 from web.context import db, services
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-def _administrators_only() -> Response | None:
-    user = current_user()
-    if user is None:
-        return redirect(url_for("auth.login", next=request.full_path))
-    if not is_admin(user):
-        raise NotAdministrator(_("Only administrators may open the administration pages."))
-    return None
+from web.pages.admin.common import admin_actor, bp, form_date, form_text, problem_text
 
 
-def _actor() -> AdminActor:
-    user: Any = current_user()
-    return AdminActor(user.id, user.full_name)
-
-
-def _text(name: str) -> str:
-    return request.form.get(name, "").strip()
-
-
-def _date(name: str) -> date:
-    try:
-        return date.fromisoformat(_text(name))
-    except ValueError:
-        raise InvalidInput(_("Choose both dates.")) from None
-
-
-def _kind_choices() -> list[tuple[str, str]]:
+def kind_choices() -> list[tuple[str, str]]:
+    """The position kinds with their labels in the reader's language."""
     labels = {
         "head": _("Head of unit"),
         "clerk": _("Clerk"),
@@ -72,23 +35,17 @@ def _kind_choices() -> list[tuple[str, str]]:
     return [(kind, labels[kind]) for kind in POSITION_KINDS]
 
 
-@bp.get("")
-def org() -> str:
-    """The org chart as a tree, and the newest admin events."""
-    return render_template(
-        "admin/org.html", tree=org_tree(db()), events=admin_history(db(), 20), section="org"
-    )
-
-
-def _people_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _people_page(
+    error: str | None = None, status: int = 200, prefill: dict[str, str] | None = None
+) -> tuple[str, int]:
     page = render_template(
         "admin/people.html",
         people=(staff := list_staff(db())),
         people_choices=[(u.username, f"{u.full_name} ({u.username})") for u, _held in staff if u.is_active],
         units=unit_choices(db()),
-        kinds=_kind_choices(),
+        kinds=kind_choices(),
         error=error,
-        form=request.form,
+        form=prefill if prefill is not None else request.form,
         section="people",
     )
     return page, status
@@ -106,15 +63,15 @@ def create_person() -> Response | tuple[str, int]:
     try:
         user = enrol_staff(
             db(),
-            username=_text("username"),
-            full_name=_text("full_name"),
-            email=_text("email") or None,
-            unit_code=_text("unit") or None,
-            kind=_text("kind") or None,
-            by=_actor(),
+            username=form_text("username"),
+            full_name=form_text("full_name"),
+            email=form_text("email") or None,
+            unit_code=form_text("unit") or None,
+            kind=form_text("kind") or None,
+            by=admin_actor(),
         )
     except PolisError as exc:
-        return _people_page(exc.message, 422)
+        return _people_page(problem_text(exc), 422)
     flash(_("Account %(username)s created.", username=user.username))
     return redirect(url_for("admin.people"))
 
@@ -123,9 +80,11 @@ def create_person() -> Response | tuple[str, int]:
 def deactivate_person(username: str) -> Response | tuple[str, int]:
     """Deactivate an account (never deleted)."""
     try:
-        deactivate_username(db(), username, _actor())
+        deactivate_username(db(), username, admin_actor())
     except PolisError as exc:
-        return _people_page(exc.message, 409)
+        # The only head with approvals waiting: the form below is filled in for a new head.
+        replacement = {"position_unit": exc.details.get("unit", ""), "position_kind": "head"}
+        return _people_page(problem_text(exc), 409, replacement)
     flash(_("Account %(username)s deactivated.", username=username))
     return redirect(url_for("admin.people"))
 
@@ -134,9 +93,9 @@ def deactivate_person(username: str) -> Response | tuple[str, int]:
 def send_reset_link(username: str) -> Response | tuple[str, int]:
     """Email the person a one-hour link to set their password."""
     try:
-        address = send_reset_link_to(db(), services().settings, username, _actor())
+        address = send_reset_link_to(db(), services().settings, username, admin_actor())
     except PolisError as exc:
-        return _people_page(exc.message, 422)
+        return _people_page(problem_text(exc), 422)
     flash(_("A password link was emailed to %(address)s.", address=address))
     return redirect(url_for("admin.people"))
 
@@ -147,14 +106,14 @@ def add_position() -> Response | tuple[str, int]:
     try:
         add_position_by_names(
             db(),
-            _text("person"),
-            _text("position_unit"),
-            _text("position_kind"),
-            _actor(),
-            _text("title") or None,
+            form_text("person"),
+            form_text("position_unit"),
+            form_text("position_kind"),
+            admin_actor(),
+            form_text("title") or None,
         )
     except PolisError as exc:
-        return _people_page(exc.message, 422)
+        return _people_page(problem_text(exc), 422)
     flash(_("Position added."))
     return redirect(url_for("admin.people"))
 
@@ -183,16 +142,16 @@ def add_substitution() -> Response | tuple[str, int]:
     try:
         substitute_by_names(
             db(),
-            unit_code=_text("unit"),
-            head=_text("head"),
-            substitute=_text("substitute"),
-            starts_on=_date("starts_on"),
-            ends_on=_date("ends_on"),
-            reason=_text("reason") or None,
-            by=_actor(),
+            unit_code=form_text("unit"),
+            head=form_text("head"),
+            substitute=form_text("substitute"),
+            starts_on=form_date("starts_on"),
+            ends_on=form_date("ends_on"),
+            reason=form_text("reason") or None,
+            by=admin_actor(),
         )
     except PolisError as exc:
-        return _substitutions_page(exc.message, 422)
+        return _substitutions_page(problem_text(exc), 422)
     flash(_("Substitution recorded."))
     return redirect(url_for("admin.substitutions"))
 
@@ -219,7 +178,7 @@ def documents() -> tuple[str, int]:
 def revoke(code: str) -> Response | tuple[str, int]:
     """Revoke an issued document with a reason (shown on its public verification page)."""
     try:
-        revoke_issued_document(db(), code, reason=_text("reason"), by=_actor())
+        revoke_issued_document(db(), code, reason=form_text("reason"), by=admin_actor())
     except PolisError as exc:
         return _documents_page(exc.message, 422)
     flash(_("Document %(code)s revoked.", code=code))
