@@ -13,6 +13,7 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import utcnow
 from engine.administration.org_file import PreviewMismatch, apply_org_file, preview_org_file
 from engine.administration.runtime import (
     deployed_process,
@@ -21,6 +22,7 @@ from engine.administration.runtime import (
     retry_open_incident,
     timer_schedules,
     version_diagram,
+    waiting_timers,
 )
 from engine.administration.services import (
     ServiceDisabled,
@@ -149,6 +151,8 @@ def test_an_incident_is_listed_with_its_error_and_retried(demo: Session) -> None
     dhm = demo.scalars(select(Department).where(Department.code == "DHM")).one()
     deploy_definition(demo, TIMER_THEN_BREAK, "timer_then_break.bpmn")
     case = start_case(demo, "timer_then_break", department_id=dhm.id)
+    [waiting] = [t for t in waiting_timers(demo, admin) if t.case_id == case.id]
+    assert waiting.case_number == case.number and waiting.due_at > utcnow()
     _drain_until_incident(demo, case.id)
     [row] = [r for r in open_incident_rows(demo, admin) if r.incident.case_id == case.id]
     assert row.case_number == case.number and "ZeroDivisionError" in row.incident.error

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, PolisError
@@ -26,7 +27,7 @@ def _tokens_page(error: str | None = None, status: int = 200, issued: IssuedToke
         scopes=SCOPES,
         issued=issued,
         error=error,
-        form=request.form,
+        form=request.form if issued is None else MultiDict(),
         section="tokens",
     )
     response = make_response(page, status)
