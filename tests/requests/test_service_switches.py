@@ -35,7 +35,8 @@ def test_a_switched_off_service_takes_no_new_requests_and_its_cases_go_on(
     listed = client.get("/api/v1/services").get_json()["services"]
     assert "family_status" not in {s["code"] for s in listed} and listed
     assert title not in client.get("/services").get_data(as_text=True)
-    assert client.get("/services/family_status").status_code == 409
+    closed = client.get("/services/family_status")
+    assert closed.status_code == 409 and "δεν δέχεται νέα αιτήματα" in closed.get_data(as_text=True)
 
     refused = _post(client, _request())
     assert refused.status_code == 409, refused.get_json()

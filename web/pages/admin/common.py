@@ -10,6 +10,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, PolisError
+from engine.administration.access import require_admin
 from engine.people.admin_audit import AdminActor
 from engine.people.visibility import NotAdministrator, is_admin
 from web.auth.staff import current_user
@@ -37,9 +38,8 @@ def admin_user() -> Any:
 
 
 def admin_actor() -> AdminActor:
-    """The signed-in administrator as the admin log names them."""
-    user: Any = current_user()
-    return AdminActor(user.id, user.full_name)
+    """The signed-in administrator as the admin log names them (the engine's check decides)."""
+    return require_admin(current_user())
 
 
 def form_text(name: str) -> str:

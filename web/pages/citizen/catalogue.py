@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
-from engine.administration.services import check_service_open, offered_services
+from engine.administration.services import ServiceDisabled, check_service_open, offered_services
 from forms.catalogue import get_service
 from forms.catalogue_search import CATEGORY_TITLES, group_by_category, search_services
 from web.context import db
@@ -39,6 +40,10 @@ def services() -> str:
 def start(code: str) -> Any:
     """What the service is, who can ask, what it needs, costs and takes; one Start button."""
     service = get_service(code)
-    check_service_open(db(), service.code)  # switched off by an administrator
+    try:
+        check_service_open(db(), service.code)  # switched off by an administrator
+    except ServiceDisabled:
+        message = _("This service does not accept new requests at the moment; contact the municipality.")
+        return render_template("error.html", status=409, message=message), 409
     category = CATEGORY_TITLES.get(service.category)
     return render_template("public/service.html", service=service, category=category, lang=locale())
