@@ -4,6 +4,7 @@ migrations/env.py and the migration tests import this; a new models module is ad
 """
 
 import core.ratelimits  # noqa: F401
+import engine.administration.org_file
 import engine.administration.services
 import engine.audit_anchors
 import engine.casework.saved_views

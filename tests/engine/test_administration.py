@@ -113,10 +113,16 @@ def test_the_org_file_is_applied_only_as_previewed(demo: Session) -> None:
     assert preview.applicable and preview.sha256 == hashlib.sha256(data).hexdigest()
     assert any(c.startswith("~ unit DHM") for c in preview.changes), preview.changes
     assert len(actions(demo)) == before  # a preview changes nothing
+    # Only this administrator's last previewed file is applied, by the digest they confirm.
+    other = hashlib.sha256(data + b"\n").hexdigest()
     with pytest.raises(PreviewMismatch):
-        apply_org_file(demo, admin, data + b"\n", preview.sha256)
-    applied = apply_org_file(demo, admin, data, preview.sha256)
+        apply_org_file(demo, admin, other, preview.sha256)
+    with pytest.raises(PreviewMismatch):
+        apply_org_file(demo, staff(demo, "admin"), preview.sha256, None)  # no preview remembered
+    applied = apply_org_file(demo, admin, preview.sha256, preview.sha256)
     assert applied.changes == preview.changes and actions(demo)[-1] == "org.import"
+    with pytest.raises(PreviewMismatch):  # applied once; a second confirmation finds nothing kept
+        apply_org_file(demo, admin, preview.sha256, preview.sha256)
     assert preview_org_file(demo, admin, data).changes == []
     bad = preview_org_file(demo, admin, (changed + "Z,NOWHERE,office,Ζ,Z,,,,,,,,\n").encode())
     assert not bad.applicable and any("NOWHERE" in p and p.startswith("line ") for p in bad.problems)

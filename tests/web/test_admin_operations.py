@@ -4,7 +4,7 @@ incidents, API tokens, the service catalogue; and heads naming their own substit
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import io
 import re
 from datetime import timedelta
@@ -81,28 +81,29 @@ def test_the_org_chart_file_is_previewed_then_only_that_file_is_applied(client, 
     preview = _upload(client, token, changed)
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "~ unit DHM" in page
-    content = re.search(r'name="content" value="([^"]+)"', page)
-    assert content is not None and base64.b64decode(content.group(1)) == changed
+    sha = re.search(r'name="sha256" value="([0-9a-f]{64})"', page)
+    assert sha is not None and sha.group(1) == hashlib.sha256(changed).hexdigest()
 
-    # A different file than the one previewed is refused; nothing changes.
-    other = base64.b64encode(changed + b"\n").decode()
-    refused = client.post("/admin/org/import/apply", data={"_csrf": token, "content": other})
-    assert refused.status_code == 409 and "SHA-256" in refused.get_data(as_text=True)
+    # Another preview in between (another tab, say): the first confirmation no longer applies.
+    _upload(client, token, changed + b"\n")
+    refused = client.post("/admin/org/import/apply", data={"_csrf": token, "sha256": sha.group(1)})
+    assert refused.status_code == 409 and "προεπισκόπηση" in refused.get_data(as_text=True)
     assert _actions(db_session).count("org.import") == imports
-    applied = client.post("/admin/org/import/apply", data={"_csrf": token, "content": content.group(1)})
+    _upload(client, token, changed)
+    applied = client.post("/admin/org/import/apply", data={"_csrf": token, "sha256": sha.group(1)})
     assert applied.status_code == 302
     db_session.expire_all()
     dhm = db_session.scalars(select(Department).where(Department.code == "DHM")).one()
     assert "Δημοτολόγιο" in dhm.name_el and _actions(db_session).count("org.import") == imports + 1
     # Applying again needs a new preview.
-    twice = client.post("/admin/org/import/apply", data={"_csrf": token, "content": content.group(1)})
-    assert twice.status_code == 422
+    twice = client.post("/admin/org/import/apply", data={"_csrf": token, "sha256": sha.group(1)})
+    assert twice.status_code == 409
 
     bad = (text + "Z,NOWHERE,office,Ζ,Z,,,,,,,,\nQ,,office,Q,Q,,Anna,anna,a@x.invalid,chief,,,\n").encode()
     problems = _upload(client, token, bad)
     page = problems.get_data(as_text=True)
     assert problems.status_code == 422 and "NOWHERE" in page and "chief" in page
-    assert 'name="content"' not in page  # nothing to apply
+    assert 'name="sha256"' not in page  # nothing to apply
 
 
 def test_processes_timers_and_incidents_pages(client, demo, db_session):

@@ -89,5 +89,8 @@ def problem_text(error: PolisError) -> str:
             cases=details.get("cases"),
         )
     if error.code == "org_file_not_previewed":
-        return _("This is not the file you previewed (its SHA-256 differs); preview it again, then apply.")
+        return _(
+            "This is not the file you previewed last (or the preview is over a day old); preview it again, "
+            "then apply."
+        )
     return error.message

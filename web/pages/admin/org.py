@@ -1,16 +1,14 @@
 """The org tree: units added, renamed and moved in the page; the org chart file previewed, then
-applied only if it is the file that was previewed (its SHA-256 kept in the session)."""
+applied only if it is the file that was previewed (its SHA-256 in the session, its bytes kept
+by the engine)."""
 
 from __future__ import annotations
-
-import base64
-import binascii
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core.errors import InvalidInput, PolisError
+from core.errors import PolisError
 from engine.administration.org_file import OrgFilePreview, apply_org_file, preview_org_file
 from engine.administration.units import add_unit, move_unit, rename_unit, unit_with_parent
 from engine.people.admin_audit import admin_history
@@ -18,6 +16,7 @@ from engine.people.administration import unit_choices
 from engine.people.models import UNIT_KINDS
 from engine.people.orgchart import org_tree
 from web.context import db
+from web.errors import status_for
 from web.pages.admin.common import admin_user, bp, form_text, problem_text
 
 #: The session key holding the SHA-256 of the org chart file last previewed.
@@ -123,11 +122,9 @@ def move(code: str) -> Response | tuple[str, int]:
 
 
 def _import_page(
-    preview: OrgFilePreview | None = None, content: str = "", error: str | None = None, status: int = 200
+    preview: OrgFilePreview | None = None, error: str | None = None, status: int = 200
 ) -> tuple[str, int]:
-    page = render_template(
-        "admin/org_import.html", preview=preview, content=content, error=error, section="org"
-    )
+    page = render_template("admin/org_import.html", preview=preview, error=error, section="org")
     return page, status
 
 
@@ -150,24 +147,19 @@ def org_import_preview() -> tuple[str, int]:
         session[PREVIEWED] = preview.sha256
     else:
         session.pop(PREVIEWED, None)
-    status = 422 if preview.problems else 200
-    return _import_page(preview, base64.b64encode(data).decode("ascii"), status=status)
+    return _import_page(preview, status=422 if preview.problems else 200)
 
 
 @bp.post("/org/import/apply")
 def org_import_apply() -> Response | tuple[str, int]:
-    """Apply the previewed file (refused if it is not byte for byte the one previewed)."""
-    try:
-        data = base64.b64decode(request.form.get("content", ""), validate=True)
-    except (binascii.Error, ValueError):
-        data = b""
+    """Apply the previewed file (refused unless it is this administrator's last preview)."""
     previewed = session.get(PREVIEWED)
     try:
-        if not previewed:
-            raise InvalidInput(_("Preview the file first; only a previewed file can be applied."))
-        result = apply_org_file(db(), admin_user(), data, str(previewed))
+        result = apply_org_file(
+            db(), admin_user(), form_text("sha256"), str(previewed) if previewed else None
+        )
     except PolisError as exc:
-        return _import_page(error=problem_text(exc), status=409 if exc.code != "invalid_input" else 422)
+        return _import_page(error=problem_text(exc), status=status_for(exc))
     session.pop(PREVIEWED, None)
     flash(_("Org chart imported: %(n)s change(s) applied.", n=len(result.changes)))
     return redirect(url_for("admin.org"))

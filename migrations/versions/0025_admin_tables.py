@@ -1,6 +1,6 @@
-"""admin: the service catalogue's switches (a service taken off the portal and the API)
+"""admin: the service catalogue's switches, and org chart files previewed awaiting confirmation
 
-Revision ID: 0025_admin_service_switches
+Revision ID: 0025_admin_tables
 Revises: 0024_mail_intake
 Create Date: 2026-12-05
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025_admin_service_switches"
+revision: str = "0025_admin_tables"
 down_revision: str | None = "0024_mail_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -29,7 +29,16 @@ def upgrade() -> None:
         sa.Column("changed_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_service_switches")),
     )
+    op.create_table(
+        "org_file_previews",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("previewed_by_id", sa.Uuid(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("previewed_at", postgresql.TIMESTAMP(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "previewed_by_id", name=op.f("pk_org_file_previews")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("org_file_previews")
     op.drop_table("service_switches")
