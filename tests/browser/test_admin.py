@@ -22,7 +22,7 @@ from engine.people.substitutions import athens_today
 from engine.workflow.commands import start_case
 from engine.workflow.definitions import deploy_definition
 from engine.workflow.models import Incident, Wakeup
-from tests.browser.conftest import axe_check, sign_in
+from tests.browser.conftest import act, axe_check, sign_in
 from tests.reliability.test_retry_cap import TIMER_THEN_BREAK
 
 PAGES = (
@@ -256,3 +256,28 @@ def test_a_head_names_their_own_substitute(page: Page, shoot: Callable[[Page, st
     expect(page.get_by_role("alert")).to_contain_text(f"{start:%d/%m/%Y}")
     axe_check(page)
     shoot(page, "own-substitute-overlap")
+
+
+def test_the_only_head_with_approvals_waiting_is_kept_until_the_unit_has_another(
+    page: Page, shoot: Callable[[Page, str], None], live_polis: SimpleNamespace
+) -> None:
+    with session_scope(live_polis.factory) as session:
+        dhm = session.scalars(select(Department).where(Department.code == "DHM")).one()
+        case_id = str(start_case(session, "document_approval", department_id=dhm.id).id)
+    act(live_polis, "ypallilos", case_id, {"title": "Απάντηση"})  # now it waits for the head
+    sign_in(page, "admin")
+    page.goto("/admin/people")
+    page.get_by_role("button", name="Απενεργοποίηση anaplirotis").click()  # the unit's other head
+    expect(page.get_by_role("status")).to_contain_text("anaplirotis")
+    page.get_by_role("button", name="Απενεργοποίηση proistamenos", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("μόνος/η προϊστάμενος/η της DHM")
+    # The position form is filled in for the new head.
+    expect(page.locator("#f-position_unit")).to_have_value("DHM")
+    expect(page.locator("#f-position_kind")).to_have_value("head")
+    axe_check(page)
+    shoot(page, "only-head-kept")
+    page.locator("#f-person").select_option("proistamenos.esodon")
+    page.get_by_role("button", name="Προσθήκη θέσης").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    page.get_by_role("button", name="Απενεργοποίηση proistamenos", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("proistamenos")
