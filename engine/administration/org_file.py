@@ -68,9 +68,11 @@ class OrgFilePreview:
 
 def _checked(data: bytes) -> bytes:
     if not data:
-        raise InvalidInput("Choose the org chart file (CSV) to preview.", field="file")
+        raise InvalidInput("Choose the org chart file (CSV) to preview.", field="org_file")
     if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput("The file is larger than 5 MB; an org chart CSV is far smaller.", field="file")
+        raise InvalidInput(
+            "The file is larger than 5 MB; an org chart CSV is far smaller.", field="org_file_size"
+        )
     return data
 
 

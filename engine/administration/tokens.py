@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS, utcnow
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from engine.administration.access import require_admin
 from engine.people.admin_audit import record_admin_event
 from engine.people.models import User
@@ -60,6 +60,10 @@ def issue_token(
 ) -> IssuedToken:
     """Create a token for ``owner`` (a username); the secret is in the result only."""
     by = require_admin(user)
+    if not name.strip():
+        raise InvalidInput("Give the token a name: what or who uses it.", field="token_name")
+    if not scopes:
+        raise InvalidInput("Choose what the token may do: read, write or both.", field="token_scopes")
     person = find_user_by_username(session, owner)
     expires_at: datetime | None = None
     if expires_on is not None:  # valid through that Athens day

@@ -31,9 +31,9 @@ class UnitCodeTaken(InvalidInput):
 def _names(name_el: str, name_en: str) -> tuple[str, str]:
     name_el, name_en = name_el.strip(), name_en.strip()
     if not name_el or not name_en:
-        raise InvalidInput("Give the unit's name in Greek and in English.", field="names")
+        raise InvalidInput("Give the unit's name in Greek and in English.", field="unit_names")
     if len(name_el) > 200 or len(name_en) > 200:
-        raise InvalidInput("A unit's name has at most 200 characters.", field="names")
+        raise InvalidInput("A unit's name has at most 200 characters.", field="unit_names_length")
     return name_el, name_en
 
 
@@ -53,12 +53,14 @@ def add_unit(
     code = code.strip().upper()
     if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(
-            "Give the unit a code of 1-32 letters, digits, '-' or '_' (e.g. DHM-KOIN).", field="code"
+            "Give the unit a code of 1-32 letters, digits, '-' or '_' (e.g. DHM-KOIN).", field="unit_code"
         )
     if session.scalar(select(Department.id).where(Department.code == code)) is not None:
         raise UnitCodeTaken(f"A unit with the code {code} exists already; choose another code.", unit=code)
     if kind not in UNIT_KINDS:
-        raise InvalidInput(f"Unknown unit kind {kind!r}; use one of {', '.join(UNIT_KINDS)}.", field="kind")
+        raise InvalidInput(
+            f"Unknown unit kind {kind!r}; use one of {', '.join(UNIT_KINDS)}.", field="unit_kind"
+        )
     name_el, name_en = _names(name_el, name_en)
     parent = get_unit(session, parent_code) if parent_code else None
     return save_unit(

@@ -93,7 +93,9 @@ def name_own_substitute(
     unit = _own_head_unit(session, staff)
     if starts_on < athens_today():
         raise SubstitutionRefused(
-            f"The substitution starts in the past ({starts_on:%d/%m/%Y}); start it today or later."
+            f"The substitution starts in the past ({starts_on:%d/%m/%Y}); start it today or later.",
+            reason="in_the_past",
+            starts_on=f"{starts_on:%d/%m/%Y}",
         )
     return name_substitute(
         session,

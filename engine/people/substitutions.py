@@ -81,12 +81,19 @@ def name_substitute(
     if ends_on < starts_on:
         raise SubstitutionRefused(
             f"The substitution ends ({ends_on:%d/%m/%Y}) before it starts ({starts_on:%d/%m/%Y}); "
-            "swap the dates."
+            "swap the dates.",
+            reason="dates_swapped",
         )
     if head.id == substitute.id:
-        raise SubstitutionRefused("A head cannot substitute for themselves; name someone else.")
+        raise SubstitutionRefused(
+            "A head cannot substitute for themselves; name someone else.", reason="self"
+        )
     if not substitute.is_active:
-        raise SubstitutionRefused(f"{substitute.username} is deactivated and cannot substitute.")
+        raise SubstitutionRefused(
+            f"{substitute.username} is deactivated and cannot substitute.",
+            reason="inactive",
+            substitute=substitute.username,
+        )
     heads_unit = session.scalar(
         select(Position.id).where(
             Position.user_id == head.id,
@@ -96,11 +103,18 @@ def name_substitute(
         )
     )
     if heads_unit is None:
-        raise SubstitutionRefused(f"{head.username} is not the head of {unit.code}; name the unit's head.")
+        raise SubstitutionRefused(
+            f"{head.username} is not the head of {unit.code}; name the unit's head.",
+            reason="not_the_head",
+            head=head.username,
+            unit=unit.code,
+        )
     if not holds_head_position(session, substitute.id):
         raise SubstitutionRefused(
             f"{substitute.username} holds no head position, so lacks the head's rights; "
-            "give them a head position first or name another head."
+            "give them a head position first or name another head.",
+            reason="substitute_not_a_head",
+            substitute=substitute.username,
         )
     overlapping = session.scalar(
         select(Substitution).where(

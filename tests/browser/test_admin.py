@@ -86,7 +86,7 @@ def test_an_administrator_runs_the_organisation(
     page.get_by_label("Από").fill("2027-07-01")
     page.get_by_label("Έως (συμπεριλαμβάνεται)").fill("2027-07-15")
     page.get_by_role("button", name="Καταχώριση αναπλήρωσης").click()
-    expect(page.get_by_role("alert")).to_contain_text("holds no head position")
+    expect(page.get_by_role("alert")).to_contain_text("δεν κατέχει θέση προϊσταμένου")
     axe_check(page)
     shoot(page, "substitution-refused")
     page.get_by_label("Αναπληρωτής/τρια (όνομα χρήστη)").fill("proistamenos.esodon")

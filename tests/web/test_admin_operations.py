@@ -44,6 +44,9 @@ def test_units_are_added_renamed_and_moved_in_the_page_and_a_cycle_is_refused(cl
     assert "Γραφείο Κοιμητηρίων" in tree and 'href="/admin/units/DHM-KOIN"' in tree
     again = client.post("/admin/units", data={"_csrf": token, **unit})
     assert again.status_code == 422 and "DHM-KOIN" in again.get_data(as_text=True)
+    nameless = client.post("/admin/units", data={"_csrf": token, **unit, "code": "NEW", "name_en": ""})
+    assert nameless.status_code == 422
+    assert "Δώστε το όνομα της μονάδας στα ελληνικά και στα αγγλικά." in nameless.get_data(as_text=True)
 
     renamed = client.post(
         "/admin/units/DHM-KOIN/rename",
@@ -200,6 +203,11 @@ def test_a_head_names_their_own_substitute_from_the_workspace(client, demo, db_s
     )
     text = overlap.get_data(as_text=True)
     assert overlap.status_code == 409 and f"{start:%d/%m/%Y}" in text and "Έχετε ήδη αναπληρωτή" in text
+    past = client.post(
+        "/work/substitute",
+        data={**form, "starts_on": (start - timedelta(days=9)).isoformat(), "ends_on": dates["starts_on"]},
+    )
+    assert past.status_code == 422 and "αρχίζει στο παρελθόν" in past.get_data(as_text=True)
     assert _actions(db_session)[-1] == "substitution.create"
     client.post("/logout", data={"_csrf": token})
     clerk = _sign_in(client, "ypallilos")

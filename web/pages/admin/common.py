@@ -14,6 +14,7 @@ from engine.administration.access import require_admin
 from engine.people.admin_audit import AdminActor
 from engine.people.visibility import NotAdministrator, is_admin
 from web.auth.staff import current_user
+from web.pages.org_messages import org_problem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,40 +58,4 @@ def form_date(name: str) -> date:
 
 def problem_text(error: PolisError) -> str:
     """The engine's refusal in the reader's language where the page knows it, else as written."""
-    details = error.details
-    if error.code == "unit_cycle":
-        return _(
-            "Unit %(unit)s cannot move under %(parent)s: %(parent)s is inside %(unit)s (%(route)s). "
-            "Choose a unit outside it.",
-            unit=details.get("unit"),
-            parent=details.get("parent"),
-            route=details.get("route"),
-        )
-    if error.code == "unit_code_taken":
-        return _(
-            "A unit with the code %(code)s exists already; choose another code.", code=details.get("unit")
-        )
-    if error.code == "substitution_overlaps":
-        return _(
-            "%(head)s already has a substitute from %(start)s to %(end)s; choose dates outside that range "
-            "or cancel it first.",
-            head=details.get("head"),
-            start=details.get("starts_on"),
-            end=details.get("ends_on"),
-        )
-    if error.code == "open_approvals_need_a_head":
-        return _(
-            "%(username)s is the only head of %(unit)s and %(n)s approval task(s) wait there (%(cases)s). "
-            "Give the unit another head first (Add a position below, position: Head of unit), then "
-            "deactivate again.",
-            username=details.get("username"),
-            unit=details.get("unit"),
-            n=details.get("waiting"),
-            cases=details.get("cases"),
-        )
-    if error.code == "org_file_not_previewed":
-        return _(
-            "This is not the file you previewed last (or the preview is over a day old); preview it again, "
-            "then apply."
-        )
-    return error.message
+    return org_problem(error)

@@ -16,7 +16,8 @@ from werkzeug.wrappers import Response
 from core.errors import InvalidInput, PolisError
 from engine.people.own_substitute import name_own_substitute, own_substitutions
 from web.context import db
-from web.pages.staff.common import bp, problem_message, staff_user
+from web.pages.org_messages import org_problem
+from web.pages.staff.common import bp, staff_user
 
 
 def _page(problem: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -66,7 +67,7 @@ def name_substitute() -> Response | tuple[str, int]:
                 end=exc.details.get("ends_on"),
             )
             return _page(message, 409)
-        return _page(problem_message(exc), 422)
+        return _page(org_problem(exc), 422)
     flash(
         _(
             "Your substitute is recorded from %(start)s to %(end)s.",
