@@ -68,12 +68,14 @@ def list_processes(ctx: click.Context) -> None:
 def schedules(ctx: click.Context, pause: str | None, resume: str | None) -> None:
     """List timer start schedules (next start in Athens time); pause or resume one."""
     from core.clock import ATHENS
-    from engine.workflow.schedules import list_schedules, set_paused
+    from engine.administration.runtime import pause_schedule
+    from engine.people.admin_audit import CLI_OPERATOR
+    from engine.workflow.schedules import list_schedules
 
     with unit_of_work(ctx) as session:
         for process_id, paused in ((pause, True), (resume, False)):
             if process_id:
-                set_paused(session, process_id, paused)
+                pause_schedule(session, CLI_OPERATOR, process_id, paused=paused)  # audited
                 click.echo(f"{process_id}: {'paused' if paused else 'resumed'}")
         rows = list_schedules(session)
         if not rows:
@@ -212,11 +214,11 @@ def list_incidents(ctx: click.Context) -> None:
 @click.pass_context
 def retry(ctx: click.Context, incident_id: int) -> None:
     """Run the failed service task, timer steps or notice of INCIDENT_ID again (the worker picks it up)."""
-    from engine.workflow.runtime import Actor
-    from engine.workflow.timers import retry_incident
+    from engine.administration.runtime import retry_open_incident
+    from engine.people.admin_audit import CLI_OPERATOR
 
     with unit_of_work(ctx) as session:
-        retry_incident(session, incident_id, Actor(None, "admin (CLI)"))
+        retry_open_incident(session, CLI_OPERATOR, incident_id)  # audited in the admin log
     click.echo(f"Incident #{incident_id} scheduled for retry.")
 
 

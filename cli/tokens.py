@@ -38,13 +38,22 @@ def create(
 ) -> None:
     """Create a token and print it ONCE: only its hash is kept."""
     from core.clock import utcnow
+    from engine.administration.tokens import issue_token
     from engine.casework.desk import find_user
-    from engine.people.tokens import SCOPES, create_token
+    from engine.people.admin_audit import CLI_OPERATOR
+    from engine.people.tokens import SCOPES
 
     with unit_of_work(ctx) as session:
         user = find_user(session, username)
         expires = utcnow() + timedelta(days=expires_days) if expires_days else None
-        issued = create_token(session, user, name, scopes=scopes or SCOPES, expires_at=expires)
+        issued = issue_token(  # audited in the admin log, as from the administration pages
+            session,
+            CLI_OPERATOR,
+            owner=user.username,
+            name=name,
+            scopes=scopes or SCOPES,
+            expires_at=expires,
+        )
         click.echo(f"token {issued.token.id} for {user.username} ({', '.join(issued.token.scopes)})")
         click.echo("Copy it now; it cannot be shown again:")
         click.echo(issued.secret)
@@ -82,8 +91,9 @@ def list_(ctx: click.Context, username: str | None) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke token TOKEN_ID for good."""
-    from engine.people.tokens import revoke_token
+    from engine.administration.tokens import withdraw_token
+    from engine.people.admin_audit import CLI_OPERATOR
 
     with unit_of_work(ctx) as session:
-        token = revoke_token(session, token_id)
+        token = withdraw_token(session, CLI_OPERATOR, token_id)
         click.echo(f"token {token.id} ({token.name}) revoked")

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
-from engine.administration.access import require_admin
-from engine.people.admin_audit import record_admin_event
+from engine.administration.access import acting_admin, require_admin
+from engine.people.admin_audit import AdminActor, record_admin_event
 from engine.workflow.definitions import list_definitions
 from engine.workflow.directory import Performer
 from engine.workflow.models import Case, Incident, ProcessDefinition, TimerSchedule, Wakeup
@@ -127,9 +127,11 @@ def waiting_timers(session: Session, user: Performer, limit: int = 200) -> list[
     ]
 
 
-def pause_schedule(session: Session, user: Performer, process_id: str, *, paused: bool) -> TimerSchedule:
+def pause_schedule(
+    session: Session, user: Performer | AdminActor, process_id: str, *, paused: bool
+) -> TimerSchedule:
     """Pause (no case starts) or resume (the next occurrence after now) a timer start."""
-    by = require_admin(user)
+    by = acting_admin(user)
     before = session.get(TimerSchedule, process_id)
     was_paused = before.paused if before is not None else None
     schedule = set_paused(session, process_id, paused)
@@ -164,23 +166,24 @@ def open_incident_rows(session: Session, user: Performer) -> list[IncidentRow]:
     return [IncidentRow(incident, number, process_id) for incident, number, process_id in rows]
 
 
-def retry_open_incident(session: Session, user: Performer, incident_id: int) -> IncidentRow:
+def retry_open_incident(session: Session, user: Performer | AdminActor, incident_id: int) -> IncidentRow:
     """Schedule the failed step again now with a fresh retry budget (audited in both logs)."""
-    by = require_admin(user)
-    row = next((r for r in open_incident_rows(session, user) if r.incident.id == incident_id), None)
-    if row is None:
-        raise NotFound(f"No open incident {incident_id}; it may have been retried already.")
-    retry_incident(session, incident_id, Actor(by.id, by.name))
+    by = acting_admin(user)
+    retry_incident(session, incident_id, Actor(by.id, by.name))  # NotFound unless open
+    incident = session.get(Incident, incident_id)
+    assert incident is not None  # retry_incident found it
+    case = session.get(Case, incident.case_id)
+    assert case is not None  # foreign key
     record_admin_event(
         session,
         by,
         "incident.retry",
         {
             "incident": incident_id,
-            "case": row.case_number,
-            "step": row.incident.bpmn_id,
-            "kind": row.incident.kind,
-            "error": row.incident.error[:500],
+            "case": case.number,
+            "step": incident.bpmn_id,
+            "kind": incident.kind,
+            "error": incident.error[:500],
         },
     )
-    return row
+    return IncidentRow(incident, case.number, case.process_id)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from core.clock import ATHENS, utcnow
 from core.errors import InvalidInput, NotFound
-from engine.administration.access import require_admin
-from engine.people.admin_audit import record_admin_event
+from engine.administration.access import acting_admin, require_admin
+from engine.people.admin_audit import AdminActor, record_admin_event
 from engine.people.models import User
 from engine.people.orgchart import find_user_by_username
 from engine.people.tokens import ApiToken, IssuedToken, create_token, revoke_token
@@ -51,21 +51,22 @@ def token_rows(session: Session, user: Performer) -> list[TokenRow]:
 
 def issue_token(
     session: Session,
-    user: Performer,
+    user: Performer | AdminActor,
     *,
     owner: str,
     name: str,
-    scopes: list[str],
+    scopes: list[str] | tuple[str, ...],
     expires_on: date | None = None,
+    expires_at: datetime | None = None,
 ) -> IssuedToken:
-    """Create a token for ``owner`` (a username); the secret is in the result only."""
-    by = require_admin(user)
+    """Create a token for ``owner`` (a username), valid through ``expires_on`` (an Athens day)
+    or until ``expires_at``; the secret is in the result only."""
+    by = acting_admin(user)
     if not name.strip():
         raise InvalidInput("Give the token a name: what or who uses it.", field="token_name")
     if not scopes:
         raise InvalidInput("Choose what the token may do: read, write or both.", field="token_scopes")
     person = find_user_by_username(session, owner)
-    expires_at: datetime | None = None
     if expires_on is not None:  # valid through that Athens day
         expires_at = datetime.combine(expires_on, time(23, 59, 59), ATHENS)
     issued = create_token(session, person, name, scopes=scopes, expires_at=expires_at)
@@ -85,13 +86,13 @@ def issue_token(
     return issued
 
 
-def withdraw_token(session: Session, user: Performer, token_id: str) -> ApiToken:
+def withdraw_token(session: Session, user: Performer | AdminActor, token_id: str) -> ApiToken:
     """Revoke a token for good (audited once; revoking again changes nothing)."""
-    by = require_admin(user)
+    by = acting_admin(user)
     try:
         key = uuid.UUID(token_id)
     except ValueError:
-        raise NotFound(f"No token {token_id!r}; the tokens page lists them.") from None
+        raise NotFound(f"No token {token_id!r}; `polis tokens list` or the tokens page lists them.") from None
     before = session.get(ApiToken, key)
     was_revoked = before is not None and before.revoked_at is not None
     token = revoke_token(session, key)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from cli.main import main
 from core.orm import make_engine, make_session_factory, session_scope
 from engine.people.accounts import create_user
+from engine.people.admin_audit import OPERATOR, AdminEvent
 from engine.people.tokens import ApiToken, authenticate_token, hash_token
 
 
@@ -44,6 +45,13 @@ def test_create_list_revoke(fresh_db_url: str, tmp_path: Path, monkeypatch: pyte
         assert code == 0 and "revoked" in out
         code, out = run("tokens", "list", "--user", "sync")
         assert "revoked" in out
+        with session_scope(factory) as session:  # both in the admin log, as the operator, no secret
+            events = session.scalars(select(AdminEvent).order_by(AdminEvent.seq)).all()
+            assert [(e.action, e.actor) for e in events[-2:]] == [
+                ("token.create", OPERATOR),
+                ("token.revoke", OPERATOR),
+            ]
+            assert secret not in str(events[-2].details)
         code, out = run("tokens", "create", "--user", "nobody", "--name", "x")
         assert code == 1 and "No member of staff" in out
         code, out = run("tokens", "revoke", "not-a-uuid")
