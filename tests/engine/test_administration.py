@@ -248,3 +248,33 @@ def test_a_head_names_their_own_substitute_and_an_overlap_is_refused_with_the_da
     assert actions(demo)[-1] == "substitution.create"
     event = demo.scalars(select(AdminEvent).order_by(AdminEvent.seq.desc())).first()
     assert event is not None and event.actor == head.user.full_name
+
+
+def test_a_substitute_acting_for_a_head_cannot_name_that_heads_substitute(demo: Session) -> None:
+    head = staff(demo, "proistamenos")
+    today = athens_today()
+    name_own_substitute(
+        demo, head, substitute="proistamenos.esodon", starts_on=today, ends_on=today, reason="άδεια"
+    )
+    esodon = demo.scalars(select(User).where(User.username == "proistamenos.esodon")).one()
+    standing_in = next(c for c in acting_staff(demo, esodon).choices if c.acting_for_id == head.user.id)
+    acting_for = acting_staff(demo, esodon, standing_in.key)
+    with pytest.raises(NotActingAsHead):
+        name_own_substitute(
+            demo,
+            acting_for,
+            substitute="proistamenos.koinonikis",
+            starts_on=today,
+            ends_on=today,
+            reason=None,
+        )
+    # In their own head position (of OIK) they may.
+    own = name_own_substitute(
+        demo,
+        staff(demo, "proistamenos.esodon"),
+        substitute="proistamenos.koinonikis",
+        starts_on=today,
+        ends_on=today,
+        reason=None,
+    )
+    assert own.head_user_id == esodon.id
