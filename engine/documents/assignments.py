@@ -31,12 +31,15 @@ ASSIGNER_ROLES = frozenset({"protocol_clerk", "admin"})
 
 
 def check_units(session: Session, unit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The codes of these units, share-locked until the commit; an unknown one is refused."""
+    """The codes of these units, share-locked until the commit; an unknown one is refused, and so
+    is a unit the organisation chart closed (deactivated by an import): it no longer exists."""
     wanted = list(dict.fromkeys(unit_ids))
     if not wanted:
         return {}
     rows = session.execute(
-        select(Department.id, Department.code).where(Department.id.in_(wanted)).with_for_update(read=True)
+        select(Department.id, Department.code)
+        .where(Department.id.in_(wanted), Department.is_active.is_(True))
+        .with_for_update(read=True)
     )
     found = {row.id: row.code for row in rows}
     missing = [str(unit) for unit in wanted if unit not in found]

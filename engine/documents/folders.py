@@ -251,7 +251,11 @@ def open_document(session: Session, document_id: uuid.UUID, viewer: User) -> Doc
             .order_by(User.full_name)
         )
         page.clerks = [u for u in unit_staff if "clerk" in u.roles]
-        page.units = list(session.scalars(select(Department).order_by(Department.name_el)))
+        page.units = list(
+            session.scalars(
+                select(Department).where(Department.is_active.is_(True)).order_by(Department.name_el)
+            )
+        )
     return page
 
 
@@ -361,7 +365,11 @@ def task_document(session: Session, task_id: uuid.UUID) -> uuid.UUID | None:
 def registration_choices(session: Session) -> dict[str, Any]:
     """What the registration page offers: units, document types, file plan."""
     return {
-        "units": list(session.scalars(select(Department).order_by(Department.name_el))),
+        "units": list(
+            session.scalars(
+                select(Department).where(Department.is_active.is_(True)).order_by(Department.name_el)
+            )
+        ),
         "document_types": list(document_types().values()),
     }
 
