@@ -128,6 +128,44 @@ def assign_documents(
     return made
 
 
+def assign_new_document(
+    session: Session,
+    document: IncomingDocument,
+    *,
+    for_action: Sequence[uuid.UUID],
+    for_information: Sequence[uuid.UUID],
+    codes: dict[uuid.UUID, str],
+    assigned_by: User,
+    note: str | None = None,
+) -> list[DocumentAssignment]:
+    """The χρέωση of a document registered in this transaction, whose entry already names the
+    units (``EntryDraft.assign_to``): the registrar's role and the units (``codes``, from
+    :func:`check_units`) were checked before the number was taken.
+
+    What :func:`assign_documents` asks again — the document's lock, who may assign, what is
+    live already, the units — cannot have changed for a document numbered a moment ago, and
+    here it would run while the protocol counter is locked (it is held to the commit).
+    """
+    action = list(dict.fromkeys(for_action))
+    information = [u for u in dict.fromkeys(for_information) if u not in action]
+    now = utcnow()
+    pairs = [(u, Purpose.ACTION) for u in action] + [(u, Purpose.INFORMATION) for u in information]
+    made = [
+        _new_assignment(session, document, unit, purpose, assigned_by, now, note) for unit, purpose in pairs
+    ]
+    record_event(
+        session,
+        document.id,
+        assigned_by,
+        "assigned",
+        for_action=[codes[u] for u in action],
+        for_information=[codes[u] for u in information],
+        note=(note or "").strip() or None,
+    )
+    session.flush()
+    return made
+
+
 def _new_assignment(
     session: Session,
     document: IncomingDocument,
@@ -172,8 +210,7 @@ def _new_assignment(
                 due_at=assignment.due_at,
             )
             assignment.case_id = case.id
-    session.add(assignment)
-    session.flush()
+    session.add(assignment)  # flushed by the caller, all at once
     return assignment
 
 
@@ -222,7 +259,9 @@ def move_assignment(
     session.flush()  # the live-assignment unique index must see the old one closed first
     codes = check_units(session, [unit])
     assign_entry(session, document.entry_id, [codes[unit]], assigned_by=by)
-    return _new_assignment(session, document, unit, Purpose.ACTION, by, now, reason, reassigned_from=current)
+    moved = _new_assignment(session, document, unit, Purpose.ACTION, by, now, reason, reassigned_from=current)
+    session.flush()
+    return moved
 
 
 def mark_read(session: Session, document_id: uuid.UUID, reader: User) -> int:
