@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,13 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.documents.registration import register_incoming
+from engine.people.demo import seed_demo_municipality
+from engine.people.models import User
 from engine.protocol.book import WITHHELD, book_for_download
 from engine.protocol.entries import cancel, register
 from engine.protocol.errors import NotProtocolClerk
 from engine.protocol.models import Direction, ProtocolEntry
+from engine.requests import submit_request
+from engine.workflow.definitions import deploy_directory
 from storage.filesystem import FilesystemStore
 from tests.documents.conftest import SCANNED_LETTER, Town, letter
 from tests.protocol.factories import draft
+from tests.requests.conftest import applicant, form, upload
 from tests.web.staff_fixtures import CSRF, sign_in
 
 FLOODS = "Πρόσκληση σε σύσκεψη για την αντιπλημμυρική προστασία"
@@ -223,3 +229,49 @@ def test_the_book_withholds_what_the_downloader_is_not_cleared_for_but_keeps_the
     guarded = register(db_session, draft(subject="Πειθαρχική υπόθεση υπαλλήλου", classification="ΕΜΠ"))
     rows = {row["number"]: row for row in book_for_download(db_session, town.registrar, guarded.year)}
     assert rows[guarded.number]["subject"] == WITHHELD and rows[guarded.number]["classification"] == "ΕΜΠ"
+
+
+def test_pages_follow_each_other_without_repeating_or_skipping(
+    client: Any, db_session: Session, town: Town
+) -> None:
+    numbers = {
+        register(db_session, draft(subject=f"Διαβιβαστικό {n}"), registered_by=town.registrar).number
+        for n in range(30)
+    }
+    sign_in(client, town.registrar)
+    seen: list[int] = []
+    url = "/work/protocol?direction=ΕΞ"
+    for _ in range(5):
+        html = client.get(url).get_data(as_text=True)
+        seen += [int(n) for n in re.findall(r">(\d+) ΕΞ \d{4}</a>", _rows(html))]
+        found = re.search(r'rel="next" href="([^"]+)"', html)
+        if found is None:
+            break
+        url = found.group(1).replace("&amp;", "&")
+        assert "page=" in url and "direction=" in url  # the search is kept from page to page
+    assert len(seen) == len(set(seen)) == 30 and set(seen) == numbers
+    assert seen == sorted(seen, reverse=True)  # newest first
+
+
+def test_a_clerk_does_not_see_another_departments_citizens_requests(client: Any, db_session: Session) -> None:
+    seed_demo_municipality(db_session)
+    deploy_directory(db_session)
+    submission = submit_request(
+        db_session,
+        _store(client.application),
+        service_code="family_status",
+        form=form("family_status"),
+        attachments=[upload("id_copy", "tautotita.pdf")],
+        applicant=applicant("email", name="Ελένη Παπαδοπούλου"),
+    )
+    entry_id = submission.protocol_entry_id
+    revenue = db_session.scalar(select(User).where(User.username == "esoda"))
+    sign_in(client, revenue)
+    listing = _rows(client.get("/work/protocol").get_data(as_text=True))
+    assert submission.protocol_number in listing and "Παπαδοπούλου" not in listing
+    assert "Περιορισμένης πρόσβασης" in listing
+    page = client.get(f"/work/protocol/{entry_id}").get_data(as_text=True)
+    assert 'id="restricted"' in page and "Παπαδοπούλου" not in page
+    registry = db_session.scalar(select(User).where(User.username == "ypallilos"))
+    sign_in(client, registry)  # the case's department reads it
+    assert "Παπαδοπούλου" in client.get(f"/work/protocol/{entry_id}").get_data(as_text=True)
