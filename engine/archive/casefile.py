@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.archive.errors import CaseFileNotFound, CaseFileRestricted
+from engine.documents.history import record_event
 from engine.documents.models import DocumentAssignment, DocumentEvent, IncomingDocument
 from engine.issuing.registry import IssuedDocument
 from engine.people.models import Department, User
@@ -313,7 +314,8 @@ def _unit_name(session: Session, unit_id: uuid.UUID | None) -> str | None:
 
 
 def case_file_of_document(session: Session, document_id: uuid.UUID, viewer: User) -> CaseFilePlan:
-    """The case file of an incoming document whose entry the viewer may read in full."""
+    """The case file of an incoming document whose entry the viewer may read in full; the
+    export is recorded in the document's history."""
     document = session.get(IncomingDocument, document_id)
     if document is None:
         raise CaseFileNotFound("No such document; check the link.")
@@ -410,6 +412,8 @@ def case_file_of_document(session: Session, document_id: uuid.UUID, viewer: User
         case = session.get(Case, a.case_id)
         if case is not None:
             _case_trail(session, case, plan, prefix=f"cases/{safe_name(case.number)}/")
+    # Who took the file away is part of the document's history (after it was collected).
+    record_event(session, document.id, viewer, "exported", parts=len(plan.parts))
     return plan
 
 

@@ -22,6 +22,7 @@ from engine.archive.bundle import CHUNK_BYTES, INDEX, MANIFEST, stream_case_file
 from engine.archive.casefile import CaseFilePlan, RecordPart, StoredPart, case_file_of_document
 from engine.archive.errors import CaseFileRestricted
 from engine.documents.handling import file_document, route_to_clerk
+from engine.documents.models import DocumentEvent
 from engine.documents.registration import IncomingFile, register_incoming
 from engine.people.demo import seed_demo_municipality
 from engine.people.models import User
@@ -96,6 +97,12 @@ def test_an_incoming_documents_file_has_every_item_with_its_hash(
     assert next(a for a in assignments if a["state"] == "filed")["reason"] == "Ενημερωθήκαμε."
     actions = [event["action"] for event in json.loads(archive.read("history.json"))]
     assert actions[0] == "registered" and "filed" in actions
+    exported = db_session.scalars(
+        select(DocumentEvent).where(
+            DocumentEvent.document_id == document.id, DocumentEvent.action == "exported"
+        )
+    ).all()
+    assert [e.actor for e in exported] == [town.registrar.full_name]  # the export is in the history
     (audit_path,) = [name for name in archive.namelist() if name.endswith("/audit.json")]
     chain = json.loads(archive.read(audit_path))
     assert len(chain) >= 3 and all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(chain))

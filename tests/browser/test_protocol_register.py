@@ -6,7 +6,10 @@ and 390 px, axe-core on every page, every action without JavaScript too."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import zipfile
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -85,6 +88,21 @@ def test_the_protocol_office_searches_cancels_and_corrects(
     assert page.request.get(page.locator("#receipt").get_attribute("href") or "").body().startswith(b"%PDF")
     axe_check(page)
     shoot(page, "entry")
+
+    # The document's case file: a ZIP whose manifest gives every item's SHA-256.
+    page.get_by_role("link", name="Άνοιγμα του εγγράφου και των χρεώσεών του").click()
+    with page.expect_download() as download:
+        page.locator("#case-file").click()
+    archive = zipfile.ZipFile(download.value.path())
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["items"] and all(
+        hashlib.sha256(archive.read(item["path"])).hexdigest() == item["sha256"] for item in manifest["items"]
+    )
+    assert any(item["path"].endswith("scan.pdf") for item in manifest["items"])
+    page.reload()
+    expect(page.locator("#history")).to_contain_text("Λήψη του φακέλου")
+    axe_check(page)
+    page.goto(f"/work/protocol/{entries['plain_id']}")
 
     # Ορθή επανάληψη: a new number, the old one struck through with a link to the new one.
     page.locator("#correct-link").click()
