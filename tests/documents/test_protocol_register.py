@@ -273,5 +273,6 @@ def test_a_clerk_does_not_see_another_departments_citizens_requests(client: Any,
     page = client.get(f"/work/protocol/{entry_id}").get_data(as_text=True)
     assert 'id="restricted"' in page and "Παπαδοπούλου" not in page
     registry = db_session.scalar(select(User).where(User.username == "ypallilos"))
-    sign_in(client, registry)  # the case's department reads it
-    assert "Παπαδοπούλου" in client.get(f"/work/protocol/{entry_id}").get_data(as_text=True)
+    sign_in(client, registry)  # the case's department reads it, and takes the case file from there
+    page = client.get(f"/work/protocol/{entry_id}").get_data(as_text=True)
+    assert "Παπαδοπούλου" in page and f"/work/cases/{submission.case_id}/case-file.zip" in page
