@@ -201,6 +201,8 @@ class DocumentPage:
     registered_by: str | None = None
     #: The deadline of the reader's unit for this document (for action), if it holds it.
     my_due: datetime | None = None
+    #: The entries registered as its ορθή επανάληψη (id, number), oldest first.
+    corrected_by: list[tuple[uuid.UUID, str]] = field(default_factory=list)
 
 
 def _document(
@@ -237,6 +239,14 @@ def open_document(session: Session, document_id: uuid.UUID, viewer: User) -> Doc
         registered_by=registrar.full_name if registrar else None,
     )
     page.tasks = _my_tasks(session, document.id, viewer)
+    page.corrected_by = [
+        (row.id, f"{row.number} {row.direction} {row.year}")
+        for row in session.execute(
+            select(ProtocolEntry.id, ProtocolEntry.number, ProtocolEntry.direction, ProtocolEntry.year)
+            .where(ProtocolEntry.corrects_id == entry.id, listed_for(viewer.clearance))
+            .order_by(ProtocolEntry.registered_at)
+        )
+    ]
     page.my_due = session.scalar(
         select(DocumentAssignment.due_at).where(
             DocumentAssignment.document_id == document.id,

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.documents.models import IncomingDocument
 from engine.documents.registration import register_incoming
 from engine.people.demo import seed_demo_municipality
 from engine.people.models import User
@@ -202,6 +203,10 @@ def test_a_correction_is_a_new_number_linked_both_ways_and_the_old_one_is_struck
     assert "<s>" in old_page.split('id="entry-number"', 1)[1][:40]
     listing = _rows(client.get("/work/protocol").get_data(as_text=True))
     assert f"{new.number} ΕΙΣ {new.year}" in listing and "<s>" in listing
+    # The document page of the original says so too, with the link.
+    document_id = db_session.scalar(select(IncomingDocument.id).where(IncomingDocument.entry_id == plain.id))
+    document_page = client.get(f"/work/documents/{document_id}").get_data(as_text=True)
+    assert 'id="superseded"' in document_page and f"/work/protocol/{new.id}" in document_page
 
 
 def test_the_book_downloads_for_the_protocol_office_only(
