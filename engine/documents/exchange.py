@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ATHENS, utcnow
 from engine.documents.errors import DocumentRestricted
-from engine.documents.mail import Part, hold_reason, keep_part
+from engine.documents.mail import MAX_ATTACHMENT_BYTES, Part, hold_reason, keep_part
 from engine.documents.models import IncomingDocument, MailDraft
 from engine.people.models import User
 from engine.protocol.entries import get_entry
@@ -154,7 +154,7 @@ class FileDropExchange:
             metadata_name = names[0] if names else ""
             metadata = (folder / metadata_name).read_bytes()[: MAX_METADATA_BYTES + 1] if names else b""
             files = {
-                p.name: p.read_bytes()
+                p.name: _read_at_most(p, MAX_ATTACHMENT_BYTES + 1)  # more is refused anyway
                 for p in sorted(folder.iterdir())
                 if p.is_file() and not p.is_symlink() and p.name not in METADATA_NAMES
             }
@@ -193,6 +193,11 @@ class FileDropExchange:
             shutil.rmtree(final)
         temp.rename(final)
         return package.package_id
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(limit)
 
 
 def _safe_id(package_id: str) -> str:
@@ -276,6 +281,10 @@ def _checked(metadata: dict[str, Any], package: ReceivedPackage) -> tuple[dict[s
         if filename not in package.files:
             raise PackageProblem(f"{filename or '(no name)'}: listed in the metadata but not in the package")
         data = package.files[filename]
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise PackageProblem(
+                f"{filename}: larger than the {MAX_ATTACHMENT_BYTES // 1048576} MB a file may have"
+            )
         expected = str(item.get("sha256") or "").lower()
         if expected and hashlib.sha256(data).hexdigest() != expected:
             raise PackageProblem(

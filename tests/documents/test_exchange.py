@@ -173,10 +173,16 @@ def test_bad_packages_are_held_with_a_reason_and_nothing_is_registered(exchange:
     )
     drop_package(exchange.root, "unlisted", circular("B4"), {**good, "extra.exe": b"MZ"})
     drop_package(exchange.root, "no-subject", circular("B5", subject=""), good)
+    drop_package(
+        exchange.root,
+        "huge",
+        circular("B6", files=[{"filename": "scan.pdf"}]),
+        {"scan.pdf": b"%PDF-1.4\n" + b"0" * (26 * 1024 * 1024)},
+    )
     entity = b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><package><subject>&x;</subject></package>'
     drop_package(exchange.root, "xxe", entity, good, xml=True)
     report = exchange_round(exchange.factory, exchange.store, exchange.drop)
-    assert (report.drafts, report.held) == (0, 8)
+    assert (report.drafts, report.held) == (0, 9)
     with exchange.factory.begin() as session:
         held = {d.details["package_id"]: d.hold_reason for d in drafts(session, status="held")}
         assert all(len(d.raw_sha256) == 64 for d in drafts(session, status="held"))
@@ -189,11 +195,12 @@ def test_bad_packages_are_held_with_a_reason_and_nothing_is_registered(exchange:
     assert "not listed" in held["B4"]
     assert "no subject" in held["B5"]
     assert "DOCTYPE" in held["xxe"]
+    assert "larger than the 25 MB" in held["B6"]
     # A held package is kept once, too.
     shutil.copytree(exchange.root / "taken" / "bad-hash", exchange.root / "inbox" / "bad-hash-again")
     assert exchange_round(exchange.factory, exchange.store, exchange.drop).duplicates == 1
     with exchange.factory.begin() as session:
-        assert session.scalar(select(func.count()).select_from(MailDraft)) == 8
+        assert session.scalar(select(func.count()).select_from(MailDraft)) == 9
 
 
 def test_an_outgoing_entry_is_written_to_the_outbox_as_a_package(exchange: SimpleNamespace) -> None:
