@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -59,3 +60,34 @@ def list_messages(ctx: click.Context, held: bool) -> None:
             click.echo(
                 f"{draft.received_at:%Y-%m-%d %H:%M}  {draft.sender or '?'}  {draft.subject or ''}{reason}"
             )
+
+
+@mail.command("exchange")
+@click.option(
+    "--drop",
+    "drop",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The ΚΣΗΔΕ file-drop folder (inbox/, taken/, acks/, outbox/ are made inside).",
+)
+@click.pass_context
+def exchange(ctx: click.Context, drop: Path) -> None:
+    """One round of the ΚΣΗΔΕ exchange: packages in the drop folder become drafts (or are held
+    with the reason) and registered ones are acknowledged. Run it from a timer."""
+    from engine.documents.exchange import FileDropExchange, exchange_round
+
+    settings = settings_of(ctx)
+    engine = make_engine(prepare_database(settings))
+    try:
+        report = exchange_round(make_session_factory(engine), open_store(settings), FileDropExchange(drop))
+    finally:
+        engine.dispose()
+    click.echo(
+        f"polis mail exchange: {report.drafts} drafts, {report.held} held, {report.duplicates} duplicates,"
+        f" {report.acknowledged} acknowledged"
+    )
+    if report.failed:
+        raise click.ClickException(
+            f"{len(report.failed)} packages could not be kept and stay in the inbox:"
+            f" {', '.join(report.failed)}"
+        )

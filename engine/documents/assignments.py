@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.clock import utcnow
+from core.clock import athens_year, utcnow
 from core.workdays import due_date
 from engine.documents.catalogue import document_types
 from engine.documents.errors import DocumentInvalid, DocumentNotFound, NotAllowed, UnknownUnit
@@ -23,7 +23,8 @@ from engine.documents.models import AssignmentState, DocumentAssignment, Incomin
 from engine.people.models import Department, User
 from engine.protocol.entries import assign as assign_entry
 from engine.protocol.models import ProtocolEntry
-from engine.workflow.commands import start_case
+from engine.workflow.commands import next_case_numbers, start_case
+from engine.workflow.definitions import LoadedDefinition, latest_definition
 
 PROCESS_ID = "incoming_document"
 #: Who may assign any document; heads may assign those their unit holds for action.
@@ -31,12 +32,15 @@ ASSIGNER_ROLES = frozenset({"protocol_clerk", "admin"})
 
 
 def check_units(session: Session, unit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The codes of these units, share-locked until the commit; an unknown one is refused."""
+    """The codes of these units, share-locked until the commit; an unknown one is refused, and so
+    is a unit the organisation chart closed (deactivated by an import): it no longer exists."""
     wanted = list(dict.fromkeys(unit_ids))
     if not wanted:
         return {}
     rows = session.execute(
-        select(Department.id, Department.code).where(Department.id.in_(wanted)).with_for_update(read=True)
+        select(Department.id, Department.code)
+        .where(Department.id.in_(wanted), Department.is_active.is_(True))
+        .with_for_update(read=True)
     )
     found = {row.id: row.code for row in rows}
     missing = [str(unit) for unit in wanted if unit not in found]
@@ -125,6 +129,54 @@ def assign_documents(
     return made
 
 
+def assign_new_document(
+    session: Session,
+    document: IncomingDocument,
+    *,
+    for_action: Sequence[uuid.UUID],
+    for_information: Sequence[uuid.UUID],
+    codes: dict[uuid.UUID, str],
+    assigned_by: User,
+    note: str | None = None,
+) -> list[DocumentAssignment]:
+    """The χρέωση of a document registered in this transaction, whose entry already names the
+    units (``EntryDraft.assign_to``): the registrar's role and the units (``codes``, from
+    :func:`check_units`) were checked before the number was taken.
+
+    What :func:`assign_documents` asks again — the document's lock, who may assign, what is
+    live already, the units — cannot have changed for a document numbered a moment ago, and
+    here it would run while the protocol counter is locked (it is held to the commit).
+    """
+    action = list(dict.fromkeys(for_action))
+    information = [u for u in dict.fromkeys(for_information) if u not in action]
+    now = utcnow()
+    # The cases' definition once and their numbers in one counter update: fewer statements
+    # while the protocol counter (taken just before) stays locked.
+    definition = latest_definition(session, PROCESS_ID) if action else None
+    numbers = next_case_numbers(session, athens_year(now), len(action))
+    made = [
+        _new_assignment(
+            session, document, unit, Purpose.ACTION, assigned_by, now, note, start=(definition, number)
+        )
+        for unit, number in zip(action, numbers, strict=True)
+    ]
+    made += [
+        _new_assignment(session, document, unit, Purpose.INFORMATION, assigned_by, now, note)
+        for unit in information
+    ]
+    record_event(
+        session,
+        document.id,
+        assigned_by,
+        "assigned",
+        for_action=[codes[u] for u in action],
+        for_information=[codes[u] for u in information],
+        note=(note or "").strip() or None,
+    )
+    session.flush()
+    return made
+
+
 def _new_assignment(
     session: Session,
     document: IncomingDocument,
@@ -135,6 +187,7 @@ def _new_assignment(
     note: str | None,
     *,
     reassigned_from: DocumentAssignment | None = None,
+    start: tuple[LoadedDefinition | None, str] | None = None,
 ) -> DocumentAssignment:
     assignment = DocumentAssignment(
         id=uuid.uuid4(),
@@ -167,10 +220,11 @@ def _new_assignment(
                     "due_at": assignment.due_at.isoformat(),
                 },
                 due_at=assignment.due_at,
+                definition=start[0] if start else None,
+                number=start[1] if start else None,
             )
             assignment.case_id = case.id
-    session.add(assignment)
-    session.flush()
+    session.add(assignment)  # flushed by the caller, all at once
     return assignment
 
 
@@ -219,7 +273,9 @@ def move_assignment(
     session.flush()  # the live-assignment unique index must see the old one closed first
     codes = check_units(session, [unit])
     assign_entry(session, document.entry_id, [codes[unit]], assigned_by=by)
-    return _new_assignment(session, document, unit, Purpose.ACTION, by, now, reason, reassigned_from=current)
+    moved = _new_assignment(session, document, unit, Purpose.ACTION, by, now, reason, reassigned_from=current)
+    session.flush()
+    return moved
 
 
 def mark_read(session: Session, document_id: uuid.UUID, reader: User) -> int:

@@ -201,6 +201,8 @@ class DocumentPage:
     registered_by: str | None = None
     #: The deadline of the reader's unit for this document (for action), if it holds it.
     my_due: datetime | None = None
+    #: The entries registered as its ορθή επανάληψη (id, number), oldest first.
+    corrected_by: list[tuple[uuid.UUID, str]] = field(default_factory=list)
 
 
 def _document(
@@ -237,6 +239,14 @@ def open_document(session: Session, document_id: uuid.UUID, viewer: User) -> Doc
         registered_by=registrar.full_name if registrar else None,
     )
     page.tasks = _my_tasks(session, document.id, viewer)
+    page.corrected_by = [
+        (row.id, f"{row.number} {row.direction} {row.year}")
+        for row in session.execute(
+            select(ProtocolEntry.id, ProtocolEntry.number, ProtocolEntry.direction, ProtocolEntry.year)
+            .where(ProtocolEntry.corrects_id == entry.id, listed_for(viewer.clearance))
+            .order_by(ProtocolEntry.registered_at)
+        )
+    ]
     page.my_due = session.scalar(
         select(DocumentAssignment.due_at).where(
             DocumentAssignment.document_id == document.id,
@@ -251,7 +261,11 @@ def open_document(session: Session, document_id: uuid.UUID, viewer: User) -> Doc
             .order_by(User.full_name)
         )
         page.clerks = [u for u in unit_staff if "clerk" in u.roles]
-        page.units = list(session.scalars(select(Department).order_by(Department.name_el)))
+        page.units = list(
+            session.scalars(
+                select(Department).where(Department.is_active.is_(True)).order_by(Department.name_el)
+            )
+        )
     return page
 
 
@@ -361,7 +375,11 @@ def task_document(session: Session, task_id: uuid.UUID) -> uuid.UUID | None:
 def registration_choices(session: Session) -> dict[str, Any]:
     """What the registration page offers: units, document types, file plan."""
     return {
-        "units": list(session.scalars(select(Department).order_by(Department.name_el))),
+        "units": list(
+            session.scalars(
+                select(Department).where(Department.is_active.is_(True)).order_by(Department.name_el)
+            )
+        ),
         "document_types": list(document_types().values()),
     }
 

@@ -173,7 +173,7 @@ def reassign(
         )
     task, assignment = _task(session, task_id)
     unit = session.get(Department, unit_id)
-    if unit is None:
+    if unit is None or not unit.is_active:  # a unit the org chart closed no longer exists
         raise DocumentInvalid(
             "unit: that unit no longer exists; choose another. Nothing was moved.",
             fields={"unit": "no longer exists"},

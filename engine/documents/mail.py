@@ -104,7 +104,8 @@ def _zip_problem(part: Part) -> str | None:
     return None
 
 
-def _hold_reason(parts: list[Part]) -> str | None:
+def hold_reason(parts: list[Part]) -> str | None:
+    """Why these attachments must wait for a person (too large, a program, a zip bomb), or None."""
     for part in parts:
         if len(part.data) > MAX_ATTACHMENT_BYTES:
             return (
@@ -151,9 +152,9 @@ def accept_message(
     if message is not None and problem is None:
         body, parts = _parts(message)
         draft.body_text = body[:100_000]
-        problem = _hold_reason(parts)
+        problem = hold_reason(parts)
         if problem is None:
-            draft.attachments = [_keep(session, store, part) for part in parts]
+            draft.attachments = [keep_part(session, store, part) for part in parts]
     draft.status = "held" if problem else "draft"
     draft.hold_reason = problem
     session.add(draft)
@@ -161,7 +162,8 @@ def accept_message(
     return draft, True
 
 
-def _keep(session: Session, store: ObjectStore, part: Part) -> dict[str, Any]:
+def keep_part(session: Session, store: ObjectStore, part: Part) -> dict[str, Any]:
+    """Store an attachment and describe it as a draft lists its files."""
     record = store_file(
         session, store, io.BytesIO(part.data), content_type=part.content_type, filename=part.filename
     )
@@ -184,7 +186,20 @@ def drafts(session: Session, *, status: str = "draft", limit: int = 100) -> list
 
 
 def prefilled(draft: MailDraft) -> dict[str, str]:
-    """What the registration form starts with: the sender (name and address) and the subject."""
+    """What the registration form starts with: the sender (name and address) and the subject;
+    for an exchange package also the sender's reference, its date, type and classification."""
+    if draft.channel == "kside":
+        details = draft.details or {}
+        return {
+            "sender": draft.sender or "",
+            "subject": draft.subject or "",
+            "delivery_method": "kside",
+            **{
+                name: str(details[name])
+                for name in ("sender_reference", "sender_date", "document_type", "classification")
+                if details.get(name)
+            },
+        }
     name, address = parseaddr(draft.sender or draft.envelope_from or "")
     return {
         "sender": f"{name} <{address}>" if name and address else (address or name),
@@ -209,7 +224,12 @@ def confirm_draft(
         return document
     if draft.status != "draft":
         raise AlreadyHandled(f"This message is held ({draft.hold_reason}); a person must look at it first.")
-    files = [IncomingFile("message.eml", _read(store, draft.raw_key), "message/rfc822")]
+    if draft.channel == "kside":  # the package's own metadata file comes first, as sent
+        raw_name = str((draft.details or {}).get("metadata_file") or "metadata.json")
+        raw_type = "application/xml" if raw_name.endswith(".xml") else "application/json"
+    else:
+        raw_name, raw_type = "message.eml", "message/rfc822"
+    files = [IncomingFile(raw_name, _read(store, draft.raw_key), raw_type)]
     files += [
         IncomingFile(item["filename"], _read(store, item["storage_key"]), item["content_type"])
         for item in draft.attachments
@@ -217,9 +237,9 @@ def confirm_draft(
     document = register_incoming(
         session,
         store,
-        replace(form, files=tuple(files), delivery_method=form.delivery_method or "email"),
+        replace(form, files=tuple(files), delivery_method=form.delivery_method or draft.channel),
         registered_by=confirmed_by,
-        source="email",
+        source=draft.channel,
         idempotency_key=f"mail:{draft.message_id}"[:200],
     )
     draft.status = "registered"

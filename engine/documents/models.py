@@ -49,7 +49,7 @@ class IncomingDocument(Base):
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     #: The registering office (the registrar's unit), which keeps seeing the document.
     unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("departments.id"))
-    #: Where it came from: staff (the registration page) or email (a confirmed draft).
+    #: Where it came from: staff (the registration page), email or kside (a confirmed draft).
     source: Mapped[str] = mapped_column(String(16), server_default=text("'staff'"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     #: The registration form's one-time key (or the email's Message-ID): sent twice, registered once.
@@ -59,7 +59,7 @@ class IncomingDocument(Base):
 
     __table_args__ = (
         Index("ix_documents_registered_by", "registered_by_id", "created_at"),
-        CheckConstraint("source IN ('staff', 'email')", name="source_known"),
+        CheckConstraint("source IN ('staff', 'email', 'kside')", name="source_known"),
     )
 
 
@@ -131,8 +131,9 @@ class DocumentEvent(Base):
 
 
 class MailDraft(Base):
-    """A message the municipal mailbox received: a draft registration for the protocol office,
-    or a message held for a person to look at (with the reason). The raw message is kept."""
+    """A message the municipal mailbox (or a package the ΚΣΗΔΕ exchange) delivered: a draft
+    registration for the protocol office, or held for a person to look at (with the reason).
+    The raw message (or the package's metadata file) is kept."""
 
     __tablename__ = "mail_drafts"
 
@@ -153,9 +154,16 @@ class MailDraft(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
     confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    #: How it came: the municipal mailbox (email) or the exchange between bodies (kside).
+    channel: Mapped[str] = mapped_column(String(16), server_default=text("'email'"))
+    #: An exchange package's metadata as the sender gave it (reference number, date, type…).
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    #: When the sender was told our protocol number (exchange packages).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'held', 'registered')", name="status_known"),
+        CheckConstraint("channel IN ('email', 'kside')", name="channel_known"),
         CheckConstraint("(status = 'held') = (hold_reason IS NOT NULL)", name="held_with_reason"),
         CheckConstraint("(status = 'registered') = (document_id IS NOT NULL)", name="registered_document"),
         Index("ix_mail_drafts_status_received", "status", "received_at"),

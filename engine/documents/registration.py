@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-from engine.documents.assignments import assign_documents, check_units
+from engine.documents.assignments import assign_new_document, check_units
 from engine.documents.catalogue import document_types
 from engine.documents.errors import DocumentInvalid, NotAllowed
 from engine.documents.history import record_event
@@ -99,7 +99,7 @@ def register_incoming(
     problems = _check_form(session, form)
     if problems:
         raise DocumentInvalid("; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
-    check_units(session, [*form.for_action, *form.for_information])
+    codes = check_units(session, [*form.for_action, *form.for_information])
     draft = EntryDraft(
         direction=Direction.INCOMING,
         subject=form.subject.strip(),
@@ -112,6 +112,8 @@ def register_incoming(
         attachments_count=len(form.files),
         attachments_description=(form.attachments_description or "").strip() or None,
         related=tuple(form.related),
+        # The entry's units are inserted with it: its contents follow the χρέωση.
+        assign_to=tuple(dict.fromkeys(codes[u] for u in [*form.for_action, *form.for_information])),
     )  # the draft checks lengths and combinations before any file is stored
     refs = tuple(_store(session, store, f) for f in form.files)
     entry = register(session, replace(draft, files=refs), registered_by=registered_by)
@@ -139,11 +141,12 @@ def register_incoming(
         source=source,
     )
     if form.for_action or form.for_information:
-        assign_documents(
+        assign_new_document(
             session,
-            [document.id],
+            document,
             for_action=form.for_action,
             for_information=form.for_information,
+            codes=codes,
             assigned_by=registered_by,
             note=form.note,
         )

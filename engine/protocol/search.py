@@ -21,14 +21,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Integer, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
 from engine.protocol.drafts import parse_direction
 from engine.protocol.entries import get_registry
 from engine.protocol.errors import InvalidEntry
-from engine.protocol.models import Classification, Direction, ProtocolEntry
+from engine.protocol.models import Classification, Direction, EntryAssignment, ProtocolEntry
 from engine.protocol.visibility import (
     Viewer,
     contents_filter,
@@ -65,6 +65,8 @@ class SearchQuery:
     case_id: uuid.UUID | None = None
     case_number: str | None = None
     classification: str | None = None
+    #: A department: entries it registered or that are assigned to it (χρέωση).
+    unit: uuid.UUID | None = None
     include_cancelled: bool = True
     limit: int = 50
     cursor: str | None = None
@@ -191,9 +193,19 @@ def _conditions(
         conditions.append(ProtocolEntry.case_number == query.case_number)
     if query.classification:
         conditions.append(ProtocolEntry.classification == query.classification)
+    if query.unit is not None:
+        conditions.append(
+            or_(
+                ProtocolEntry.unit_id == query.unit,
+                exists().where(
+                    EntryAssignment.entry_id == ProtocolEntry.id, EntryAssignment.department_id == query.unit
+                ),
+            )
+        )
     if not query.include_cancelled:
         conditions.append(ProtocolEntry.cancelled_at.is_(None))
-    if words or query.case_id is not None or query.case_number or query.classification:
+    # Filters on contents match only what the viewer may read: who holds an entry is contents too.
+    if words or query.case_id is not None or query.case_number or query.classification or query.unit:
         conditions.append(contents_filter(session, viewer))
     return conditions, words
 
@@ -260,6 +272,12 @@ def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
             case_id = uuid.UUID(str(params["case_id"]))
         except ValueError:
             problems["case_id"] = "case_id must be a case id (UUID)."
+    unit = None
+    if params.get("unit"):
+        try:
+            unit = uuid.UUID(str(params["unit"]))
+        except ValueError:
+            problems["unit"] = "unit must be a department id (UUID)."
     classification = params.get("classification") or None
     if classification and classification not in {mark.value for mark in Classification}:
         problems["classification"] = "classification must be one of ΠΧ, ΕΜΠ, ΠΔ."
@@ -275,6 +293,7 @@ def query_from_params(params: Mapping[str, Any]) -> SearchQuery:
         case_id=case_id,
         case_number=params.get("case_number") or None,
         classification=classification,
+        unit=unit,
         include_cancelled=str(params.get("include_cancelled", "true")).lower() not in {"0", "false", "no"},
         cursor=params.get("cursor") or None,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import athens_year, utcnow
 from core.errors import InvalidInput
-from engine.workflow.definitions import latest_definition
+from engine.workflow.definitions import LoadedDefinition, latest_definition
 from engine.workflow.directory import Performer, directory
 from engine.workflow.errors import (
     CaseNotFound,
@@ -60,6 +60,22 @@ def next_case_number(session: Session, year: int) -> str:
     return f"{year}/{number:06d}"
 
 
+_COUNTER_MANY = text(
+    "INSERT INTO case_counters (year, last_number) VALUES (:year, :count) "
+    "ON CONFLICT (year) DO UPDATE SET last_number = case_counters.last_number + :count "
+    "RETURNING last_number"
+)
+
+
+def next_case_numbers(session: Session, year: int, count: int) -> list[str]:
+    """Take ``count`` consecutive numbers of ``year`` in one counter update (for a caller that
+    starts that many cases in its transaction: still gap-free, the counter row locked once)."""
+    if count < 1:
+        return []
+    last = session.execute(_COUNTER_MANY, {"year": year, "count": count}).scalar_one()
+    return [f"{year}/{number:06d}" for number in range(last - count + 1, last + 1)]
+
+
 def start_case(
     session: Session,
     process_id: str,
@@ -69,9 +85,18 @@ def start_case(
     applicant: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
     due_at: datetime | None = None,
+    definition: LoadedDefinition | None = None,
+    number: str | None = None,
 ) -> OpenCase:
-    """Start a case on the newest version of ``process_id`` and run it to its first wait."""
-    definition = latest_definition(session, process_id)
+    """Start a case on the newest version of ``process_id`` and run it to its first wait.
+
+    A caller starting several cases of one process in a transaction may look the definition
+    up once (``latest_definition``) and take their numbers at once (:func:`next_case_numbers`).
+    """
+    if definition is None:
+        definition = latest_definition(session, process_id)
+    elif definition.process_id != process_id:
+        raise InvalidInput(f"definition {definition.process_id!r} given to start a {process_id!r} case.")
     if definition is None:
         raise CaseNotFound(f"process '{process_id}' is not deployed; run `polis processes deploy` first.")
     start_forms = [i.form_key for i in definition.tasks.values() if i.kind == "startEvent" and i.form_key]
@@ -85,7 +110,7 @@ def start_case(
     workflow = new_workflow(definition.spec, definition.subprocess_specs)
     case = OpenCase(
         id=uuid.uuid4(),
-        number=next_case_number(session, athens_year(now)),
+        number=number or next_case_number(session, athens_year(now)),
         process_id=process_id,
         status="active",
         department_id=department_id,

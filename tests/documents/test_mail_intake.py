@@ -1,15 +1,20 @@
 """Email intake over real SMTP on loopback: a message becomes a draft with its attachments and
 the sender prefilled; confirming it registers ΕΙΣ; the same message delivered twice registers
 once; a 30 MB attachment, malformed MIME, a program and a zip bomb are held with a reason and
-nothing is registered."""
+nothing is registered; held mail is kept whole for a person, once; a χρέωση to a unit the
+organisation chart closed leaves the draft for the office; filing without a reason changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import smtplib
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,12 +22,17 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from engine.documents.errors import AlreadyHandled, DocumentInvalid, UnknownUnit
+from engine.documents.folders import registration_choices
+from engine.documents.handling import file_document
 from engine.documents.mail import confirm_draft, drafts, prefilled
 from engine.documents.models import DocumentAssignment, MailDraft
 from engine.documents.registration import IncomingForm
 from engine.documents.smtp import start_listener
+from engine.people.models import Department
 from engine.protocol.models import ProtocolEntry
 from engine.workflow.definitions import deploy_directory
+from engine.workflow.models import CaseTask
 from storage.filesystem import FilesystemStore
 from tests.documents.conftest import SCANNED_LETTER, make_town
 from tests.storage.conftest import free_port
@@ -133,3 +143,116 @@ def test_bad_messages_are_held_with_a_reason_and_nothing_is_registered(intake: S
     assert "a program" in held["<exe@x>"]
     assert "zip bomb" in held["<bomb@x>"]
     assert "malformed MIME" in held["<broken@x>"]
+
+
+def test_held_mail_is_kept_whole_for_a_person_and_kept_once(intake: SimpleNamespace) -> None:
+    bomb = _with_attachment("<bomb-twice@x>", _zip_bomb(), "documents.zip", "zip")
+    raw = bomb.as_bytes(policy=SMTP)
+    send(intake.port, raw)
+    send(intake.port, raw)  # the MTA retried
+    no_id = b"From: someone@example.org\r\nSubject: no id\r\n\r\nhello\r\n"  # no Message-ID at all
+    send(intake.port, no_id)
+    send(intake.port, no_id)
+    with intake.factory.begin() as session:
+        held = drafts(session, status="held")
+        assert [d.message_id for d in held] == ["<bomb-twice@x>"]
+        (kept,) = held
+        with intake.store.open(kept.raw_key) as reader:
+            stored = reader.read()
+        # What the person looks at is the message as received (the SMTP client may add headers).
+        assert hashlib.sha256(stored).hexdigest() == kept.raw_sha256 and stored.endswith(
+            raw.rstrip(b"\r\n") + b"\r\n"
+        )
+        assert kept.attachments == []  # nothing of a held message is offered for registration
+        assert len([d for d in drafts(session) if d.subject == "no id"]) == 1
+        # Confirming a held message is refused: a person must look at it first.
+        with pytest.raises(AlreadyHandled):
+            confirm_draft(
+                session,
+                intake.store,
+                kept.id,
+                IncomingForm(subject="x", sender="y", document_type="letter"),
+                confirmed_by=session.merge(intake.town.registrar),
+            )
+    with intake.factory.begin() as session:
+        assert session.scalar(select(func.count()).select_from(ProtocolEntry)) == 0
+
+
+def test_the_same_message_delivered_twice_at_once_is_one_draft(intake: SimpleNamespace) -> None:
+    raw = letter("<twice-at-once@x>").as_bytes(policy=SMTP)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda _: send(intake.port, raw), range(2)))
+    with intake.factory.begin() as session:
+        assert [d.message_id for d in drafts(session)] == ["<twice-at-once@x>"]
+
+
+def test_a_chreosi_to_a_unit_that_no_longer_exists_leaves_the_draft_for_the_office(
+    intake: SimpleNamespace,
+) -> None:
+    send(intake.port, letter("<closed-unit@x>"))
+    with intake.factory.begin() as session:
+        (draft,) = drafts(session)
+        draft_id = draft.id
+        # The organisation chart closed unit B (an import deactivates units no longer in it).
+        session.get(Department, intake.town.b.department.id).is_active = False
+    form = IncomingForm(
+        subject="Εγκύκλιος",
+        sender="Περιφέρεια Κρήτης",
+        document_type="circular",
+        for_action=(intake.town.a.department.id, intake.town.b.department.id),
+    )
+    with pytest.raises(UnknownUnit, match="no longer exists"), intake.factory.begin() as session:
+        confirm_draft(
+            session, intake.store, draft_id, form, confirmed_by=session.merge(intake.town.registrar)
+        )
+    with intake.factory.begin() as session:
+        assert session.get(MailDraft, draft_id).status == "draft"  # still there to confirm
+        assert session.scalar(select(func.count()).select_from(ProtocolEntry)) == 0
+        assert intake.town.b.department.id not in {
+            unit.id for unit in registration_choices(session)["units"]
+        }  # and the page no longer offers it
+    with intake.factory.begin() as session:
+        document = confirm_draft(
+            session,
+            intake.store,
+            draft_id,
+            replace(form, for_action=(intake.town.a.department.id,)),
+            confirmed_by=session.merge(intake.town.registrar),
+        )
+        assert document.source == "email"
+    with intake.factory.begin() as session:
+        assert session.scalar(select(func.count()).select_from(ProtocolEntry)) == 1
+
+
+def test_filing_a_mailed_document_without_a_reason_is_refused_and_nothing_changes(
+    intake: SimpleNamespace,
+) -> None:
+    send(intake.port, letter("<to-file@x>"))
+    town = intake.town
+    with intake.factory.begin() as session:
+        (draft,) = drafts(session)
+        document = confirm_draft(
+            session,
+            intake.store,
+            draft.id,
+            IncomingForm(
+                subject="Εγκύκλιος",
+                sender="Περιφέρεια",
+                document_type="circular",
+                for_action=(town.a.department.id,),
+            ),
+            confirmed_by=session.merge(town.registrar),
+        )
+        head_task = session.scalars(
+            select(CaseTask).where(CaseTask.department_id == town.a.department.id, CaseTask.role == "head")
+        ).one()
+        task_id, document_id = head_task.task_id, document.id
+    for reason in ("", "   "):
+        with pytest.raises(DocumentInvalid, match="reason"), intake.factory.begin() as session:
+            file_document(session, task_id, reason, "03.01", session.merge(town.a.head))
+    with intake.factory.begin() as session:
+        (assignment,) = session.scalars(
+            select(DocumentAssignment).where(DocumentAssignment.document_id == document_id)
+        ).all()
+        assert (assignment.state, assignment.reason) == ("open", None)
+        assert session.get(CaseTask, task_id) is not None

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidInput
 from engine.workflow.audit import case_history, verify_audit
 from engine.workflow.bpmn.loader import compile_definition
 from engine.workflow.commands import (
@@ -132,3 +133,29 @@ def test_case_numbers_follow_the_athens_calendar_year(db_session: Session, org: 
         new_year = start_case(db_session, "document_approval", department_id=org.department.id)
     assert old_year.number.startswith("2026/")
     assert new_year.number == "2027/000001"
+
+
+def test_numbers_taken_at_once_are_consecutive_and_used_by_the_cases(db_session: Session, org: Org) -> None:
+    from engine.workflow.commands import next_case_numbers
+    from engine.workflow.definitions import latest_definition
+
+    first = start_case(db_session, "document_approval", department_id=org.department.id)
+    year = int(first.number.split("/")[0])
+    numbers = next_case_numbers(db_session, year, 3)
+    definition = latest_definition(db_session, "document_approval")
+    started = [
+        start_case(
+            db_session,
+            "document_approval",
+            department_id=org.department.id,
+            definition=definition,
+            number=number,
+        )
+        for number in numbers
+    ]
+    after = start_case(db_session, "document_approval", department_id=org.department.id)
+    sequence = [int(case.number.split("/")[1]) for case in [first, *started, after]]
+    assert sequence == list(range(sequence[0], sequence[0] + 5))  # no gap, no repeat
+    assert next_case_numbers(db_session, year, 0) == []
+    with pytest.raises(InvalidInput, match="definition"):
+        start_case(db_session, "general_request", department_id=org.department.id, definition=definition)

@@ -111,7 +111,7 @@ def assign_entry(entry_id: uuid.UUID) -> Response:
 @bp.get("/entries")
 def search_entries() -> Response:
     """Search: number, year, registry, date_from, date_to, direction, party, q, case_id,
-    case_number, classification, include_cancelled, limit, cursor."""
+    case_number, classification, unit, include_cancelled, limit, cursor."""
     page = search(db(), query_from_params(request.args), _user())
     entries = [_entry_json(entry, visible=entry.id in page.visible) for entry in page.entries]
     return jsonify({"entries": entries, "next_cursor": page.next_cursor})

@@ -39,6 +39,7 @@ def _event_title(action: str, details: dict[str, Any]) -> str:
         "returned": _("Given back to the head"),
         "escalated": _("Deadline passed: escalated to the head"),
         "comment": _("Comment"),
+        "exported": _("Case file downloaded (ZIP)"),
     }
     return str(titles.get(action, action))
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.pages.staff import approvals, cases, documents, inbox, registration, substitute, tasks
+from web.pages.staff import (
+    approvals,
+    case_files,
+    cases,
+    documents,
+    inbox,
+    protocol_register,
+    registration,
+    substitute,
+    tasks,
+)
 from web.pages.staff.common import ROLES, bp, department_name, process_name, service_title, task_title
 
 #: The modules whose views register on ``bp`` when imported.
-VIEW_MODULES = (approvals, cases, documents, inbox, registration, substitute, tasks)
+VIEW_MODULES = (approvals, case_files, cases, documents, inbox, protocol_register, registration, substitute, tasks)
 
 
 def init_staff_pages(app: Flask) -> None:
