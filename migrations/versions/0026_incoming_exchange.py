@@ -1,8 +1,8 @@
 """incoming exchange: ΚΣΗΔΕ/ΙΡΙΔΑ packages join the mailbox's drafts (channel, package details,
 acknowledgement), and documents may come from the exchange
 
-Revision ID: 0025_incoming_exchange
-Revises: 0024_mail_intake
+Revision ID: 0026_incoming_exchange
+Revises: 0025_admin_tables
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025_incoming_exchange"
-down_revision: str | None = "0024_mail_intake"
+revision: str = "0026_incoming_exchange"
+down_revision: str | None = "0025_admin_tables"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
