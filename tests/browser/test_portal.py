@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from core.orm import session_scope
 from engine.notifications.models import Notification
 from engine.people.models import Department, User
+from engine.requests.models import PendingSubmission
 from engine.workflow.commands import claim_task, complete_task
 from engine.workflow.models import Case, CaseTask
 from forms.catalogue import get_service
@@ -69,6 +70,14 @@ def _fill_family_status(page: Page, afm: str, email: str) -> None:
     page.locator("#f-purpose").select_option("general")
     page.get_by_label("Ονοματεπώνυμο").fill("Ελένη Παπαδοπούλου")
     page.locator("[id='f-applicant.email']").fill(email)
+
+
+def _wait_for_the_check(page: Page) -> None:
+    """The anti-spam widget on "check your answers" solves its challenge by itself (a visitor
+    who is not signed in); wait until it has, as a person reading the page would."""
+    expect(page.locator("altcha-widget [data-state]")).to_have_attribute(
+        "data-state", "verified", timeout=60_000
+    )
 
 
 def _confirm_by_email(page: Page, live_polis: SimpleNamespace, email: str) -> None:
@@ -144,6 +153,7 @@ def test_find_apply_correct_attach_submit_receipt_once(
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
     )
+    _wait_for_the_check(page)
     shoot(page, "check-answers")
     fields = page.eval_on_selector(
         "form[data-upload-progress]",
@@ -211,6 +221,7 @@ def test_phone_in_english_a_missing_answer_and_a_wrong_file(phone_page: Page, sh
     page.get_by_label("Copy of identity card or passport").set_input_files(
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}
     )
+    _wait_for_the_check(page)
     page.get_by_role("button", name="Submit the request").click()
     expect(page.get_by_role("alert")).to_contain_text("is not accepted; send PDF, JPEG, PNG")
     expect(page.get_by_role("main")).to_contain_text("090000045")  # the answers are still there
@@ -351,6 +362,7 @@ def test_tracking_through_a_document_request_to_the_certificate(
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
     )
+    _wait_for_the_check(page)
     page.get_by_role("button", name="Υποβολή της αίτησης").click()
     _confirm_by_email(page, live_polis, email)
     page.get_by_role("link", name="Παρακολουθήστε την αίτησή σας").click()
@@ -430,3 +442,76 @@ def test_an_expired_session_keeps_the_answers(page: Page, shoot: Shoot) -> None:
     shoot(page, "session-expired")
     page.get_by_role("button", name="Συνέχεια").click()  # a fresh token came with the page
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
+
+
+def _held_for(live_polis: SimpleNamespace, email: str) -> int:
+    with session_scope(live_polis.factory) as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(PendingSubmission).where(PendingSubmission.email == email)
+            )
+            or 0
+        )
+
+
+def _to_the_check_page(page: Page, email: str) -> None:
+    page.goto("/services/family_status/apply")
+    _fill_family_status(page, "090000045", email)
+    page.get_by_role("button", name="Συνέχεια").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
+    page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
+        {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
+    )
+
+
+def test_the_anti_spam_check_solves_in_the_page_and_the_request_is_held(
+    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+) -> None:
+    email = f"anna.{uuid.uuid4().hex[:8]}@example.gr"
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    _to_the_check_page(page, email)
+    check = page.locator("#f-altcha")
+    expect(check.get_by_role("heading")).to_have_text("Έλεγχος κατά των ανεπιθύμητων")
+    _wait_for_the_check(page)
+    expect(check).to_contain_text("Επαληθεύτηκε")  # the widget speaks Greek
+    assert page.locator("input[name=altcha]").input_value()  # the solution goes with the form
+    axe_check(page)
+    shoot(page, "anti-spam-check-solved")
+    page.get_by_role("button", name="Υποβολή της αίτησης").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Επιβεβαιώστε το email σας για να υποβληθεί η αίτηση"
+    )
+    assert _held_for(live_polis, email) == 1 and _cases_of(live_polis, email) == 0
+    assert not blocked, blocked  # the widget and its worker load under the strict CSP
+
+
+def test_without_javascript_the_form_says_so_and_is_held(
+    browser: Any, shoot: Shoot, live_polis: SimpleNamespace
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=False,
+        base_url=live_polis.url,
+        locale="el-GR",
+        viewport={"width": 390, "height": 844},
+    )
+    page = context.new_page()
+    try:
+        email = f"petros.{uuid.uuid4().hex[:8]}@example.gr"
+        _to_the_check_page(page, email)
+        page.get_by_role("button", name="Υποβολή της αίτησης").click()  # neither solved nor said
+        expect(page.locator("#f-altcha-error")).to_contain_text("Περιμένετε να ολοκληρωθεί ο έλεγχος")
+        expect(page.get_by_role("alert")).to_contain_text("Υπάρχει πρόβλημα")
+        assert _held_for(live_polis, email) == 0
+        shoot(page, "no-javascript-check-refused")
+        page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
+            {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
+        )
+        page.get_by_label("Ο φυλλομετρητής μου δεν εκτελεί JavaScript").check()
+        page.get_by_role("button", name="Υποβολή της αίτησης").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Επιβεβαιώστε το email σας για να υποβληθεί η αίτηση"
+        )
+        assert _held_for(live_polis, email) == 1 and _cases_of(live_polis, email) == 0
+    finally:
+        context.close()
