@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.requests.tracking import Tracking, find_by_tracking_code, tracking_of
 from engine.workflow.errors import CaseNotFound
-from engine.workflow.models import Case
+from engine.workflow.models import Case, ProcessDefinition
 
 #: A citizen's list shows at most this many cases, newest first.
 MAX_LISTED = 200
@@ -23,13 +23,14 @@ _NOT_YOURS = "You have no request with this tracking code; check the code in you
 
 def applicant_cases(session: Session, applicant_id: uuid.UUID) -> list[tuple[str, Tracking]]:
     """(tracking code, public view) of every case the applicant submitted while signed in."""
-    cases = session.scalars(
-        select(Case)
+    rows = session.execute(
+        select(Case, ProcessDefinition.content_hash)
+        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
         .where(APPLICANT_ACCOUNT.bool_op("=")(str(applicant_id)))
         .order_by(Case.created_at.desc())
         .limit(MAX_LISTED)
     )
-    return [(case.tracking_code, tracking_of(session, case)) for case in cases]
+    return [(case.tracking_code, tracking_of(session, case, content_hash)) for case, content_hash in rows]
 
 
 def applicant_case(session: Session, applicant_id: uuid.UUID, tracking_code: str) -> Tracking:

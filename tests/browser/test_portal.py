@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from core.orm import session_scope
@@ -23,7 +24,7 @@ from engine.requests.models import PendingSubmission
 from engine.workflow.commands import claim_task, complete_task
 from engine.workflow.models import Case, CaseTask
 from forms.catalogue import get_service
-from tests.browser.conftest import axe_check
+from tests.browser.conftest import DESK, PHONE, _new_page, axe_check
 from tests.requests.anonymous import confirmation_token
 
 Shoot = Callable[[Page, str], None]
@@ -102,9 +103,20 @@ def _cases_of(live_polis: SimpleNamespace, email: str) -> int:
         )
 
 
+@pytest.fixture(params=["desk", "phone"])
+def any_page(request: pytest.FixtureRequest, browser: Browser, live_polis: SimpleNamespace) -> Iterator[Page]:
+    """The journey at desk width (1280) and on a phone (390x844); fails on a JavaScript error."""
+    tab = _new_page(browser, DESK if request.param == "desk" else PHONE, live_polis)
+    yield tab
+    errors = tab.js_errors  # type: ignore[attr-defined]
+    tab.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
 def test_find_apply_correct_attach_submit_receipt_once(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"eleni.{uuid.uuid4().hex[:8]}@example.gr"
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Ηλεκτρονικές υπηρεσίες του δήμου")
@@ -264,8 +276,9 @@ def _token_from_outbox(live_polis: SimpleNamespace, email: str) -> str:
 
 
 def test_sign_in_required_then_sign_up_and_my_requests(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"maria.{uuid.uuid4().hex[:8]}@example.gr"
     # The catalogue says which services need sign-in; an anonymous attempt gets a way forward.
     page.goto("/services/nursery_enrolment")
@@ -353,8 +366,9 @@ def _reload_until(page: Page, text: str, seconds: float = 20.0) -> None:
 
 
 def test_tracking_through_a_document_request_to_the_certificate(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"kostas.{uuid.uuid4().hex[:8]}@example.gr"
     page.goto("/services/family_status/apply")
     _fill_family_status(page, "090000045", email)
