@@ -152,3 +152,23 @@ def test_without_javascript_the_page_holds_under_stricter_shared_limits(
     assert _held(municipality)["held"] == held + 1
     # With the check solved, the ordinary limits apply.
     assert _post(second, solve(second.get("/api/v1/requests/challenge").get_json())).status_code == 202
+
+
+def test_the_api_binds_a_solution_to_its_idempotency_key(client: Any, municipality: Session) -> None:
+    """A retried API call (same Idempotency-Key) may resend its solution; another call may not."""
+    body = {
+        "service": "general_request",
+        "form": {"text": "Σβηστός φανοστάτης στην οδό Χάληδων"},
+        "applicant": {"name": "Ελένη Παπαδοπούλου", "email": "eleni@example.gr", "channel": "email"},
+    }
+    payload = solved_challenge(client)
+    key = {"Idempotency-Key": "retry-0001-abcd"}
+    first = client.post("/api/v1/requests", json=body | {"altcha": payload}, headers=key)
+    assert first.status_code == 202, first.get_json()
+    before = _held(municipality)
+    retried = client.post("/api/v1/requests", json=body | {"altcha": payload}, headers=key)
+    assert retried.status_code == 202 and retried.headers.get("Idempotent-Replayed") == "true"
+    other = {"Idempotency-Key": "retry-0002-abcd"}
+    refused = client.post("/api/v1/requests", json=body | {"altcha": payload}, headers=other)
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "challenge_failed")
+    assert _held(municipality) == before
