@@ -91,12 +91,15 @@ def build_timeline(
     A closed case shows only what happened. In an open one the current step is the last step
     reached if its node waits (a review, a wait for the citizen), otherwise the first step of
     the process's main path still ahead; steps of the main path beyond the furthest one reached
-    follow as "next". A step reached again after others (a second review) shows again.
+    follow as "next". A step reached again after others (a second review) shows again. Once a
+    final outcome is reached (``polis:finalMilestones``) nothing is current or ahead.
     """
     steps: list[tuple[str, datetime | None]] = []
     for code, at in reached:
         if not steps or steps[-1][0] != code:
             steps.append((code, at))
+    if steps and steps[-1][0] in milestones.final:  # decided: the last automatic steps may still run
+        open_case = False
     if open_case:
         done = {code for code, _ in steps}
         furthest = max((milestones.path.index(c) for c, _ in steps if c in milestones.path), default=-1)

@@ -122,3 +122,32 @@ def test_a_broken_milestone_declaration_is_refused_at_deploy(
     with pytest.raises(DeploymentError) as refused:
         deploy_definition(municipality, change(_PROCESS).encode(), "pothole_report.bpmn")
     assert expected in str(refused.value)
+
+
+def test_after_a_final_outcome_nothing_is_ahead_while_the_last_steps_run() -> None:
+    """The head rejected: the case still runs its automatic steps (register, notify), but the
+    page must not show "the department's decision" and "issue of the document" as ahead."""
+    from datetime import UTC, datetime
+
+    from engine.requests.tracking import build_timeline
+    from engine.workflow.bpmn.milestones import parse_milestones
+
+    xml = (Path(__file__).parents[2] / "processes" / "certificate_issuance.bpmn").read_bytes()
+    milestones = parse_milestones(xml, "certificate_issuance")
+    at = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    reached = [("submitted", at), ("registered", at), ("under_review", at)]
+    open_review = build_timeline(milestones, reached, open_case=True)
+    assert [(m.code, m.state) for m in open_review] == [
+        ("submitted", "done"),
+        ("registered", "done"),
+        ("under_review", "current"),
+        ("approved", "next"),
+        ("issued", "next"),
+    ]
+    rejected = build_timeline(milestones, [*reached, ("rejected", at)], open_case=True)
+    assert [(m.code, m.state) for m in rejected] == [
+        ("submitted", "done"),
+        ("registered", "done"),
+        ("under_review", "done"),
+        ("rejected", "done"),
+    ]

@@ -10,7 +10,9 @@ A process names the steps its applicant sees, in Camunda Modeler's extension pro
   ``| Greek ahead | English ahead`` for how the step reads before it happens ("Issue of the
   document" rather than "Issued"), and ``polis:milestoneNow:<code>`` (``Greek | English``): what
   the page says while it is the current step;
-- on the process, ``polis:citizenActs`` — codes where the case waits for the applicant.
+- on the process, ``polis:citizenActs`` — codes where the case waits for the applicant;
+- on the process, ``polis:finalMilestones`` — outcomes after which nothing is ahead (``issued
+  rejected``), even while the last automatic steps still run.
 
 A milestone is *reached* when the case enters its node (a task becomes ready, a gateway is
 passed, an end event is reached) — or, for a catch event, when the event happens. The runtime
@@ -37,6 +39,7 @@ PATH_PROPERTY = "polis:milestones"
 LABEL_PREFIX = "polis:milestone:"
 NOW_PREFIX = "polis:milestoneNow:"
 CITIZEN_PROPERTY = "polis:citizenActs"
+FINAL_PROPERTY = "polis:finalMilestones"
 #: Nodes where a case waits: a milestone on one of them stays current while it is the last.
 _DWELLING_KINDS = frozenset({"userTask", "manualTask", "receiveTask", "eventBasedGateway"})
 #: Nodes reached when their event happens, not when the case starts waiting for it.
@@ -80,6 +83,8 @@ class ProcessMilestones:
     path: tuple[str, ...] = ()
     labels: dict[str, MilestoneLabel] = field(default_factory=dict)
     citizen_acts: frozenset[str] = frozenset()
+    #: Outcomes: once one is reached, no step is current or ahead.
+    final: frozenset[str] = frozenset()
 
     def label(self, code: str) -> MilestoneLabel:
         """The labels of ``code`` (the code itself if the process gives none)."""
@@ -122,6 +127,7 @@ def milestones_of_process(process: etree._Element) -> tuple[ProcessMilestones, l
     props = _properties(process)
     path = tuple(code for name, value in props if name == PATH_PROPERTY for code in value.split())
     citizen = frozenset(code for name, value in props if name == CITIZEN_PROPERTY for code in value.split())
+    final = frozenset(code for name, value in props if name == FINAL_PROPERTY for code in value.split())
     now = {
         name.removeprefix(NOW_PREFIX): _split(value) for name, value in props if name.startswith(NOW_PREFIX)
     }
@@ -140,14 +146,16 @@ def milestones_of_process(process: etree._Element) -> tuple[ProcessMilestones, l
         ahead_el, ahead_en = (parts[2], parts[3]) if len(parts) == 4 else (el, en)
         now_el, now_en = [*now.get(code, []), "", ""][:2]
         labels[code] = MilestoneLabel(el, en, ahead_el, ahead_en, now_el, now_en or now_el)
-    used = {code for codes in nodes.values() for code in codes} | set(path) | citizen
+    used = {code for codes in nodes.values() for code in codes} | set(path) | citizen | final
     for code in sorted(used - set(labels)):
         problems.append(f"milestone {code!r} has no labels: add the process property {LABEL_PREFIX}{code}.")
     reached_somewhere = {code for codes in nodes.values() for code in codes}
     for code in path:
         if code not in reached_somewhere:
             problems.append(f"{PATH_PROPERTY}: {code!r} is on no node (polis:milestone) of the process.")
-    declared = ProcessMilestones(nodes, frozenset(on_event), frozenset(dwelling), path, labels, citizen)
+    declared = ProcessMilestones(
+        nodes, frozenset(on_event), frozenset(dwelling), path, labels, citizen, final
+    )
     return (declared if nodes else NO_MILESTONES), problems
 
 
