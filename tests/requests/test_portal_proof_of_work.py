@@ -144,8 +144,10 @@ def test_without_javascript_the_page_holds_under_stricter_shared_limits(
     first, second = strict_app.test_client(), strict_app.test_client()
     first.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     second.environ_base["REMOTE_ADDR"] = "198.51.100.9"
-    statuses = [_post(first, altcha_fallback="no-script").status_code for _ in range(3)]
-    assert statuses == [202, 202, 429]  # two a day from one address
+    answers = [_post(first, altcha_fallback="no-script") for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 429]  # two a day from one address
+    assert "Πάρα πολλά αιτήματα από αυτή τη σύνδεση" in _error_next_to_the_check(answers[-1])
+    assert int(answers[-1].headers["Retry-After"]) > 0
     held = _held(municipality)["held"]
     # ...and a ceiling for everyone together (a flood that rotates addresses).
     assert [_post(second, altcha_fallback="no-script").status_code for _ in range(2)] == [202, 429]

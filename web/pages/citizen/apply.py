@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from engine.requests import ApplicantInfo, IdempotencyKeyReused, SubmissionInvalid, Upload
@@ -225,6 +226,20 @@ def submit(code: str) -> Any:
         db().rollback()
         answers.add_error("altcha", _challenge_message(exc.reason))
         return _page("citizen/apply/check.html", answers, 422)
+    except TooManyRequests as exc:  # the answers stay; the message says what to do
+        db().rollback()
+        answers.add_error(
+            "altcha",
+            str(
+                _(
+                    "Too many requests from this connection or to this address for now. Try again"
+                    " later, or sign in to submit without limits."
+                )
+            ),
+        )
+        html, status = _page("citizen/apply/check.html", answers, 429)
+        wait = getattr(exc, "retry_after", None)
+        return html, status, ({"Retry-After": str(wait)} if wait else {})
     except IdempotencyKeyReused:
         db().rollback()
         html = render_template("citizen/apply/already_sent.html", service=service, lang=locale())
