@@ -206,7 +206,7 @@ def hold_submission(
     row = PendingSubmission(
         token_sha256=_digest(token),
         idempotency_key=key,
-        email=email,
+        email=email.strip().lower(),  # as accounts keep it: My requests finds it by address
         payload=_payload(checked, stored),
         expires_at=moment + HOLD_FOR,
     )

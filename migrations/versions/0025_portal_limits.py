@@ -1,5 +1,6 @@
 """portal limits: one shared limiter table (rate_counters folded into rate_limit_counters); a used
-proof-of-work solution remembers the submission it served
+proof-of-work solution remembers the submission it served; held submissions are found by
+their (lower-cased) confirmed address for My requests
 
 Revision ID: 0025_portal_limits
 Revises: 0024_mail_intake
@@ -28,9 +29,12 @@ def upgrade() -> None:
     # hour, a day) start afresh, which frees at most one window's worth of submissions.
     op.drop_table("rate_counters")
     op.add_column("used_challenges", sa.Column("submission_key_sha256", sa.String(length=64), nullable=True))
+    op.execute("UPDATE pending_submissions SET email = lower(email) WHERE email <> lower(email)")
+    op.create_index("ix_pending_submissions_email", "pending_submissions", ["email"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_pending_submissions_email", table_name="pending_submissions")
     op.drop_column("used_challenges", "submission_key_sha256")
     op.create_table(
         "rate_counters",

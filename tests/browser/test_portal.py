@@ -280,6 +280,18 @@ def test_sign_in_required_then_sign_up_and_my_requests(
 ) -> None:
     page = any_page
     email = f"maria.{uuid.uuid4().hex[:8]}@example.gr"
+    # First a request without an account (a service that allows it), confirmed by email.
+    page.goto("/services/general_request/apply")
+    page.get_by_label("Το αίτημά σας").fill("Ζητώ αντίγραφο της απόφασης για τη στάθμευση")
+    page.get_by_label("Ονοματεπώνυμο").fill("Μαρία Κωνσταντίνου")
+    page.locator("[id='f-applicant.email']").fill(email)
+    page.get_by_role("button", name="Συνέχεια").click()
+    _wait_for_the_check(page)
+    page.get_by_role("button", name="Υποβολή της αίτησης").click()
+    _confirm_by_email(page, live_polis, email)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Η αίτησή σας υποβλήθηκε")
+    earlier_case = page.locator(".panel__number").first.inner_text()
+
     # The catalogue says which services need sign-in; an anonymous attempt gets a way forward.
     page.goto("/services/nursery_enrolment")
     expect(page.get_by_role("main")).to_contain_text("Απαιτείται")
@@ -329,6 +341,8 @@ def test_sign_in_required_then_sign_up_and_my_requests(
 
     page.get_by_role("banner").get_by_role("link", name="Οι αιτήσεις μου").click()
     expect(page.get_by_role("main")).to_contain_text(case_number)
+    # ...and the one made before the account existed, confirmed from the same mailbox.
+    expect(page.get_by_role("main")).to_contain_text(earlier_case)
     expect(page.get_by_role("main")).to_contain_text("Γενικό αίτημα")
     _axe_both_languages(page)
     shoot(page, "my-requests")
