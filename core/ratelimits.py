@@ -9,24 +9,30 @@ short transaction on its own connection, so a counted attempt stays counted when
 request that made it is rolled back (a failed sign-in).
 
 ``bind`` is an Engine (the web app's own; tests give the app a separate one, see
-``web.context.Services.limiter_engine``).
+``web.context.Services.limiter_engine``). This is the one limiter of Polis: sign-in attempts,
+verification uploads and anonymous submissions (per address, per destination) all count here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import random
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Index, Integer, String, text
+from sqlalchemy import DateTime, Index, Integer, String, delete, literal, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.clock import utcnow
 from core.orm import Base
 
 #: One in this many hits also deletes the bucket's expired rows.
 CLEANUP_ONE_IN = 200
+#: The longest window any limit uses is a day; rows older than two of them count for nothing.
+KEEP = timedelta(days=2)
 
 
 class RateLimitCounter(Base):
@@ -111,7 +117,21 @@ class SharedLimit:
             row = connection.execute(_COUNT, self._params(secret, key)).one()
         return self._estimate(row.hits, row.elapsed, row.previous) >= self.limit
 
+    def retry_after(self) -> int:
+        """Seconds until the current window ends (a Retry-After header; the sliding estimate may
+        free a slot a little earlier)."""
+        return max(1, math.ceil(self.window - time.time() % self.window))
+
     def reset(self, bind: Engine, secret: str, key: str) -> None:
         """Forget ``key``'s events (e.g. an account's failures after a good sign-in)."""
         with bind.begin() as connection:
             connection.execute(_RESET, self._params(secret, key))
+
+
+def purge_counters(session: Session, *, now: datetime | None = None) -> int:
+    """Delete every bucket's counters of windows long past (the worker's hourly upkeep)."""
+    cutoff = (now or utcnow()) - KEEP
+    gone = session.scalars(
+        delete(RateLimitCounter).where(RateLimitCounter.window_start < cutoff).returning(literal(1))
+    ).all()
+    return len(gone)

@@ -171,6 +171,20 @@ class Settings(BaseSettings):
         "send notices to).",
         examples=[10],
     )
+    submissions_without_script_per_address_day: int = Field(
+        3,
+        ge=1,
+        description="Portal submissions per client address per day from a browser that cannot run "
+        "the proof-of-work check (no JavaScript); each is still held until its email is confirmed.",
+        examples=[5],
+    )
+    submissions_without_script_per_hour: int = Field(
+        30,
+        ge=1,
+        description="Portal submissions without the proof-of-work check accepted per hour from "
+        "everyone together (a flood that rotates addresses stops here).",
+        examples=[60],
+    )
     default_locale: Literal["el", "en"] = Field(
         "el", description="UI language until the reader picks the other one.", examples=["en"]
     )

@@ -153,6 +153,20 @@ def _check_form(doc: Mapping[str, Any], problems: list[str]) -> None:
                 problems.append(f"form.ui.fields.{name}.options: no labels for {missing}.")
 
 
+def _check_routing(doc: Mapping[str, Any], problems: list[str]) -> None:
+    routing = doc.get("routing")
+    if routing is None:
+        return
+    spec = doc["form"]["schema"]["properties"].get(routing["field"])
+    if spec is None or "enum" not in spec:
+        problems.append(f"routing.field: {routing['field']!r} must be a field of the form with an enum.")
+        return
+    for value in sorted(set(spec["enum"]) - set(routing["departments"])):
+        problems.append(f"routing.departments: no department for the answer {value!r}.")
+    if routing["field"] not in doc["form"]["schema"].get("required", []):
+        problems.append(f"routing.field: {routing['field']!r} must be a required field.")
+
+
 def _check_attachments(doc: Mapping[str, Any], problems: list[str]) -> None:
     seen: set[str] = set()
     for index, spec in enumerate(doc["attachments"]):
@@ -191,6 +205,7 @@ def load_service(folder: Path) -> Service:
         if doc["code"] != folder.name:
             problems.append(f"code: {doc['code']!r} must equal the folder name {folder.name!r}.")
         _check_form(doc, problems)
+        _check_routing(doc, problems)
         _check_attachments(doc, problems)
         _check_template(folder, doc, problems)
     if problems:
@@ -200,6 +215,7 @@ def load_service(folder: Path) -> Service:
         title=_local(doc["title"]),
         description=_local(doc["description"]),
         department=doc["department"],
+        routing=(doc["routing"]["field"], dict(doc["routing"]["departments"])) if "routing" in doc else None,
         process=doc["process"],
         fee_eur=Decimal(str(doc["fee_eur"])).quantize(Decimal("0.01")),
         deadline_working_days=doc["deadline_working_days"],

@@ -54,6 +54,21 @@ SERVICE_SCHEMA: dict[str, Any] = {
             "items": {"enum": list(DELIVERY_METHODS)},
         },
         "department": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,31}$"},
+        # The citizen's answer to form field ``field`` picks the department that handles the
+        # request (a contact form's subject); answers not listed go to ``department``.
+        "routing": {
+            "type": "object",
+            "required": ["field", "departments"],
+            "additionalProperties": False,
+            "properties": {
+                "field": {"type": "string"},
+                "departments": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{1,31}$"},
+                },
+            },
+        },
         "process": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
         # Whether someone not signed in may submit it (after confirming their email); default no.
         "anonymous": {"type": "boolean"},

@@ -82,6 +82,15 @@ class Service:
     category: str = "administration"
     eligibility: LocalText | None = None
     delivery: tuple[str, ...] = ("download",)
+    #: (form field, {answer: department code}): the answer picks the handling department.
+    routing: tuple[str, Mapping[str, str]] | None = None
+
+    def department_for(self, form: Mapping[str, Any]) -> str:
+        """The code of the department that handles a request with this (valid) ``form``."""
+        if self.routing is None:
+            return self.department
+        field, departments = self.routing
+        return departments.get(str(form.get(field)), self.department)
 
     def field_label(self, name: str, locale: str) -> str:
         """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""

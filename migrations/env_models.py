@@ -16,7 +16,6 @@ import engine.people.applicants.models
 import engine.people.models
 import engine.people.tokens
 import engine.protocol.models
-import engine.rate_counters
 import engine.requests.challenge
 import engine.requests.models
 import engine.workflow.models  # noqa: F401

@@ -31,6 +31,10 @@ class SharedWindow:
         polis = services()
         return self._shared.over(polis.limiter(), polis.settings.secret(), key)
 
+    def retry_after(self) -> int:
+        """Seconds until the current window ends (for a Retry-After header)."""
+        return self._shared.retry_after()
+
     def reset(self, key: str) -> None:
         """Forget ``key``'s events."""
         polis = services()

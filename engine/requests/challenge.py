@@ -4,7 +4,10 @@ The browser's ALTCHA widget (npm ``altcha`` 3.x) fetches a challenge from
 ``GET /api/v1/requests/challenge``, spends a second or so of CPU finding a counter whose
 PBKDF2-derived key starts with the signed prefix, and sends the base64 payload with the
 submission. The server checks the HMAC signature (so the challenge is ours and unchanged),
-the expiry and the work, then records the challenge as used: each solution is accepted once.
+the expiry and the work, then records the challenge as used: each solution is accepted once,
+for one submission — the same submission sent again (the same idempotency key: a double
+click, a reload, a retry) may carry the same solution, and the engine answers it with what
+the first one made.
 Creating and checking cost the server one HMAC and one key derivation; solving costs the
 client about 256 derivations — cheap for a person, expensive for a flood.
 The ``altcha`` PyPI package does the cryptography; this module adds the single use.
@@ -18,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import altcha
-from sqlalchemy import DateTime, String, delete, literal
+from sqlalchemy import DateTime, String, delete, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -34,9 +37,16 @@ MAX_PAYLOAD = 4096
 
 
 class ChallengeFailed(PermissionDenied):
-    """The proof-of-work payload is missing, forged, expired, wrong or used before."""
+    """The proof-of-work payload is missing, forged, expired, wrong or used before.
+
+    ``reason`` (missing | invalid | expired | used) lets a page say it in the reader's language.
+    """
 
     code = "challenge_failed"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UsedChallenge(Base):
@@ -46,6 +56,8 @@ class UsedChallenge(Base):
 
     signature_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: SHA-256 of the idempotency key of the submission that used it (None: sent without one).
+    submission_key_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 def _key(secret: str) -> bytes:
@@ -62,18 +74,29 @@ def issue_challenge(secret: str, *, cost: int, now: datetime | None = None) -> d
 
 
 def redeem_solution(
-    session: Session, payload: str | None, secret: str, *, now: datetime | None = None
+    session: Session,
+    payload: str | None,
+    secret: str,
+    *,
+    submission_key: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Accept a solved challenge once, or raise ChallengeFailed saying what to do."""
-    if not payload or len(payload) > MAX_PAYLOAD:
+    """Accept a solved challenge for one submission (``submission_key``, its idempotency key),
+    or raise ChallengeFailed saying what to do."""
+    if not payload:
         raise ChallengeFailed(
             "Submitting without signing in needs the anti-spam check: fetch GET /api/v1/requests/challenge,"
-            " solve it (the ALTCHA widget does) and send the result as the 'altcha' field."
+            " solve it (the ALTCHA widget does) and send the result as the 'altcha' field.",
+            reason="missing",
         )
-    result = altcha.verify_solution(payload, _key(secret))
-    if not result.verified:
-        reason = "expired" if result.expired else "not valid"
-        raise ChallengeFailed(f"The anti-spam check is {reason}; let the page run it again and resubmit.")
+    result = altcha.verify_solution(payload, _key(secret)) if len(payload) <= MAX_PAYLOAD else None
+    if result is None or not result.verified:
+        expired = result is not None and result.expired
+        raise ChallengeFailed(
+            f"The anti-spam check is {'expired' if expired else 'not valid'}; let the page run it again"
+            " and resubmit.",
+            reason="expired" if expired else "invalid",
+        )
     parsed = altcha.Payload.from_base64(payload)
     signature = hashlib.sha256((parsed.challenge.signature or "").encode()).hexdigest()
     expires_at = parsed.challenge.parameters.expires_at
@@ -83,15 +106,23 @@ def redeem_solution(
         if isinstance(expires_at, int)
         else moment + VALID_FOR
     )
+    key_digest = hashlib.sha256(submission_key.encode()).hexdigest() if submission_key else None
     claimed = session.execute(
         insert(UsedChallenge)
-        .values(signature_sha256=signature, expires_at=until)
+        .values(signature_sha256=signature, expires_at=until, submission_key_sha256=key_digest)
         .on_conflict_do_nothing(index_elements=["signature_sha256"])
         .returning(UsedChallenge.signature_sha256)
     ).scalar()
-    if claimed is None:
+    if claimed is None and (
+        key_digest is None
+        or session.scalar(
+            select(UsedChallenge.submission_key_sha256).where(UsedChallenge.signature_sha256 == signature)
+        )
+        != key_digest
+    ):
         raise ChallengeFailed(
-            "This anti-spam check was used already; let the page run it again and resubmit."
+            "This anti-spam check was used already; let the page run it again and resubmit.",
+            reason="used",
         )
 
 

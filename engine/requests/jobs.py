@@ -9,8 +9,8 @@ import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import PolisError
+from core.ratelimits import purge_counters
 from core.settings import Settings, get_settings
-from engine.rate_counters import purge_counters
 from engine.requests.challenge import purge_used_challenges
 from engine.requests.pending import purge_expired_holds
 from engine.workflow.case_store import TIMER_QUEUE

@@ -79,11 +79,14 @@ class PendingSubmission(Base):
     __table_args__ = (
         CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="token_sha256_hex"),
         Index("ix_pending_submissions_expires_at", "expires_at"),
+        # My requests: the confirmed submissions of an account's (verified) address.
+        Index("ix_pending_submissions_email", "email"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: Lower-cased: the address the confirmation link went to.
     email: Mapped[str] = mapped_column(String(254))
     #: service_code, form, applicant, source, fingerprint and the stored attachments.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)

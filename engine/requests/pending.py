@@ -206,7 +206,7 @@ def hold_submission(
     row = PendingSubmission(
         token_sha256=_digest(token),
         idempotency_key=key,
-        email=email,
+        email=email.strip().lower(),  # as accounts keep it: My requests finds it by address
         payload=_payload(checked, stored),
         expires_at=moment + HOLD_FOR,
     )
@@ -270,7 +270,8 @@ def confirm_submission(
         raise ConfirmationInvalid("This confirmation link has expired; submit the request again.")
     payload = row.payload
     service = get_service(payload["service_code"])
-    department_id = session.scalar(select(Department.id).where(Department.code == service.department))
+    department = service.department_for(payload["form"])
+    department_id = session.scalar(select(Department.id).where(Department.code == department))
     if department_id is None:
         raise ConfirmationInvalid(f"The service {service.code} is no longer offered; ask the municipality.")
     attachments = []

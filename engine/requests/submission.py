@@ -374,10 +374,11 @@ def check_submission_request(
     if errors:
         raise SubmissionInvalid(errors)
     delivery = delivery or service.delivery[0]
-    department_id = session.scalar(select(Department.id).where(Department.code == service.department))
+    department = service.department_for(form)
+    department_id = session.scalar(select(Department.id).where(Department.code == department))
     if department_id is None:
         raise InvalidInput(
-            f"Service {service.code} belongs to department {service.department}, which does not exist "
+            f"Service {service.code} belongs to department {department}, which does not exist "
             "here; an administrator must create it or change the service."
         )
     for checked in files:

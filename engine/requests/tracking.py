@@ -1,15 +1,19 @@
 """What a citizen sees of their case: a public timeline, never a clerk's name or a comment.
 
-The timeline is derived from the case's own records (its row, its protocol entries, its
-audit log, its pending timers), so nothing extra is written on the hot path and nothing
-internal leaks: only milestone codes, times, the expected date and what the citizen must do.
+The timeline comes from the case's audit log — the ``milestone`` events the runtime records
+when the case reaches a node its BPMN file marks as a citizen-visible step — and from the
+milestone names, labels and main path the process itself declares
+(engine.workflow.bpmn.milestones, parsed once per definition version). No process's
+vocabulary lives here: a new process gets a correct tracking page without code. Nothing
+internal leaks: only milestone codes and labels, times, the expected date and what the
+citizen must do.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,40 +25,37 @@ from engine.protocol.models import ProtocolEntry
 from engine.protocol.receipts import ensure_receipt, receipt_filename
 from engine.requests.files import get_case_file
 from engine.requests.models import CaseFile
+from engine.workflow.bpmn.milestones import MilestoneLabel, ProcessMilestones
+from engine.workflow.definitions import load_definition
 from engine.workflow.errors import CaseNotFound
-from engine.workflow.models import AuditEvent, Case
+from engine.workflow.models import AuditEvent, Case, ProcessDefinition
 from forms.catalogue import UnknownService, get_service
 from storage import ObjectStore
 
 #: Tracking codes are secrets.token_urlsafe(24): 32 URL-safe characters.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-ASK_DECISION = "ask_citizen"
+#: Audit actions the timeline reads (the milestones the runtime recorded).
+_TRACKED_ACTIONS = ("milestone",)
+#: The message a supplied document sends to the case (engine.requests.supply).
 SUPPLIED_MESSAGE = "document_supplied"
 
+#: Status words (the case as a whole, not a step of its timeline).
 LABELS: dict[str, tuple[str, str]] = {
-    "submitted": ("Υποβλήθηκε", "Submitted"),
-    "registered": ("Πρωτοκολλήθηκε", "Registered"),
     "under_review": ("Σε επεξεργασία", "Under review"),
     "waiting_for_you": ("Αναμένονται στοιχεία από εσάς", "Waiting for you"),
-    "document_received": ("Λάβαμε τα στοιχεία σας", "Your documents arrived"),
-    "approved": ("Εγκρίθηκε", "Approved"),
-    "rejected": ("Απορρίφθηκε", "Rejected"),
     "issued": ("Εκδόθηκε", "Issued"),
+    "rejected": ("Απορρίφθηκε", "Rejected"),
     "cancelled": ("Ακυρώθηκε", "Cancelled"),
-    # Requests without a certificate (general_request): answered or closed by the department.
     "completed": ("Ολοκληρώθηκε", "Completed"),
 }
-
-
-#: How a step still ahead is named: "Issued" would say it happened.
-AHEAD_LABELS: dict[str, tuple[str, str]] = {
-    "under_review": ("Εξέταση από την υπηρεσία", "Review by the department"),
-    "approved": ("Απόφαση της υπηρεσίας", "The department's decision"),
-    "issued": ("Έκδοση του εγγράφου", "Issue of the document"),
-}
-
-#: Steps a case dwells in: while one of them is the last step reached, it is the current one.
-DWELLING = ("under_review", "waiting_for_you", "document_received")
+#: The steps of a process that declares no milestones: every case is submitted and ends.
+_GENERIC = ProcessMilestones(
+    labels={
+        "submitted": MilestoneLabel("Υποβλήθηκε", "Submitted", "Υποβολή", "Submission"),
+        "completed": MilestoneLabel(*LABELS["completed"], "Ολοκλήρωση", "Completion"),
+        "cancelled": MilestoneLabel(*LABELS["cancelled"], "Ακύρωση", "Cancellation"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -64,36 +65,62 @@ class Milestone:
     code: str
     at: datetime | None
     state: str = "done"  # done, current or next
+    label: MilestoneLabel | None = None
+    citizen_acts: bool = False
 
     def as_dict(self, locale: str = "el") -> dict[str, Any]:
         """JSON-ready, with the label in ``locale`` and the time in UTC (ISO 8601)."""
-        el, en = (AHEAD_LABELS if self.at is None else LABELS).get(self.code, LABELS[self.code])
+        label = self.label or MilestoneLabel(self.code, self.code, self.code, self.code)
         return {
             "code": self.code,
-            "label": en if locale == "en" else el,
+            "label": label.text(locale, ahead=self.at is None),
             "reached": self.at is not None,
             "at": self.at.isoformat() if self.at else None,
             "state": self.state,
+            "now": label.now(locale) if self.state == "current" else "",
+            "citizen_acts": self.citizen_acts,
         }
 
 
-def with_states(timeline: list[Milestone], open_case: bool) -> list[Milestone]:
-    """The timeline with each step marked done, current or next.
+def build_timeline(
+    milestones: ProcessMilestones, reached: list[tuple[str, datetime]], open_case: bool
+) -> list[Milestone]:
+    """The timeline of a case from the milestones it reached (its audit log) and those its
+    process declares: each step done, current or next.
 
-    A closed case has only done steps. In an open one the current step is the last step
-    reached if the case dwells there (review, waiting for the citizen), otherwise the first
-    step not reached yet; reached steps before it are done, the rest are next.
+    A closed case shows only what happened. In an open one the current step is the last step
+    reached if its node waits (a review, a wait for the citizen), otherwise the first step of
+    the process's main path still ahead; steps of the main path beyond the furthest one reached
+    follow as "next". A step reached again after others (a second review) shows again. Once a
+    final outcome is reached (``polis:finalMilestones``) nothing is current or ahead.
     """
+    steps: list[tuple[str, datetime | None]] = []
+    for code, at in reached:
+        if not steps or steps[-1][0] != code:
+            steps.append((code, at))
+    if steps and steps[-1][0] in milestones.final:  # decided: the last automatic steps may still run
+        open_case = False
+    if open_case:
+        done = {code for code, _ in steps}
+        furthest = max((milestones.path.index(c) for c, _ in steps if c in milestones.path), default=-1)
+        steps += [(code, None) for code in milestones.path[furthest + 1 :] if code not in done]
+    last = max((i for i, (_, at) in enumerate(steps) if at is not None), default=-1)
     if not open_case:
-        return [Milestone(m.code, m.at, "done") for m in timeline if m.at is not None]
-    reached = [i for i, m in enumerate(timeline) if m.at is not None]
-    last = reached[-1] if reached else -1
-    if last >= 0 and timeline[last].code in DWELLING:
+        current = len(steps)
+    elif last >= 0 and steps[last][0] in milestones.dwelling:
         current = last
     else:
-        current = next((i for i, m in enumerate(timeline) if m.at is None and i > last), len(timeline))
-    states = ["done" if i < current else "current" if i == current else "next" for i in range(len(timeline))]
-    return [Milestone(m.code, m.at, state) for m, state in zip(timeline, states, strict=True)]
+        current = last + 1
+    return [
+        Milestone(
+            code,
+            at,
+            "done" if i < current else "current" if i == current else "next",
+            milestones.label(code),
+            code in milestones.citizen_acts,
+        )
+        for i, (code, at) in enumerate(steps)
+    ]
 
 
 @dataclass
@@ -184,79 +211,56 @@ def _deadline_days(code: str) -> int | None:
         return None
 
 
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 def track(session: Session, tracking_code: str) -> Tracking:
-    """The public view of the case with ``tracking_code`` (CaseNotFound if none)."""
-    case = find_by_tracking_code(session, tracking_code)
-    return tracking_of(session, case)
+    """The public view of the case with ``tracking_code`` (CaseNotFound if none): two queries —
+    the case with its definition's hash, and its milestone events."""
+    if not isinstance(tracking_code, str) or not CODE_PATTERN.match(tracking_code):
+        raise CaseNotFound("No request has this tracking code; check the link you received.")
+    row = session.execute(
+        select(Case, ProcessDefinition.content_hash)
+        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+        .where(Case.tracking_code == tracking_code)
+    ).one_or_none()
+    if row is None:
+        raise CaseNotFound("No request has this tracking code; check the link you received.")
+    return tracking_of(session, row[0], row[1])
 
 
-def tracking_of(session: Session, case: Case) -> Tracking:
-    """The public view of ``case``."""
+def tracking_of(session: Session, case: Case, content_hash: str | None = None) -> Tracking:
+    """The public view of ``case`` (``content_hash``: its definition's, if the caller has it)."""
     data = case.data or {}
+    if content_hash is None:
+        content_hash = session.scalar(
+            select(ProcessDefinition.content_hash).where(ProcessDefinition.id == case.definition_id)
+        )
+    milestones = load_definition(session, case.definition_id, content_hash).milestones
     events = session.execute(
         select(AuditEvent.action, AuditEvent.at, AuditEvent.details)
-        .where(AuditEvent.case_id == case.id)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action.in_(_TRACKED_ACTIONS))
         .order_by(AuditEvent.seq)
     ).all()
+    reached = [(str((d or {}).get("code")), at) for action, at, d in events if action == "milestone"]
+    if not milestones.nodes:  # a process that declares no milestones: when it came and ended
+        milestones = _GENERIC
+        reached = [("submitted", case.created_at)]
+        if case.status in ("completed", "cancelled") and case.closed_at:
+            reached.append((case.status, case.closed_at))
+    elif case.status == "cancelled" and case.closed_at:
+        reached.append(("cancelled", case.closed_at))
+        milestones = replace(milestones, labels=_GENERIC.labels | milestones.labels)
     protocol_in = data.get("protocol_in") or {}
-    timeline = [Milestone("submitted", case.created_at)]
-    registered_at = _parse(protocol_in.get("registered_at"))
-    timeline.append(Milestone("registered", registered_at))
-    review_at: datetime | None = None
-    decision_at: tuple[str, datetime] | None = None
-    asked: list[datetime] = []
-    supplied: list[datetime] = []
-    for action, at, details in events:
-        details = details or {}
-        if action in ("task_claimed", "task_completed") and review_at is None:
-            review_at = at
-        if action == "task_completed":
-            decision = (details.get("data") or {}).get("decision")
-            if decision == ASK_DECISION:
-                asked.append(at)
-            elif decision in ("approve", "reject"):
-                decision_at = ("approved" if decision == "approve" else "rejected", at)
-        elif action == "message_received" and details.get("message") == SUPPLIED_MESSAGE:
-            supplied.append(at)
-    timeline.append(Milestone("under_review", review_at))
-    for index, at in enumerate(asked):
-        timeline.append(Milestone("waiting_for_you", at))
-        if index < len(supplied):
-            timeline.append(Milestone("document_received", supplied[index]))
-    waiting = case.status == "active" and len(asked) > len(supplied)
     outcome = data.get("outcome")
     certificate = data.get("certificate") if outcome == "issued" else None
+    open_case = case.status == "active"
+    timeline = build_timeline(milestones, reached, open_case)
+    current = next((m for m in timeline if m.state == "current"), None)
+    waiting = open_case and current is not None and current.citizen_acts
     if outcome in ("issued", "rejected"):
         status = str(outcome)
-    elif case.status == "cancelled":
-        status = "cancelled"
-    elif case.status == "completed":  # ended without a certificate outcome (general_request)
-        status = "completed"
+    elif case.status in ("cancelled", "completed"):
+        status = case.status
     else:
         status = "waiting_for_you" if waiting else "in_progress"
-    if decision_at is not None:
-        timeline.append(Milestone(*decision_at))
-    if status == "rejected":
-        if decision_at is None or decision_at[0] != "rejected":
-            timeline.append(Milestone("rejected", case.closed_at))
-    elif status == "cancelled":
-        timeline.append(Milestone("cancelled", case.closed_at))
-    elif status == "completed":
-        timeline.append(Milestone("completed", case.closed_at))
-    else:
-        if decision_at is None:
-            timeline.append(Milestone("approved", None))
-        issued_at = _parse((certificate or {}).get("issued_at")) or (case.closed_at if certificate else None)
-        timeline.append(Milestone("issued", issued_at))
     action_required = None
     if waiting:
         # The date the notice gave the citizen (engine.requests.handlers.notify), not a timer's:
@@ -275,7 +279,7 @@ def tracking_of(session: Session, case: Case) -> Tracking:
         submitted_at=case.created_at,
         protocol_number=protocol_in.get("display"),
         expected_by=athens_date(case.due_at) if case.due_at else None,
-        timeline=with_states(timeline, status in ("in_progress", "waiting_for_you")),
+        timeline=timeline,
         deadline_working_days=_deadline_days(str(data.get("service_code") or "")),
         protocol_out_number=(data.get("protocol_out") or {}).get("display") if outcome else None,
         action_required=action_required,

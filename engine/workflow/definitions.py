@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from engine.workflow.bpmn.loader import TaskInfo, compile_definition
+from engine.workflow.bpmn.milestones import NO_MILESTONES, ProcessMilestones, parse_milestones
 from engine.workflow.errors import DeploymentError, Problem
 from engine.workflow.lanes import lane_rules
 from engine.workflow.models import ProcessDefinition
@@ -31,6 +32,8 @@ class LoadedDefinition:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     tasks: dict[str, TaskInfo]
+    #: What the applicant sees of the process (parsed once per version, cached with it).
+    milestones: ProcessMilestones = NO_MILESTONES
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,8 @@ def load_definition(
             k: TaskInfo(**{**v, "four_eyes_after": tuple(v.get("four_eyes_after", ()))})
             for k, v in row.tasks.items()
         }
-        cached = LoadedDefinition(0, row.process_id, 0, row.name, spec, subs, tasks)
+        milestones = parse_milestones(row.original_xml, row.process_id)
+        cached = LoadedDefinition(0, row.process_id, 0, row.name, spec, subs, tasks, milestones)
         with _CACHE_LOCK:
             cached = _CACHE.setdefault(row.content_hash, cached)
     return LoadedDefinition(row.id, row.process_id, row.version, row.name, *_parts(cached))
@@ -154,8 +158,8 @@ def load_definition(
 
 def _parts(
     cached: LoadedDefinition,
-) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec], dict[str, TaskInfo]]:
-    return cached.spec, cached.subprocess_specs, cached.tasks
+) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec], dict[str, TaskInfo], ProcessMilestones]:
+    return cached.spec, cached.subprocess_specs, cached.tasks, cached.milestones
 
 
 def latest_definition(session: Session, process_id: str) -> LoadedDefinition | None:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from engine.workflow import cache as workflow_cache
 from engine.workflow.audit import audit_values
+from engine.workflow.bpmn.milestones import reached_milestones
 from engine.workflow.case_store import (
     FETCH_STATE,
     LOCK_CASE,
@@ -231,6 +232,8 @@ def save_case(session: Session, case: OpenCase, actor: Actor) -> None:
     if completed and case.status == "active":
         case.status = "completed"
         case.record("case_completed", None, milestone=case.milestone)
+    for code in reached_milestones(workflow, case.definition.milestones):  # what the applicant sees
+        case.record("milestone", None, code=code)
     audit_rows = []
     for action, task_id, details in case.events:
         row = audit_values(

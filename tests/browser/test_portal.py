@@ -8,21 +8,23 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from core.orm import session_scope
 from engine.notifications.models import Notification
 from engine.people.models import Department, User
+from engine.requests.models import PendingSubmission
 from engine.workflow.commands import claim_task, complete_task
 from engine.workflow.models import Case, CaseTask
 from forms.catalogue import get_service
-from tests.browser.conftest import axe_check
+from tests.browser.conftest import DESK, PHONE, _new_page, axe_check
 from tests.requests.anonymous import confirmation_token
 
 Shoot = Callable[[Page, str], None]
@@ -71,6 +73,14 @@ def _fill_family_status(page: Page, afm: str, email: str) -> None:
     page.locator("[id='f-applicant.email']").fill(email)
 
 
+def _wait_for_the_check(page: Page) -> None:
+    """The anti-spam widget on "check your answers" solves its challenge by itself (a visitor
+    who is not signed in); wait until it has, as a person reading the page would."""
+    expect(page.locator("altcha-widget [data-state]")).to_have_attribute(
+        "data-state", "verified", timeout=60_000
+    )
+
+
 def _confirm_by_email(page: Page, live_polis: SimpleNamespace, email: str) -> None:
     """Someone not signed in submitted: nothing is registered until they follow the emailed link."""
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -93,9 +103,20 @@ def _cases_of(live_polis: SimpleNamespace, email: str) -> int:
         )
 
 
+@pytest.fixture(params=["desk", "phone"])
+def any_page(request: pytest.FixtureRequest, browser: Browser, live_polis: SimpleNamespace) -> Iterator[Page]:
+    """The journey at desk width (1280) and on a phone (390x844); fails on a JavaScript error."""
+    tab = _new_page(browser, DESK if request.param == "desk" else PHONE, live_polis)
+    yield tab
+    errors = tab.js_errors  # type: ignore[attr-defined]
+    tab.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
 def test_find_apply_correct_attach_submit_receipt_once(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"eleni.{uuid.uuid4().hex[:8]}@example.gr"
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Ηλεκτρονικές υπηρεσίες του δήμου")
@@ -144,6 +165,7 @@ def test_find_apply_correct_attach_submit_receipt_once(
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
     )
+    _wait_for_the_check(page)
     shoot(page, "check-answers")
     fields = page.eval_on_selector(
         "form[data-upload-progress]",
@@ -211,6 +233,7 @@ def test_phone_in_english_a_missing_answer_and_a_wrong_file(phone_page: Page, sh
     page.get_by_label("Copy of identity card or passport").set_input_files(
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}
     )
+    _wait_for_the_check(page)
     page.get_by_role("button", name="Submit the request").click()
     expect(page.get_by_role("alert")).to_contain_text("is not accepted; send PDF, JPEG, PNG")
     expect(page.get_by_role("main")).to_contain_text("090000045")  # the answers are still there
@@ -253,9 +276,22 @@ def _token_from_outbox(live_polis: SimpleNamespace, email: str) -> str:
 
 
 def test_sign_in_required_then_sign_up_and_my_requests(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"maria.{uuid.uuid4().hex[:8]}@example.gr"
+    # First a request without an account (a service that allows it), confirmed by email.
+    page.goto("/services/general_request/apply")
+    page.get_by_label("Το αίτημά σας").fill("Ζητώ αντίγραφο της απόφασης για τη στάθμευση")
+    page.get_by_label("Ονοματεπώνυμο").fill("Μαρία Κωνσταντίνου")
+    page.locator("[id='f-applicant.email']").fill(email)
+    page.get_by_role("button", name="Συνέχεια").click()
+    _wait_for_the_check(page)
+    page.get_by_role("button", name="Υποβολή της αίτησης").click()
+    _confirm_by_email(page, live_polis, email)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Η αίτησή σας υποβλήθηκε")
+    earlier_case = page.locator(".panel__number").first.inner_text()
+
     # The catalogue says which services need sign-in; an anonymous attempt gets a way forward.
     page.goto("/services/nursery_enrolment")
     expect(page.get_by_role("main")).to_contain_text("Απαιτείται")
@@ -305,6 +341,8 @@ def test_sign_in_required_then_sign_up_and_my_requests(
 
     page.get_by_role("banner").get_by_role("link", name="Οι αιτήσεις μου").click()
     expect(page.get_by_role("main")).to_contain_text(case_number)
+    # ...and the one made before the account existed, confirmed from the same mailbox.
+    expect(page.get_by_role("main")).to_contain_text(earlier_case)
     expect(page.get_by_role("main")).to_contain_text("Γενικό αίτημα")
     _axe_both_languages(page)
     shoot(page, "my-requests")
@@ -342,8 +380,9 @@ def _reload_until(page: Page, text: str, seconds: float = 20.0) -> None:
 
 
 def test_tracking_through_a_document_request_to_the_certificate(
-    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+    any_page: Page, shoot: Shoot, live_polis: SimpleNamespace
 ) -> None:
+    page = any_page
     email = f"kostas.{uuid.uuid4().hex[:8]}@example.gr"
     page.goto("/services/family_status/apply")
     _fill_family_status(page, "090000045", email)
@@ -351,6 +390,7 @@ def test_tracking_through_a_document_request_to_the_certificate(
     page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
         {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
     )
+    _wait_for_the_check(page)
     page.get_by_role("button", name="Υποβολή της αίτησης").click()
     _confirm_by_email(page, live_polis, email)
     page.get_by_role("link", name="Παρακολουθήστε την αίτησή σας").click()
@@ -430,3 +470,76 @@ def test_an_expired_session_keeps_the_answers(page: Page, shoot: Shoot) -> None:
     shoot(page, "session-expired")
     page.get_by_role("button", name="Συνέχεια").click()  # a fresh token came with the page
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
+
+
+def _held_for(live_polis: SimpleNamespace, email: str) -> int:
+    with session_scope(live_polis.factory) as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(PendingSubmission).where(PendingSubmission.email == email)
+            )
+            or 0
+        )
+
+
+def _to_the_check_page(page: Page, email: str) -> None:
+    page.goto("/services/family_status/apply")
+    _fill_family_status(page, "090000045", email)
+    page.get_by_role("button", name="Συνέχεια").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ελέγξτε τις απαντήσεις")
+    page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
+        {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
+    )
+
+
+def test_the_anti_spam_check_solves_in_the_page_and_the_request_is_held(
+    page: Page, shoot: Shoot, live_polis: SimpleNamespace
+) -> None:
+    email = f"anna.{uuid.uuid4().hex[:8]}@example.gr"
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    _to_the_check_page(page, email)
+    check = page.locator("#f-altcha")
+    expect(check.get_by_role("heading")).to_have_text("Έλεγχος κατά των ανεπιθύμητων")
+    _wait_for_the_check(page)
+    expect(check).to_contain_text("Επαληθεύτηκε")  # the widget speaks Greek
+    assert page.locator("input[name=altcha]").input_value()  # the solution goes with the form
+    axe_check(page)
+    shoot(page, "anti-spam-check-solved")
+    page.get_by_role("button", name="Υποβολή της αίτησης").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Επιβεβαιώστε το email σας για να υποβληθεί η αίτηση"
+    )
+    assert _held_for(live_polis, email) == 1 and _cases_of(live_polis, email) == 0
+    assert not blocked, blocked  # the widget and its worker load under the strict CSP
+
+
+def test_without_javascript_the_form_says_so_and_is_held(
+    browser: Any, shoot: Shoot, live_polis: SimpleNamespace
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=False,
+        base_url=live_polis.url,
+        locale="el-GR",
+        viewport={"width": 390, "height": 844},
+    )
+    page = context.new_page()
+    try:
+        email = f"petros.{uuid.uuid4().hex[:8]}@example.gr"
+        _to_the_check_page(page, email)
+        page.get_by_role("button", name="Υποβολή της αίτησης").click()  # neither solved nor said
+        expect(page.locator("#f-altcha-error")).to_contain_text("Περιμένετε να ολοκληρωθεί ο έλεγχος")
+        expect(page.get_by_role("alert")).to_contain_text("Υπάρχει πρόβλημα")
+        assert _held_for(live_polis, email) == 0
+        shoot(page, "no-javascript-check-refused")
+        page.get_by_label("Αντίγραφο ταυτότητας ή διαβατηρίου").set_input_files(
+            {"name": "taftotita.png", "mimeType": "image/png", "buffer": PNG}
+        )
+        page.get_by_label("Ο φυλλομετρητής μου δεν εκτελεί JavaScript").check()
+        page.get_by_role("button", name="Υποβολή της αίτησης").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Επιβεβαιώστε το email σας για να υποβληθεί η αίτηση"
+        )
+        assert _held_for(live_polis, email) == 1 and _cases_of(live_polis, email) == 0
+    finally:
+        context.close()

@@ -98,7 +98,13 @@ def test_submit_then_follow_the_request(client: Any, municipality: Session) -> N
     assert status.status_code == 200 and status.headers["Cache-Control"] == "no-store"
     seen = status.get_json()
     assert seen["status"] == "in_progress" and seen["case_number"] == body["case_number"]
-    assert [m["code"] for m in seen["timeline"] if m["reached"]] == ["submitted", "registered"]
+    # The process's milestones: the review task is ready, so the request is with the department.
+    assert [m["code"] for m in seen["timeline"] if m["reached"]] == [
+        "submitted",
+        "registered",
+        "under_review",
+    ]
+    assert [m["state"] for m in seen["timeline"]] == ["done", "done", "current", "next", "next"]
     assert seen["timeline"][0]["label"] == "Υποβλήθηκε" and seen["expected_by"] == body["expected_by"]
     text = json.dumps(seen, ensure_ascii=False)
     assert "ypallilos" not in text and "eleni@example.gr" not in text  # no staff, no personal data

@@ -199,7 +199,7 @@ def cases() -> Response:
     """The signed-in citizen's own requests, newest first."""
     applicant = signed_in()
     locale = _locale(applicant)
-    listed = [_summary(code, state, locale) for code, state in applicant_cases(db(), applicant.id)]
+    listed = [_summary(code, state, locale) for code, state in applicant_cases(db(), applicant)]
     response = jsonify({"cases": listed})
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -209,7 +209,7 @@ def cases() -> Response:
 def case_detail(code: str) -> Response:
     """One of the signed-in citizen's requests (404 for anyone else's)."""
     applicant = signed_in()
-    state = applicant_case(db(), applicant.id, code)
+    state = applicant_case(db(), applicant, code)
     body = tracking_json(state, code, _locale(applicant)) | {"tracking_code": code}
     response = jsonify(body)
     response.headers["Cache-Control"] = "private, no-store"

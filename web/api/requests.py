@@ -199,7 +199,9 @@ def submit() -> tuple[Response, int]:
     verified = account is not None and account.email_verified_at is not None
     if not verified:
         solution = body.get("altcha") or request.form.get("altcha")
-        redeem_challenge(solution if isinstance(solution, str) else None)
+        redeem_challenge(
+            solution if isinstance(solution, str) else None, request.headers.get("Idempotency-Key")
+        )
     check_submission_limits(email=applicant.email, phone=applicant.phone)
     result = receive_submission(
         db(),

@@ -24,6 +24,7 @@ from engine.workflow.bpmn.checks import (
     lane_of_nodes,
     service_handler_name,
 )
+from engine.workflow.bpmn.milestones import milestones_of_process
 from engine.workflow.bpmn.names import CAMUNDA, label, local_name, tag
 from engine.workflow.bpmn.rewrite import rewrite_for_spiff
 from engine.workflow.bpmn.safe_xml import parse_xml
@@ -116,6 +117,7 @@ def compile_definition(
         )
     for each in executable.getroot().iter(tag("process")):
         problems += check_process(each, known_lanes)
+    problems += [Problem(process.get("id", ""), "", text) for text in milestones_of_process(process)[1]]
     if problems:
         raise DeploymentError(problems, file_name)
     process_id = process.get("id", "")

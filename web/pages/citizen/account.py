@@ -200,5 +200,5 @@ def my_requests() -> Any:
     applicant = current_applicant()
     if applicant is None:
         return redirect(url_for("account.sign_in_form", next=request.path))
-    cases = applicant_cases(db(), applicant.id)
+    cases = applicant_cases(db(), applicant)
     return render_template("citizen/account/requests.html", applicant=applicant, cases=cases, lang=locale())

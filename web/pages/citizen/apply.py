@@ -18,9 +18,11 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from engine.requests import ApplicantInfo, IdempotencyKeyReused, SubmissionInvalid, Upload
+from engine.requests.challenge import ChallengeFailed
 from engine.requests.files import FileRejected
 from engine.requests.pending import Held, receive_submission
 from engine.requests.scanning import scanner_for
@@ -35,14 +37,20 @@ from web.context import db, services
 from web.csrf import csrf_expired, keeps_draft
 from web.pages.citizen.catalogue import locale
 from web.pages.public import LANGUAGES
-from web.submission_limits import check_submission_limits
+from web.submission_limits import (
+    NO_SCRIPT,
+    check_submission_limits,
+    check_without_script,
+    redeem_challenge,
+)
 
 bp = Blueprint("apply", __name__)
 
 APPLICANT_FIELDS = ("applicant.name", "applicant.email", "applicant.phone", "applicant.channel")
 #: Fields about the page itself, not answers: the token, the button pressed, which step it
 #: was, whether it showed problems (switching language shows them again, translated).
-_PAGE_FIELDS = ("_csrf", "action", "_step", "_had_errors")
+#: ``altcha``/``altcha_fallback`` are the anti-spam check's, made afresh on every page.
+_PAGE_FIELDS = ("_csrf", "action", "_step", "_had_errors", "altcha", "altcha_fallback")
 
 
 @dataclass
@@ -95,6 +103,7 @@ def _answers(service: Service) -> Answers:
 def _page(template: str, answers: Answers, status: int = 200, notice: str | None = None) -> tuple[str, int]:
     service = answers.service
     lang = locale()
+    account = current_applicant()
     html = render_template(
         template,
         service=service,
@@ -107,7 +116,9 @@ def _page(template: str, answers: Answers, status: int = 200, notice: str | None
         channels=CHANNELS,
         errors=answers.errors,
         notice=notice,
-        account=current_applicant(),
+        account=account,
+        proof_of_work=account is None or account.email_verified_at is None,
+        values_fallback=request.form.get("altcha_fallback") == NO_SCRIPT,
     )
     return html, status
 
@@ -192,6 +203,7 @@ def submit(code: str) -> Any:
         account = current_applicant()
         verified = account is not None and account.email_verified_at is not None
         if not verified:  # the same brakes as the API's anonymous submissions
+            _check_proof_of_work(answers.key)
             check_submission_limits(email=answers.applicant.email, phone=answers.applicant.phone)
         result = receive_submission(
             db(),
@@ -210,6 +222,24 @@ def submit(code: str) -> Any:
     except SignInRequired:
         db().rollback()
         return _sign_in_needed(service)
+    except ChallengeFailed as exc:
+        db().rollback()
+        answers.add_error("altcha", _challenge_message(exc.reason))
+        return _page("citizen/apply/check.html", answers, 422)
+    except TooManyRequests as exc:  # the answers stay; the message says what to do
+        db().rollback()
+        answers.add_error(
+            "altcha",
+            str(
+                _(
+                    "Too many requests from this connection or to this address for now. Try again"
+                    " later, or sign in to submit without limits."
+                )
+            ),
+        )
+        html, status = _page("citizen/apply/check.html", answers, 429)
+        wait = getattr(exc, "retry_after", None)
+        return html, status, ({"Retry-After": str(wait)} if wait else {})
     except IdempotencyKeyReused:
         db().rollback()
         html = render_template("citizen/apply/already_sent.html", service=service, lang=locale())
@@ -221,6 +251,32 @@ def submit(code: str) -> Any:
         return render_template("citizen/apply/held.html", held=result, service=service, lang=locale()), 202
     response: Response = redirect(url_for("apply.receipt", code=result.tracking_code), code=303)
     return response
+
+
+def _check_proof_of_work(submission_key: str) -> None:
+    """The solved challenge the widget put in the form, or the stricter limits of a browser
+    that said it runs no JavaScript (ChallengeFailed / 429 otherwise)."""
+    payload = request.form.get("altcha", "")
+    if not payload and request.form.get("altcha_fallback") == NO_SCRIPT:
+        check_without_script()
+    else:
+        redeem_challenge(payload, submission_key)
+
+
+def _challenge_message(reason: str) -> str:
+    """Why the anti-spam check failed, in the reader's language, saying what to do."""
+    if reason == "missing":
+        message = _(
+            "Wait for the anti-spam check to finish, then submit. If your browser does not run"
+            " JavaScript, tick the box that says so."
+        )
+    elif reason == "used":
+        message = _("This anti-spam check was used already. Let it run again, then submit.")
+    elif reason == "expired":
+        message = _("The anti-spam check expired. Let it run again, then submit.")
+    else:
+        message = _("The anti-spam check did not pass. Let it run again, then submit.")
+    return str(message)
 
 
 def _invalid(answers: Answers, exc: SubmissionInvalid | FileRejected, upload_fields: list[str]) -> Any:

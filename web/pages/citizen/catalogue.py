@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -47,3 +47,10 @@ def start(code: str) -> Any:
         return render_template("error.html", status=409, message=message), 409
     category = CATEGORY_TITLES.get(service.category)
     return render_template("public/service.html", service=service, category=category, lang=locale())
+
+
+@bp.get("/contact")
+def contact() -> Any:
+    """The contact form is the ``contact`` service (a subject that picks the department, the
+    general-request process): its start page, under the address people look for."""
+    return redirect(url_for("catalogue.start", code="contact"))
