@@ -16,7 +16,7 @@ from core.ratelimits import KEEP, SharedLimit, purge_counters
 def test_there_is_one_limiter_table(db_engine: Engine) -> None:
     tables = set(inspect(db_engine).get_table_names())
     assert "rate_limit_counters" in tables
-    assert "rate_counters" not in tables  # folded in by 0025_portal_limits
+    assert "rate_counters" not in tables  # folded in by 0027_portal_limits
 
 
 def test_old_counters_are_purged_and_current_ones_kept(db_engine: Engine, db_session: Session) -> None:

@@ -2,8 +2,8 @@
 proof-of-work solution remembers the submission it served; held submissions are found by
 their (lower-cased) confirmed address for My requests
 
-Revision ID: 0025_portal_limits
-Revises: 0024_mail_intake
+Revision ID: 0027_portal_limits
+Revises: 0026_incoming_exchange
 Create Date: 2026-12-05
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025_portal_limits"
-down_revision: str | None = "0024_mail_intake"
+revision: str = "0027_portal_limits"
+down_revision: str | None = "0026_incoming_exchange"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
