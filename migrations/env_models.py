@@ -5,6 +5,7 @@ migrations/env.py and the migration tests import this; a new models module is ad
 
 import core.ratelimits  # noqa: F401
 import engine.audit_anchors
+import engine.casework.rescued_forms
 import engine.casework.saved_views
 import engine.documents.models
 import engine.issuing.registry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from web.auth.kept_forms import init_rescue
 from web.pages.staff import approvals, cases, documents, inbox, registration, tasks
 from web.pages.staff.common import ROLES, bp, department_name, process_name, service_title, task_title
 
@@ -19,3 +20,4 @@ def init_staff_pages(app: Flask) -> None:
     app.jinja_env.filters["department_name"] = department_name
     app.jinja_env.filters["process_name"] = process_name
     app.jinja_env.globals["ROLES"] = ROLES
+    init_rescue(app)
