@@ -18,6 +18,7 @@ import engine.protocol.models
 import engine.rate_counters
 import engine.requests.challenge
 import engine.requests.models
+import engine.workflow.index_versions
 import engine.workflow.models  # noqa: F401
 import storage.models  # noqa: F401
 
