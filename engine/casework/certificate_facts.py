@@ -115,10 +115,9 @@ def stated_facts(case: Case, locale: str) -> list[StatedFact]:
     facts = []
     for name in stated_fields(service):
         ui = service.ui.get("fields", {}).get(name, {})
-        options = tuple(
-            (str(value), str(labels.get(language, value))) for value, labels in (ui.get("options") or {}).items()
-        )
-        help_text = ui.get("help")
+        choices = (ui.get("options") or {}).items()
+        options = tuple((str(value), str(labels.get(language, value))) for value, labels in choices)
+        help_text = ui.get("help") if isinstance(ui.get("help"), dict) else {}
         facts.append(
             StatedFact(
                 name=name,
@@ -126,7 +125,7 @@ def stated_facts(case: Case, locale: str) -> list[StatedFact]:
                 applicant_value=_text(form.get(name)),
                 value=_text(corrected.get(name, form.get(name))),
                 options=options,
-                hint=str(help_text.get(language)) if isinstance(help_text, dict) and help_text.get(language) else None,
+                hint=str(help_text[language]) if help_text.get(language) else None,
             )
         )
     return facts

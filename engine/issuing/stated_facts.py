@@ -16,8 +16,8 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
-from forms.catalogue import Service
 from engine.issuing.certificates import SHARED_TEMPLATES
+from forms.catalogue import Service
 
 #: The case data key of the clerk's corrections: {field: value}.
 CERTIFIED_FACTS = "certified_facts"

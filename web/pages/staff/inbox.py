@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from core.clock import ATHENS, utcnow
 from core.errors import PolisError
+from engine.casework.certificate_facts import corrected_cases
 from engine.casework.desk import inbox, task_detail, user_names
 from engine.casework.saved_views import delete_view, save_view, visible_views
 from engine.workflow.commands import claim_task, release_task
@@ -117,12 +118,17 @@ def _draw_inbox(user: Any) -> str:
     items = inbox(db(), user, args["view"], base)
     has_next = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]
+    # What the clerk corrected, beside each case the head approves (fixed once proposed).
+    corrected = (
+        corrected_cases(db(), {i.case_id for i in items}, locale()) if args["view"] == "approvals" else {}
+    )
     return render_template(
         "staff/inbox.html",
         args=args,
         page=page,
         has_next=has_next,
         items=items,
+        corrected=corrected,
         counts=inbox_counts(db(), user, base),
         count_cap=COUNT_CAP,
         names=user_names(db(), {i.assignee_id for i in items if i.assignee_id}),
