@@ -56,7 +56,6 @@ class StatedFact:
     value: str
     #: (value, label) pairs when the fact is a choice; () for text.
     options: tuple[tuple[str, str], ...] = ()
-    hint: str | None = None
 
     @property
     def corrected(self) -> bool:
@@ -117,7 +116,6 @@ def stated_facts(case: Case, locale: str) -> list[StatedFact]:
         ui = service.ui.get("fields", {}).get(name, {})
         choices = (ui.get("options") or {}).items()
         options = tuple((str(value), str(labels.get(language, value))) for value, labels in choices)
-        help_text = ui.get("help") if isinstance(ui.get("help"), dict) else {}
         facts.append(
             StatedFact(
                 name=name,
@@ -125,7 +123,6 @@ def stated_facts(case: Case, locale: str) -> list[StatedFact]:
                 applicant_value=_text(form.get(name)),
                 value=_text(corrected.get(name, form.get(name))),
                 options=options,
-                hint=str(help_text[language]) if help_text.get(language) else None,
             )
         )
     return facts
