@@ -109,6 +109,18 @@ class SharedLimit:
                 connection.execute(_CLEANUP, params)
         return self._estimate(row.hits, row.elapsed, row.previous) <= self.limit
 
+    def hit_unless(self, bind: Engine, secret: str, key: str, guard: SharedLimit) -> bool:
+        """Count an event for ``key`` unless ``guard`` has used up its events for it; True if
+        both allow it. One transaction for both (a tracking page pays it on every view)."""
+        with bind.begin() as connection:
+            checked = connection.execute(_COUNT, guard._params(secret, key)).one()
+            if guard._estimate(checked.hits, checked.elapsed, checked.previous) >= guard.limit:
+                return False
+            row = connection.execute(_HIT, self._params(secret, key)).one()
+            if random.randrange(CLEANUP_ONE_IN) == 0:  # noqa: S311 - not security relevant
+                connection.execute(_CLEANUP, self._params(secret, key))
+        return self._estimate(row.hits, row.elapsed, row.previous) <= self.limit
+
     def over(self, bind: Engine, secret: str, key: str) -> bool:
         """Whether ``key`` has used up its events (counts nothing)."""
         with bind.begin() as connection:
