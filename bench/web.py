@@ -124,7 +124,13 @@ def seed(url: str, root: Path, settings: Settings, total: int) -> dict[str, Any]
         }
         first_task_id, case_id, tracking = task.task_id, template.id, real[0].tracking_code
     _copy_cases(url, total - REAL_CASES, shared, task_shape, departments)
-    return {"task": first_task_id, "case": case_id, "tracking": tracking, "department": clerk.department_id}
+    return {
+        "task": first_task_id,
+        "case": case_id,
+        "tracking": tracking,
+        "department": clerk.department_id,
+        "departments": len(departments),
+    }
 
 
 def _copy_cases(
@@ -147,11 +153,14 @@ def _copy_cases(
                     " version, audit_seq, audit_hash) FROM STDIN"
                 ) as copy:
                     opened: list[tuple[uuid.UUID, uuid.UUID, datetime]] = []
+                    stride = int(1 / OPEN_SHARE)
                     for n in range(start, min(start + batch, count)):
                         case_id = uuid.uuid4()
-                        department = departments[n % len(departments)]
+                        # By n // stride: the open cases (every stride-th) go round all the
+                        # departments, not all to one (n % stride == 0 would pick one department).
+                        department = departments[(n // stride) % len(departments)]
                         created = now - timedelta(minutes=n % 100_000)
-                        is_open = n % int(1 / OPEN_SHARE) == 0
+                        is_open = n % stride == 0
                         if is_open:
                             opened.append((case_id, department, created))
                         copy.write_row(
@@ -290,7 +299,8 @@ def main() -> None:
             json.dumps(
                 {
                     "seeded": args.cases,
-                    "departments": DEPARTMENTS,
+                    "departments": targets["departments"],
+                    "open_tasks_per_department": int(args.cases * OPEN_SHARE) // targets["departments"],
                     "open_cases_with_a_task": int(args.cases * OPEN_SHARE) + REAL_CASES,
                     "real_requests": REAL_CASES,
                     "closed_cases": "share one real workflow state (the pages measured do not read it)",
