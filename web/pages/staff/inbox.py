@@ -18,7 +18,7 @@ from engine.casework.saved_views import delete_view, save_view, visible_views
 from engine.workflow.commands import claim_task, release_task
 from engine.workflow.errors import TaskConflict
 from engine.workflow.index_versions import index_version
-from engine.workflow.task_index import COUNT_CAP, InboxFilter, inbox_counts
+from engine.workflow.task_index import InboxFilter, count_cap, inbox_counts
 from forms.catalogue import list_services
 from web.auth.kept_forms import current_kept_form as kept_form
 from web.context import db
@@ -130,7 +130,7 @@ def _draw_inbox(user: Any) -> str:
         items=items,
         corrected=corrected,
         counts=inbox_counts(db(), user, base),
-        count_cap=COUNT_CAP,
+        count_cap=count_cap(base),
         names=user_names(db(), {i.assignee_id for i in items if i.assignee_id}),
         services=sorted(list_services(), key=lambda s: s.title.el),
         is_head="head" in user.roles,
