@@ -129,11 +129,8 @@ def require_staff() -> Response | None:
     if user is not None:
         forget_on_resubmit(user.id)
         return None
-    if request.method == "POST":
-        page = keep_posted_form(g.get("ended_user_id"))
-        if page is not None:
-            return redirect(url_for("auth.login", next=page))
-    login = url_for("auth.login", next=request.full_path.rstrip("?"))
+    page = keep_posted_form(g.get("ended_user_id")) if request.method == "POST" else None
+    login = url_for("auth.login", next=page or request.full_path.rstrip("?"))
     if request.headers.get("HX-Request"):
         # A list refreshing itself after the session ended: send the whole page to sign-in
         # instead of swapping the sign-in form into the list.

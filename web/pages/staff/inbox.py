@@ -61,7 +61,7 @@ def inbox_args(user: Any) -> dict[str, Any]:
 
 #: Rendered inbox pages of this process (web.page_cache): a poll or a return to an unchanged
 #: list costs one version read instead of the list, the counts and the drawing.
-PAGES = PageCache(size=1024)
+PAGES = PageCache(size=256)  # an inbox page is some 60 KB: at most ~15 MB per process
 
 
 def _page_key(user: Any) -> tuple[Any, ...] | None:
