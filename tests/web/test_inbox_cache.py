@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from engine.casework.saved_views import save_view
 from engine.workflow.commands import claim_task, forward_task, release_task, start_case
 from engine.workflow.index_versions import changes, compact_index_changes, index_version
+from engine.workflow.task_index import InboxFilter, count_cap, inbox_counts
 from tests.web.staff_fixtures import World, build_world, sign_in
 from web.pages.staff.inbox import PAGES
 
@@ -92,3 +93,15 @@ def test_flash_messages_are_never_kept_in_a_page(client: Any, world: World) -> N
     assert claimed.status_code == 302
     assert "Αναλάβατε" in client.get("/work").get_data(as_text=True)
     assert "Αναλάβατε" not in client.get("/work").get_data(as_text=True)
+
+
+def test_tab_counts_stop_at_their_cap_and_say_so(client: Any, db_session: Session, world: World) -> None:
+    org = world.org
+    for _ in range(2):
+        start_case(db_session, "document_approval", department_id=org.department.id, started_by=org.clerk)
+    db_session.flush()
+    assert inbox_counts(db_session, org.clerk, cap=10)["department"] == 3  # exact below the cap
+    assert inbox_counts(db_session, org.clerk, cap=2)["department"] == 3  # cap + 1: "more than 2"
+    assert count_cap(InboxFilter()) == 1000 and count_cap(InboxFilter(service="family_status")) == 100
+    sign_in(client, org.clerk)
+    assert '<span class="count" id="count-department">3</span>' in _department_page(client)
