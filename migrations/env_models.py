@@ -7,6 +7,7 @@ import core.ratelimits  # noqa: F401
 import engine.administration.org_file
 import engine.administration.services
 import engine.audit_anchors
+import engine.casework.rescued_forms
 import engine.casework.saved_views
 import engine.documents.models
 import engine.issuing.registry
@@ -18,6 +19,7 @@ import engine.people.tokens
 import engine.protocol.models
 import engine.requests.challenge
 import engine.requests.models
+import engine.workflow.index_versions
 import engine.workflow.models  # noqa: F401
 import storage.models  # noqa: F401
 

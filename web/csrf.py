@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request, session
 
+from web.auth.staff import current_user
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -53,6 +55,10 @@ def init_csrf(app: Flask) -> None:
             return
         sent = request.form.get("_csrf", "") or request.headers.get("X-CSRF-Token", "")
         if not csrf_matches(sent):
+            if request.blueprint == "staff" and current_user() is None:
+                # The session ended (its token with it): the staff guard keeps what was typed
+                # and sends the reader to sign in; the view itself never runs.
+                return
             view = current_app.view_functions.get(request.endpoint or "")
             if getattr(view, "keeps_draft", False):
                 g.csrf_expired = True

@@ -26,6 +26,11 @@ class SharedWindow:
         polis = services()
         return self._shared.hit(polis.limiter(), polis.settings.secret(), key)
 
+    def hit_unless(self, key: str, guard: SharedWindow) -> bool:
+        """Record an event unless ``guard`` is over its limit for ``key``; True if both allow it."""
+        polis = services()
+        return self._shared.hit_unless(polis.limiter(), polis.settings.secret(), key, guard._shared)
+
     def over(self, key: str) -> bool:
         """Whether ``key`` has used up its events in the current window (records nothing)."""
         polis = services()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from core.orm import Base
 from engine.people.models import User
+from engine.workflow.index_versions import note_changes
 
 #: The inbox arguments a view may keep; anything else is dropped when saving.
 VIEW_ARGS = ("view", "sort", "service", "q", "overdue", "week")
@@ -69,6 +70,7 @@ def save_view(session: Session, user: User, name: str, query: dict[str, Any], *,
     )
     session.add(view)
     session.flush()
+    note_changes(session, (view.department_id, view.owner_id))  # inbox pages list saved views
     return view
 
 
@@ -81,3 +83,4 @@ def delete_view(session: Session, user: User, view_id: uuid.UUID) -> None:
         raise PermissionDenied("Only the person who saved a view can delete it.")
     session.delete(view)
     session.flush()
+    note_changes(session, (view.department_id, view.owner_id))

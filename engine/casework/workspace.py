@@ -22,14 +22,16 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, PolisError, ServiceUnavailable
+from engine.casework.certificate_facts import Correction, StatedFact, corrections, stated_facts
 from engine.casework.desk import TaskDetail, task_detail, user_names
 from engine.issuing.certificates import CertificateContext, render_certificate_pdf
 from engine.issuing.registry import verification_path
+from engine.issuing.stated_facts import certified_form
 from engine.people.models import Department, User
 from engine.people.visibility import get_case
 from engine.requests.files import case_files
 from engine.requests.models import CaseFile
-from engine.workflow.commands import complete_task, preparer_of
+from engine.workflow.commands import complete_task, preparation_steps, preparer_of
 from engine.workflow.definitions import load_definition
 from engine.workflow.models import AuditEvent, Case, CaseTask, ProcessDefinition
 from engine.workflow.serialization import state_from_json
@@ -61,6 +63,12 @@ class TaskPage:
     prepared_by_user: bool
     has_certificate: bool
     protocol_in: str | None
+    #: The facts the certificate will state (corrections applied); [] if it issues none.
+    stated_facts: list[StatedFact] = field(default_factory=list)
+    #: Whether this user may correct them now (preparing the case, before approval).
+    may_correct_facts: bool = False
+    #: The corrections made so far, for whoever decides on the case.
+    corrections: list[Correction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,11 @@ def task_page(session: Session, task_id: uuid.UUID, user: User, locale: str) -> 
         session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq))
     )
     protocol = (case.data or {}).get("protocol_in") or {}
+    task = detail.task
+    may_work = task.assignee_id in (user.id, user.acting_for_id) or (
+        task.assignee_id is None and task.department_id == user.department_id and task.role in user.roles
+    )
+    facts = stated_facts(case, locale)
     return TaskPage(
         detail=detail,
         service=service,
@@ -146,6 +159,9 @@ def task_page(session: Session, task_id: uuid.UUID, user: User, locale: str) -> 
         prepared_by_user=prepared_by is not None and prepared_by == user.id,
         has_certificate=service is not None and service.process == "certificate_issuance",
         protocol_in=protocol.get("display"),
+        stated_facts=facts,
+        may_correct_facts=bool(facts) and may_work and task.bpmn_id in preparation_steps(definition),
+        corrections=corrections(session, case.id, locale) if facts else [],
     )
 
 
@@ -173,7 +189,7 @@ def certificate_preview_pdf(
     department = session.get(Department, case.department_id) if case.department_id else None
     return render_certificate_pdf(
         service,
-        (case.data or {}).get("form") or {},
+        certified_form(case.data or {}),
         CertificateContext(
             municipality_name=municipality_name,
             case_number=case.number,

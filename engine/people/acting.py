@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import PermissionDenied
 from engine.people.models import POSITION_ROLES, Department, User
-from engine.people.substitutions import active_substitutions_for, current_positions
+from engine.people.substitutions import active_substitutions_for, current_positions_in_units
 
 
 class PositionNotHeld(PermissionDenied):
@@ -123,17 +123,15 @@ def position_choices(session: Session, user: User, today: date | None = None) ->
         return units[unit_id]
 
     choices: list[PositionChoice] = []
-    for held in current_positions(session, user.id):
-        found = unit(held.unit_id)
-        if found is None:
-            continue
+    for held, held_unit in current_positions_in_units(session, user.id):
+        units[held_unit.id] = held_unit
         choices.append(
             PositionChoice(
                 key=str(held.id),
-                unit_id=found.id,
-                unit_code=found.code,
-                unit_name_el=found.name_el,
-                unit_name_en=found.name_en,
+                unit_id=held_unit.id,
+                unit_code=held_unit.code,
+                unit_name_el=held_unit.name_el,
+                unit_name_en=held_unit.name_en,
                 kind=held.kind,
                 title=held.title,
             )

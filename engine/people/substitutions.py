@@ -54,6 +54,18 @@ def current_positions(session: Session, user_id: uuid.UUID) -> list[Position]:
     )
 
 
+def current_positions_in_units(session: Session, user_id: uuid.UUID) -> list[tuple[Position, Department]]:
+    """The positions a person holds now with their units, in :func:`current_positions`' order
+    (one query: every staff request reads them)."""
+    rows = session.execute(
+        select(Position, Department)
+        .join(Department, Department.id == Position.unit_id)
+        .where(Position.user_id == user_id, Position.ended_at.is_(None))
+        .order_by(Position.started_at, _KIND_ORDER, Position.id)
+    )
+    return [(position, unit) for position, unit in rows.all()]
+
+
 def holds_head_position(session: Session, user_id: uuid.UUID) -> bool:
     """Whether the person heads some unit now (and so has a head's rights to lend)."""
     return (

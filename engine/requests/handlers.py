@@ -24,6 +24,7 @@ from core.settings import Settings, get_settings
 from core.workdays import athens_date
 from engine.issuing.certificates import CERTIFICATE_STAMP, CertificateContext, render_certificate_pdf
 from engine.issuing.registry import issue_document, new_verification_code, verification_path
+from engine.issuing.stated_facts import certified_form
 from engine.notifications.messages import TEMPLATE_KEYS
 from engine.notifications.outbox import notify_applicant
 from engine.people.models import Department
@@ -123,7 +124,7 @@ def render_certificate(call: ServiceCall) -> dict[str, Any]:
     protocol_out = call.data.get("protocol_out") or {}
     pdf = render_certificate_pdf(
         service,
-        call.data.get("form") or {},
+        certified_form(call.data),  # what the applicant gave, as the clerk corrected it
         CertificateContext(
             municipality_name=settings.municipality_name,
             case_number=case.number,

@@ -194,6 +194,17 @@ def _check_may_work(session: Session, user: Performer, row: Any) -> None:
         )
 
 
+def check_may_work(session: Session, user: Performer, row: Any) -> None:
+    """Refuse unless ``user`` may work the locked task ``row`` (theirs, or unclaimed in their
+    department for their role): for domain commands that act on a task's case."""
+    _check_may_work(session, user, row)
+
+
+def preparation_steps(definition: Any) -> frozenset[str]:
+    """The BPMN ids of the steps some approval step names as prepared before it (four eyes)."""
+    return frozenset(p for info in definition.tasks.values() for p in info.four_eyes_after)
+
+
 def _check_head(user: Performer, department_id: uuid.UUID | None) -> None:
     if not user.is_active or "head" not in user.roles or user.department_id != department_id:
         raise TaskForbidden("only the head of the task's department may do this.")

@@ -6,7 +6,8 @@ jobs survive restarts and one that came due while no worker ran is picked up whe
 starts. The job only names the wakeup; the row, locked with its case, decides whether
 anything happens, which makes every firing exactly-once even if a job runs twice. A
 periodic sweep is the safety net for rows without a job; another, hourly, deletes kept
-messages that expired before their case waited for them. Timer start events (new cases
+messages that expired before their case waited for them; another, every minute, compacts the
+task index's change log (engine.workflow.index_versions). Timer start events (new cases
 on a schedule, engine.workflow.timer_starts) are fired by a sweep every minute: their rows, not
 jobs, hold the due times, so one due while no worker ran fires when the next one starts.
 
@@ -44,6 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import utcnow
 from core.settings import Settings
 from engine.workflow.case_store import SERVICE_QUEUE, TIMER_QUEUE, WAKEUP_QUEUE, WAKEUP_TASK
+from engine.workflow.index_versions import compact_index_changes
 from engine.workflow.messages import purge_expired_messages
 from engine.workflow.models import WorkerHeartbeat
 from engine.workflow.timer_starts import fire_due_timer_starts
@@ -54,6 +56,7 @@ SWEEP_TASK = "engine.sweep_wakeups"
 PURGE_TASK = "engine.purge_messages"
 TIMER_START_TASK = "engine.fire_timer_starts"
 STALLED_TASK = "engine.retry_stalled_jobs"
+COMPACT_TASK = "engine.compact_index_changes"
 SWEEP_GRACE = timedelta(minutes=1)
 #: How often the worker writes its heartbeat row; /healthz calls a worker dead after
 #: :data:`HEARTBEAT_STALE`.
@@ -157,6 +160,13 @@ def build_app(factory: sessionmaker[Session], settings: Settings | None = None) 
             purged = purge_expired_messages(session)
         if purged:
             log.info("purged %d expired message(s) that no case waited for", purged)
+
+    @app.periodic(cron="* * * * *", periodic_id="engine-compact-index-changes")
+    @app.task(name=COMPACT_TASK, queue=TIMER_QUEUE, queueing_lock=COMPACT_TASK)
+    def compact_index_versions(timestamp: int) -> None:
+        # Keeps the task index's change log short, so reading a version stays cheap.
+        with factory.begin() as session:
+            compact_index_changes(session)
 
     @app.periodic(cron="* * * * *", periodic_id="engine-retry-stalled")
     @app.task(name=STALLED_TASK, queue=TIMER_QUEUE, queueing_lock=STALLED_TASK)

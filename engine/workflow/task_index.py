@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -101,26 +101,52 @@ def _approvals_condition(user: Performer) -> Any:
     )
 
 
-def inbox_counts(session: Session, user: Performer, filters: InboxFilter | None = None) -> dict[str, int]:
+#: Tab counts stop at this many: counting a department's every open task at a million cases
+#: costs more than the rest of the page, and "1000+" says as much as "4,873" to someone at work.
+COUNT_CAP = 1000
+#: With a filter on the cases (service, search) each counted task is joined to its case: the
+#: counts stop sooner.
+JOINED_COUNT_CAP = 100
+
+
+def count_cap(filters: InboxFilter | None) -> int:
+    """Where the tab counts stop for these filters (a count above it means "more than it")."""
+    return JOINED_COUNT_CAP if _needs_case(filters) else COUNT_CAP
+
+
+def _needs_case(filters: InboxFilter | None) -> bool:
+    return bool(filters and (filters.service or (filters.text or "").strip()))
+
+
+def inbox_counts(
+    session: Session, user: Performer, filters: InboxFilter | None = None, cap: int | None = None
+) -> dict[str, int]:
     """How many tasks each view holds (``mine``, ``department``, ``approvals``), with the same filters.
 
-    Approvals are counted only for heads; the tabs show these numbers.
+    Counting stops at ``cap`` + 1 (:func:`count_cap` unless given): a count above ``cap`` means
+    "more than ``cap``" (the pages say "1000+"). Approvals are counted only for heads. One round
+    trip: a scalar subquery per view, each reading at most ``cap`` + 1 index entries (joining
+    the cases only when a filter looks at them).
     """
     conditions = {
         "mine": CaseTask.assignee_id == user.id,
         "department": _department_condition(user),
         "approvals": _approvals_condition(user),
     }
-    counts: dict[str, int] = {}
+    needs_case = _needs_case(filters)
+    cap = count_cap(filters) if cap is None else cap
+    columns = []
     for view, condition in conditions.items():
         if condition is None:
-            counts[view] = 0
+            columns.append(literal(0).label(view))
             continue
-        query = _filtered(
-            select(func.count()).select_from(CaseTask).join(Case, Case.id == CaseTask.case_id), filters
-        )
-        counts[view] = session.scalar(query.where(condition)) or 0
-    return counts
+        rows = select(literal(1)).select_from(CaseTask)
+        if needs_case:
+            rows = rows.join(Case, Case.id == CaseTask.case_id)
+        limited = _filtered(rows.where(condition), filters).limit(cap + 1).subquery()
+        columns.append(select(func.count()).select_from(limited).scalar_subquery().label(view))
+    row = session.execute(select(*columns)).one()
+    return {view: int(getattr(row, view)) for view in conditions}
 
 
 def _filtered(query: Any, filters: InboxFilter | None) -> Any:

@@ -59,7 +59,7 @@ def public_lookup(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         client = client_address()
         try:
-            if MISSES.over(client) or not LOOKUPS.hit(client):
+            if not LOOKUPS.hit_unless(client, guard=MISSES):  # one transaction for both
                 raise CaseNotFound(_NOT_FOUND)
             try:
                 return view(*args, **kwargs)

@@ -15,6 +15,8 @@ from core.errors import NotFound, PermissionDenied, PolisError
 from engine.people.accounts import authenticate, end_all_sessions, get_user, session_fingerprint
 from engine.people.acting import acting_staff, switch_position
 from engine.people.staff_reset import reset_staff_password
+from web.auth.kept_forms import SESSION_KEY as KEPT_FORM_KEY
+from web.auth.kept_forms import land_after_sign_in
 from web.context import db, services
 from web.ratelimit import SharedWindow, client_address
 from web.redirects import safe_next
@@ -49,6 +51,9 @@ def current_user() -> Any:
                 if user.is_active and hmac.compare_digest(str(session.get(FINGERPRINT_KEY, "")), expected):
                     g.user = acting_staff(db(), user, session.get("position"))
                 else:
+                    # Ended (signed out elsewhere, password changed, deactivated): a form posted
+                    # now is kept for this account only (web.auth.kept_forms).
+                    g.ended_user_id = user.id
                     session.pop("user_id", None)
                     session.pop(FINGERPRINT_KEY, None)
     return g.user
@@ -94,8 +99,11 @@ def login() -> Response | str:
                 error = _("Wrong username or password.")
             else:
                 LOGIN_FAILURES_PER_ACCOUNT.reset(account)
+                kept = session.get(KEPT_FORM_KEY)
                 start_staff_session(user)
-                return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+                # A form posted after the session ended comes back filled in on its page.
+                landing = land_after_sign_in(kept, user.id)
+                return redirect(landing or safe_next(request.args.get("next"), url_for("main.index")))
     page = render_template("login.html", error=error, username=request.form.get("username", ""))
     return Response(page, status=status, mimetype="text/html")
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from core.errors import PolisError
 from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound
 from forms.catalogue import UnknownService, get_service
+from web.auth.kept_forms import forget_on_resubmit, keep_posted_form
 from web.auth.staff import current_user
 from web.errors import status_for
 from web.redirects import safe_next
@@ -119,15 +120,22 @@ def staff_user() -> Any:
 
 
 def require_staff() -> Response | None:
-    """The blueprint's guard: anonymous visitors go to the sign-in page, then come back."""
-    if current_user() is None:
-        login = url_for("auth.login", next=request.full_path.rstrip("?"))
-        if request.headers.get("HX-Request"):
-            # A list refreshing itself after the session ended: send the whole page to sign-in
-            # instead of swapping the sign-in form into the list.
-            return Response(status=204, headers={"HX-Redirect": login})
-        return redirect(login)
-    return None
+    """The blueprint's guard: anonymous visitors go to the sign-in page, then come back.
+
+    A form posted after the session ended (expired, or ended by a sign-out elsewhere) is kept
+    on the server and comes back filled in on its page after sign-in (web.auth.kept_forms).
+    """
+    user = current_user()
+    if user is not None:
+        forget_on_resubmit(user.id)
+        return None
+    page = keep_posted_form(g.get("ended_user_id")) if request.method == "POST" else None
+    login = url_for("auth.login", next=page or request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request"):
+        # A list refreshing itself after the session ended: send the whole page to sign-in
+        # instead of swapping the sign-in form into the list.
+        return Response(status=204, headers={"HX-Redirect": login})
+    return redirect(login)
 
 
 bp = Blueprint("staff", __name__, url_prefix="/work")

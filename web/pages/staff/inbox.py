@@ -6,20 +6,25 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.clock import ATHENS, utcnow
 from core.errors import PolisError
+from engine.casework.certificate_facts import corrected_cases
 from engine.casework.desk import inbox, task_detail, user_names
 from engine.casework.saved_views import delete_view, save_view, visible_views
 from engine.workflow.commands import claim_task, release_task
 from engine.workflow.errors import TaskConflict
-from engine.workflow.task_index import InboxFilter, inbox_counts
+from engine.workflow.index_versions import index_version
+from engine.workflow.task_index import InboxFilter, count_cap, inbox_counts
 from forms.catalogue import list_services
+from web.auth.kept_forms import current_kept_form as kept_form
 from web.context import db
-from web.pages.staff.common import bp, problem_message, safe_back, staff_user, task_title
+from web.csrf import csrf_token
+from web.page_cache import PageCache
+from web.pages.staff.common import bp, locale, problem_message, safe_back, staff_user, task_title
 
 PAGE_SIZE = 25
 SORTS = ("due", "created", "newest")
@@ -54,10 +59,51 @@ def inbox_args(user: Any) -> dict[str, Any]:
     return args
 
 
+#: Rendered inbox pages of this process (web.page_cache): a poll or a return to an unchanged
+#: list costs one version read instead of the list, the counts and the drawing.
+PAGES = PageCache(size=256)  # an inbox page is some 60 KB: at most ~15 MB per process
+
+
+def _page_key(user: Any) -> tuple[Any, ...] | None:
+    """Everything the inbox page shows depends on, or None when it must be drawn afresh.
+
+    Read before the list: a page drawn afterwards is at least as new as the versions in its
+    key. Flash messages and a form kept over an ended session belong to one drawing only.
+    """
+    if "_flashes" in session or kept_form() is not None:
+        return None
+    versions = index_version(db(), (user.department_id, user.id, user.acting_for_id))
+    minute = utcnow().replace(second=0, microsecond=0)  # deadline words and filters follow the clock
+    return (
+        versions,
+        minute,
+        request.full_path,
+        locale(),
+        csrf_token(),
+        user.user.id,
+        user.full_name,
+        user.position,
+        user.choices,
+        user.roles,
+        user.department_id,
+    )
+
+
 @bp.get("")
 def inbox_page() -> str:
     """The landing page after sign-in: the work waiting for this member of staff."""
     user = staff_user()
+    key = _page_key(user)
+    kept = PAGES.get(key) if key is not None else None
+    if kept is not None:
+        return kept
+    drawn = _draw_inbox(user)
+    if key is not None:
+        PAGES.put(key, drawn)
+    return drawn
+
+
+def _draw_inbox(user: Any) -> str:
     args = inbox_args(user)
     page = _page_number()
     base = InboxFilter(
@@ -72,13 +118,19 @@ def inbox_page() -> str:
     items = inbox(db(), user, args["view"], base)
     has_next = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]
+    # What the clerk corrected, beside each case the head approves (fixed once proposed).
+    corrected = (
+        corrected_cases(db(), {i.case_id for i in items}, locale()) if args["view"] == "approvals" else {}
+    )
     return render_template(
         "staff/inbox.html",
         args=args,
         page=page,
         has_next=has_next,
         items=items,
+        corrected=corrected,
         counts=inbox_counts(db(), user, base),
+        count_cap=count_cap(base),
         names=user_names(db(), {i.assignee_id for i in items if i.assignee_id}),
         services=sorted(list_services(), key=lambda s: s.title.el),
         is_head="head" in user.roles,

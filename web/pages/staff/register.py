@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from web.auth.kept_forms import init_rescue
 from web.pages.staff import (
     approvals,
     case_files,
@@ -29,3 +30,4 @@ def init_staff_pages(app: Flask) -> None:
     app.jinja_env.filters["department_name"] = department_name
     app.jinja_env.filters["process_name"] = process_name
     app.jinja_env.globals["ROLES"] = ROLES
+    init_rescue(app)

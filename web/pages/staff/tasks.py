@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.errors import NotFound, PolisError
+from engine.casework.certificate_facts import FactsInvalid, correct_certificate_facts
 from engine.casework.desk import comment_on_case, find_department, find_user
 from engine.casework.workspace import completed_by, department_choices, department_clerks
 from engine.casework.workspace import task_page as read_task_page
@@ -26,6 +27,7 @@ def _render(
     task_id: uuid.UUID,
     *,
     values: dict[str, Any] | None = None,
+    fact_values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     problem: str | None = None,
     status: int = 200,
@@ -40,8 +42,9 @@ def _render(
         task=page.detail.task,
         case=page.detail.case,
         fields=fields,
-        labels={f.name: f.label for f in fields},
+        labels={f.name: f.label for f in fields} | {f"fact_{f.name}": f.label for f in page.stated_facts},
         values=values or {},
+        fact_values=fact_values or {},
         errors=errors or {},
         problem=problem,
         me=user,
@@ -121,6 +124,34 @@ def complete(task_id: uuid.UUID) -> Response | tuple[str, int]:
         "good",
     )
     return redirect(safe_back(url_for("staff.inbox_page")))
+
+
+@bp.post("/tasks/<uuid:task_id>/facts")
+def correct_facts(task_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The clerk corrects the facts the certificate will state, before proposing approval."""
+    user = staff_user()
+    page = read_task_page(db(), task_id, user, locale())
+    names = [fact.name for fact in page.stated_facts]
+    values = {name: request.form.get(f"fact_{name}", "") for name in names if f"fact_{name}" in request.form}
+    try:
+        changed = correct_certificate_facts(db(), task_id, values, user)
+    except FactsInvalid as error:
+        db().rollback()
+        problems = {f"fact_{e.field}": e.message(locale()) for e in error.errors}
+        return _render(task_id, fact_values=values, errors=problems, status=422)
+    except PolisError as error:
+        db().rollback()
+        return _render(task_id, problem=problem_message(error), status=409)
+    labels = {fact.name: fact.label for fact in page.stated_facts}
+    if changed:
+        flash(
+            _("Corrected: %(fields)s. The preview shows the certificate as it will be issued.",
+              fields=", ".join(labels[name] for name in changed)),
+            "good",
+        )  # fmt: skip
+    else:
+        flash(_("Nothing was changed: the facts are as they were."), "info")
+    return redirect(url_for("staff.task_page", task_id=task_id) + "#h-facts")
 
 
 @bp.post("/tasks/<uuid:task_id>/comment")
