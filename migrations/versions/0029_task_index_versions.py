@@ -4,8 +4,8 @@ a partial index of each department's unclaimed tasks; statistics of the cases' s
 Pages that cache what they draw (the staff inbox) key it on these versions; see
 engine/workflow/index_versions.py.
 
-Revision ID: 0026_task_index_versions
-Revises: 0025_rescued_forms
+Revision ID: 0029_task_index_versions
+Revises: 0028_rescued_forms
 Create Date: 2026-12-05
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_task_index_versions"
-down_revision: str | None = "0025_rescued_forms"
+revision: str = "0029_task_index_versions"
+down_revision: str | None = "0028_rescued_forms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """rescued forms: fields a member of staff posted after the session ended, kept for the next sign-in
 
-Revision ID: 0025_rescued_forms
-Revises: 0024_mail_intake
+Revision ID: 0028_rescued_forms
+Revises: 0027_portal_limits
 Create Date: 2026-12-05
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025_rescued_forms"
-down_revision: str | None = "0024_mail_intake"
+revision: str = "0028_rescued_forms"
+down_revision: str | None = "0027_portal_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
