@@ -162,17 +162,17 @@ def smtp() -> Iterator[SimpleNamespace]:
     """A real SMTP server on loopback (started by the test when it wants one)."""
     mailbox = Mailbox()
     port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    server = SimpleNamespace(mailbox=mailbox, port=port, running=False)
+    server = SimpleNamespace(mailbox=mailbox, port=port, controller=None)
 
     def start() -> None:
-        controller.start()
-        server.running = True
+        # Made only when started: a Controller opens its event loop as soon as it exists.
+        server.controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+        server.controller.start()
 
     server.start = start
     yield server
-    if server.running:
-        controller.stop()
+    if server.controller is not None:
+        server.controller.stop()
 
 
 @pytest.fixture
