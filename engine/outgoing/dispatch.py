@@ -102,7 +102,12 @@ def register_signed(
         case_id=document.case_id,
         assign_to=(unit.code,) if unit is not None else (),
     )
-    entry = register(session, draft)
+    corrects = None
+    if document.derived_how == "correction" and document.derived_from_id is not None:
+        original = session.get(OutgoingDocument, document.derived_from_id)
+        corrects = original.entry_id if original is not None else None
+    # An ορθή επανάληψη is registered as the correction of the original's entry (linked both ways).
+    entry = register(session, draft, corrects=corrects)
     issued = issue_signed_document(
         session,
         sealer,
