@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.pages.staff import approvals, cases, documents, inbox, registration, tasks
+from web.pages.staff import approvals, cases, documents, inbox, outgoing, registration, tasks
 from web.pages.staff.common import ROLES, bp, department_name, process_name, service_title, task_title
 
 #: The modules whose views register on ``bp`` when imported.
-VIEW_MODULES = (approvals, cases, documents, inbox, registration, tasks)
+VIEW_MODULES = (approvals, cases, documents, inbox, outgoing, registration, tasks)
 
 
 def init_staff_pages(app: Flask) -> None:

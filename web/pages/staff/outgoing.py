@@ -1,0 +1,265 @@
+"""Outgoing documents in the staff workspace: the folders (To sign, For opinion, In progress,
+Returned, To dispatch, Sent), a new draft from the type's template, the document page (chain
+with each step's state and time, versions and their differences, recipients, reservations,
+history, the verification link) and the chain's actions (submit, approve, return)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core.errors import InvalidInput, PolisError
+from engine.outgoing.bodies import starting_text
+from engine.outgoing.chain import approve, return_to_author, submit
+from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft
+from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
+from engine.outgoing.followups import reply_to_incoming
+from engine.outgoing.models import OutgoingKind
+from web.context import db, services
+from web.pages.staff.common import bp, problem_message, staff_user
+
+
+def kind_words() -> dict[str, str]:
+    """The document types in the reader's language."""
+    return {
+        "letter": _("Letter"),
+        "decision": _("Decision"),
+        "service_certificate": _("Certificate of service"),
+        "memo": _("Internal memo"),
+    }
+
+
+def state_words() -> dict[str, str]:
+    """Document, step and delivery states in the reader's language."""
+    return {
+        "draft": _("Draft"),
+        "in_chain": _("In the chain"),
+        "returned": _("Returned"),
+        "to_sign": _("Waiting for the signature"),
+        "signed": _("Signed"),
+        "registered": _("Registered"),
+        "sent": _("Sent"),
+        "waiting": _("Still ahead"),
+        "current": _("Now"),
+        "approved": _("Approved"),
+        "closed": _("Not reached"),
+        "pending": _("Pending"),
+        "to_print": _("On the print list"),
+        "printed": _("Printed"),
+        "published": _("On the tracking page"),
+        "failed": _("Failed"),
+        "sign": _("To sign"),
+        "opinion": _("For opinion"),
+    }
+
+
+def event_words() -> dict[str, str]:
+    """The history's events in the reader's language."""
+    return {
+        "created": _("Draft created"),
+        "version_saved": _("Version saved"),
+        "recipients_set": _("Recipients set"),
+        "details_changed": _("Details changed"),
+        "attachment_added": _("Attachment added"),
+        "submitted": _("Sent to the signature chain"),
+        "approved": _("Approved"),
+        "returned": _("Returned to the author"),
+        "reservation": _("Reservation"),
+        "dissent": _("Dissent"),
+        "chain_changed": _("Chain changed"),
+        "step_overdue": _("Step overdue"),
+        "signature_started": _("Signature started"),
+        "signature_waiting": _("Signature waiting for the time-stamping service"),
+        "signed": _("Signed"),
+        "registered": _("Registered"),
+        "delivered": _("Delivered"),
+        "delivery_failed": _("Delivery failed; it will be tried again"),
+        "sent": _("Sent to every recipient"),
+        "printed": _("Printed for posting"),
+        "correction_started": _("Correction (ορθή επανάληψη) started"),
+        "forwarded": _("Forwarded"),
+    }
+
+
+@bp.get("/outgoing")
+def outgoing_page() -> str:
+    """The folders of outgoing documents, with counts."""
+    user = staff_user()
+    name = request.args.get("folder", "to_sign")
+    if name not in FOLDERS:
+        name = "to_sign"
+    return render_template(
+        "staff/outgoing.html",
+        folder=name,
+        items=folder(db(), user, name),
+        counts=folder_counts(db(), user),
+        kinds=kind_words(),
+        states=state_words(),
+        section="outgoing",
+    )
+
+
+def _render_new(values: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "staff/outgoing_new.html",
+        values=values,
+        errors=errors,
+        kinds=kind_words(),
+        units=[(str(u.id), u.name_el) for u in units_to_address(db())],
+        section="outgoing",
+    ), status
+
+
+@bp.get("/outgoing/new")
+def outgoing_new_page() -> tuple[str, int]:
+    """A new draft written from the type's template."""
+    kind = request.args.get("kind", "letter")
+    if kind not in {k.value for k in OutgoingKind}:
+        kind = "letter"
+    return _render_new({"kind": kind, "text": starting_text(kind)}, {})
+
+
+@bp.post("/outgoing/new")
+def outgoing_create() -> Response | tuple[str, int]:
+    """Save the new draft (version 1, printed from the template)."""
+    form = {k: v for k, v in request.form.items() if k != "_csrf"}
+    recipients = []
+    if form.get("email", "").strip() or form.get("recipient", "").strip():
+        recipients.append(RecipientInput("external", form.get("recipient", ""), email=form.get("email")))
+    if form.get("unit"):
+        try:
+            recipients.append(RecipientInput("internal", "", unit_id=uuid.UUID(form["unit"])))
+        except ValueError:
+            return _render_new(form, {"unit": _("Choose a unit from the list.")}, 422)
+    try:
+        draft = create_draft(
+            db(),
+            services().store,
+            staff_user(),
+            kind=form.get("kind", ""),
+            subject=form.get("subject", ""),
+            recipients=recipients,
+            body=BodyInput(template_text=form.get("text", "")),
+        )
+    except InvalidInput as error:
+        db().rollback()
+        fields = dict(error.details.get("fields") or {})
+        return _render_new(form, {k: _field_words(k) for k in fields} or {"subject": error.message}, 422)
+    db().commit()
+    flash(_("The draft was saved as version 1."), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
+
+
+@bp.post("/outgoing/reply/<uuid:incoming_id>")
+def outgoing_reply(incoming_id: uuid.UUID) -> Response:
+    """Start a reply to an incoming document: a draft from the letter template, answering it."""
+    try:
+        draft = reply_to_incoming(db(), services().store, incoming_id, staff_user())
+    except PolisError as error:
+        db().rollback()
+        flash(problem_message(error), "bad")
+        return redirect(url_for("staff.document_page", document_id=incoming_id))
+    db().commit()
+    return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
+
+
+def _field_words(name: str) -> str:
+    words = {
+        "subject": _("Write the subject."),
+        "kind": _("Choose the type of document."),
+        "body": _("Write the text of the document."),
+        "recipients": _("Add at least one recipient (an email address or a unit)."),
+        "comment": _("Write the comment first."),
+        "chain": _("The chain cannot be built: check who signs."),
+    }
+    return str(words.get(name, name))
+
+
+def _render(document_id: uuid.UUID, problem: str | None = None, status: int = 200) -> tuple[str, int]:
+    try:
+        page = open_document(db(), document_id, staff_user())
+    except PolisError:
+        abort(404)
+    diff: list[str] = []
+    numbers = [v.number for v in page.versions]
+    older, newer = request.args.get("from", ""), request.args.get("to", "")
+    if older.isdigit() and newer.isdigit() and int(older) in numbers and int(newer) in numbers:
+        diff = compare(db(), document_id, int(older), int(newer))
+    elif len(numbers) >= 2:
+        older, newer = str(numbers[-2]), str(numbers[-1])
+        diff = compare(db(), document_id, numbers[-2], numbers[-1])
+    return render_template(
+        "staff/outgoing_document.html",
+        page=page,
+        doc=page.document,
+        kinds=kind_words(),
+        states=state_words(),
+        events=event_words(),
+        diff=diff,
+        diff_from=older,
+        diff_to=newer,
+        problem=problem,
+        base_url=services().settings.public_base_url.rstrip("/"),
+        section="outgoing",
+    ), status
+
+
+@bp.get("/outgoing/<uuid:document_id>")
+def outgoing_document_page(document_id: uuid.UUID) -> tuple[str, int]:
+    """Everything about one outgoing document."""
+    return _render(document_id)
+
+
+def _act(document_id: uuid.UUID, action: Any, done: str) -> Response | tuple[str, int]:
+    try:
+        action()
+    except InvalidInput as error:
+        db().rollback()
+        fields = dict(error.details.get("fields") or {})
+        words = "; ".join(_field_words(k) for k in fields) or error.message
+        return _render(document_id, _("Nothing was changed: %(what)s", what=words), 422)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), 409)
+    db().commit()
+    flash(done, "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id))
+
+
+@bp.post("/outgoing/<uuid:document_id>/submit")
+def outgoing_submit(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author sends the draft to its chain (from the organisation chart)."""
+    return _act(
+        document_id, lambda: submit(db(), document_id, staff_user()), _("Sent to the signature chain.")
+    )
+
+
+@bp.post("/outgoing/<uuid:document_id>/approve")
+def outgoing_approve(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Approve one's step, with an optional comment and a formal reservation."""
+    return _act(
+        document_id,
+        lambda: approve(
+            db(),
+            document_id,
+            staff_user(),
+            comment=request.form.get("comment"),
+            reservation=request.form.get("reservation"),
+            reservation_kind=request.form.get("reservation_kind", "reservation"),
+        ),
+        _("Approved."),
+    )
+
+
+@bp.post("/outgoing/<uuid:document_id>/return")
+def outgoing_return(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Return the draft to its author with a comment."""
+    return _act(
+        document_id,
+        lambda: return_to_author(db(), document_id, staff_user(), request.form.get("comment", "")),
+        _("Returned to the author."),
+    )
