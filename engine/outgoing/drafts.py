@@ -113,9 +113,9 @@ def create_draft(
     )
     session.add(document)
     session.flush()
+    record(session, document.id, author, "created", kind=kind, derived_how=derived_how)
     set_recipients(session, document, author, recipients)
     set_related(session, document, author, related)
-    record(session, document.id, author, "created", kind=kind, derived_how=derived_how)
     if body is not None:
         save_body(session, store, document, author, body)
     return document
