@@ -479,3 +479,25 @@ def recipients_of(session: Session, document_id: uuid.UUID) -> list[OutgoingReci
             .order_by(OutgoingRecipient.name)
         )
     )
+
+
+def revise_draft(
+    session: Session,
+    store: ObjectStore,
+    document_id: uuid.UUID,
+    user: User,
+    *,
+    subject: str,
+    recipients: Sequence[RecipientInput],
+    template_text: str,
+) -> OutgoingVersion | None:
+    """The author's edit in the page: subject, recipients, and the text as a new version when it
+    changed (returns it); all or nothing."""
+    document = get_document(session, document_id, lock=True)
+    update_details(session, document, user, subject=subject)
+    set_recipients(session, document, user, recipients)
+    current = latest_version(session, document.id)
+    text = template_text.replace("\r\n", "\n").strip()
+    if current is not None and (current.template_text or "").strip() == text:
+        return None
+    return save_body(session, store, document, user, BodyInput(template_text=text))

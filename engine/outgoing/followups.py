@@ -14,6 +14,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.documents.handling import start_reply
 from engine.documents.models import IncomingDocument
 from engine.outgoing.drafts import (
     BodyInput,
@@ -168,6 +169,15 @@ def reply_to_incoming(
         body=BodyInput(template_text=starting_text(kind)),
         derived_how="reply",
     )
+
+
+def start_reply_draft(
+    session: Session, store: ObjectStore, task_id: uuid.UUID, note: str, user: User
+) -> OutgoingDocument:
+    """The unit answers an incoming document: its task records the reply (engine.documents) and
+    the reply's draft opens, answering the document's ΕΙΣ entry."""
+    assignment = start_reply(session, task_id, note, user)
+    return reply_to_incoming(session, store, assignment.document_id, user)
 
 
 def derived_documents(session: Session, document_id: uuid.UUID) -> list[OutgoingDocument]:

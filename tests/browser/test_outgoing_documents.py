@@ -73,8 +73,13 @@ def test_draft_from_template_through_the_chain_with_a_return(
     expect(page.locator("#chain")).to_contain_text("Επιστράφηκε")
     expect(page.locator("main")).to_contain_text("Γράψτε τα ονόματα των εκπροσώπων.")
     expect(page.locator("main")).to_contain_text("Επιφύλαξη ως προς την ημερομηνία της σύσκεψης.")
+    page.fill("#f-text", "Σε απάντηση του σχετικού σας, θα παραστούν η κα Α. και ο κ. Β.\nΜε εκτίμηση.")
+    page.get_by_role("button", name="Αποθήκευση σχεδίου").click()
+    expect(page.locator("#diff")).to_contain_text(
+        "+Σε απάντηση του σχετικού σας, θα παραστούν η κα Α. και ο κ. Β."
+    )
     axe_check(page)
-    shoot(page, "clerk-returned-document")
+    shoot(page, "clerk-returned-document-new-version")
     page.get_by_role("button", name="Αποστολή στην αλυσίδα υπογραφών").click()
     expect(page.locator("#chain-title ~ h3")).to_contain_text("Προηγούμενοι γύροι")
 

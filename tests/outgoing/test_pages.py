@@ -80,3 +80,44 @@ def test_draft_chain_and_return_through_the_pages(
     assert "Λείπουν" not in client.get("/work/outgoing?folder=sent").get_data(as_text=True)
     returned_folder = client.get("/work/outgoing?folder=returned").get_data(as_text=True)
     assert "Απάντηση για τη σύσκεψη" in returned_folder
+
+
+def test_a_reply_started_on_an_incoming_document_opens_its_draft(
+    client: Any, db_session: Session, town: Municipality, object_store: Any
+) -> None:
+    import re
+
+    from engine.documents.registration import register_incoming
+    from tests.documents.conftest import letter
+
+    incoming = register_incoming(
+        db_session, object_store, letter(for_action=(town.a.id,)), registered_by=town.registrar
+    )
+    sign_in(client, town.head_a)
+    page = client.get(f"/work/documents/{incoming.id}").get_data(as_text=True)
+    task = re.search(r'name="task" value="([0-9a-f-]+)"', page)
+    assert task is not None
+    started = client.post(
+        f"/work/documents/{incoming.id}/reply", data={"_csrf": CSRF, "task": task.group(1), "note": ""}
+    )
+    assert started.status_code == 302 and "/work/outgoing/" in started.headers["Location"]
+    draft_url = started.headers["Location"]
+    shown = client.get(draft_url).get_data(as_text=True)
+    assert "Απάντηση: " in shown and 'id="edit-title"' in shown
+    saved = client.post(
+        f"{draft_url}/save",
+        data={
+            "_csrf": CSRF,
+            "subject": "Απάντηση για τη σύσκεψη",
+            "recipient": "Περιφέρεια Κρήτης",
+            "email": "protocol@crete.example.gr",
+            "unit": "",
+            "text": "Θα παραστούμε.",
+        },
+    )
+    assert saved.status_code == 302
+    shown = client.get(draft_url).get_data(as_text=True)
+    assert 'id="diff"' in shown and "+Θα παραστούμε." in shown and "protocol@crete.example.gr" in shown
+    assert client.post(f"{draft_url}/submit", data={"_csrf": CSRF}).status_code == 302
+    document = db_session.scalars(select(OutgoingDocument)).one()
+    assert document.status == "in_chain" and document.author_id == town.head_a.id

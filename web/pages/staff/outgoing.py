@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from core.errors import InvalidInput, PolisError
 from engine.outgoing.bodies import starting_text
 from engine.outgoing.chain import approve, return_to_author, submit
-from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft
+from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft, revise_draft
 from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
 from engine.outgoing.followups import reply_to_incoming
 from engine.outgoing.models import OutgoingKind
@@ -114,6 +114,19 @@ def _render_new(values: dict[str, str], errors: dict[str, str], status: int = 20
     ), status
 
 
+def _recipients(form: dict[str, str]) -> list[RecipientInput] | None:
+    """The page's recipients: a public body by email, an internal unit (None: a bad unit id)."""
+    recipients = []
+    if form.get("email", "").strip() or form.get("recipient", "").strip():
+        recipients.append(RecipientInput("external", form.get("recipient", ""), email=form.get("email")))
+    if form.get("unit"):
+        try:
+            recipients.append(RecipientInput("internal", "", unit_id=uuid.UUID(form["unit"])))
+        except ValueError:
+            return None
+    return recipients
+
+
 @bp.get("/outgoing/new")
 def outgoing_new_page() -> tuple[str, int]:
     """A new draft written from the type's template."""
@@ -127,14 +140,9 @@ def outgoing_new_page() -> tuple[str, int]:
 def outgoing_create() -> Response | tuple[str, int]:
     """Save the new draft (version 1, printed from the template)."""
     form = {k: v for k, v in request.form.items() if k != "_csrf"}
-    recipients = []
-    if form.get("email", "").strip() or form.get("recipient", "").strip():
-        recipients.append(RecipientInput("external", form.get("recipient", ""), email=form.get("email")))
-    if form.get("unit"):
-        try:
-            recipients.append(RecipientInput("internal", "", unit_id=uuid.UUID(form["unit"])))
-        except ValueError:
-            return _render_new(form, {"unit": _("Choose a unit from the list.")}, 422)
+    recipients = _recipients(form)
+    if recipients is None:
+        return _render_new(form, {"unit": _("Choose a unit from the list.")}, 422)
     try:
         draft = create_draft(
             db(),
@@ -204,8 +212,24 @@ def _render(document_id: uuid.UUID, problem: str | None = None, status: int = 20
         diff_to=newer,
         problem=problem,
         base_url=services().settings.public_base_url.rstrip("/"),
+        units=[(str(u.id), u.name_el) for u in units_to_address(db())],
+        edit=_edit_values(page),
         section="outgoing",
     ), status
+
+
+def _edit_values(page: Any) -> dict[str, str]:
+    """What the author's edit form starts from: the current subject, recipients and text."""
+    external = next((r for r in page.recipients if r.kind == "external"), None)
+    internal = next((r for r in page.recipients if r.kind == "internal"), None)
+    latest = page.versions[-1] if page.versions else None
+    return {
+        "subject": page.document.subject,
+        "recipient": external.name if external else "",
+        "email": (external.email or "") if external else "",
+        "unit": str(internal.unit_id) if internal else "",
+        "text": (latest.template_text or latest.body_text) if latest else "",
+    }
 
 
 @bp.get("/outgoing/<uuid:document_id>")
@@ -228,6 +252,28 @@ def _act(document_id: uuid.UUID, action: Any, done: str) -> Response | tuple[str
     db().commit()
     flash(done, "good")
     return redirect(url_for("staff.outgoing_document_page", document_id=document_id))
+
+
+@bp.post("/outgoing/<uuid:document_id>/save")
+def outgoing_save(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author's edit: subject, recipients and text (a new version when the text changed)."""
+    form = {k: v for k, v in request.form.items() if k != "_csrf"}
+    recipients = _recipients(form)
+    if recipients is None:
+        return _render(document_id, _("Choose a unit from the list."), 422)
+    return _act(
+        document_id,
+        lambda: revise_draft(
+            db(),
+            services().store,
+            document_id,
+            staff_user(),
+            subject=form.get("subject", ""),
+            recipients=recipients,
+            template_text=form.get("text", ""),
+        ),
+        _("The draft was saved."),
+    )
 
 
 @bp.post("/outgoing/<uuid:document_id>/submit")
