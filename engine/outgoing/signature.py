@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import PolisError, ServiceUnavailable
+from core.settings import Settings
 from engine.issuing.registry import new_verification_code, verification_path
 from engine.outgoing.bodies import PDF, render_pdf
 from engine.outgoing.chain import give_task, may_act_for, open_task, signatory_step
@@ -35,6 +36,7 @@ from engine.outgoing.history import record
 from engine.outgoing.models import OutgoingDocument, OutgoingStatus, StepState
 from engine.people.models import User
 from engine.workflow.commands import complete_task
+from signing.config import official_signing_for
 from signing.csc import CscService
 from signing.external import finish_external, to_be_signed
 from signing.stamp import SIGNATURE_TEXT, Stamp
@@ -309,4 +311,46 @@ def _signed(
         channel=channel,
         sha256=stored.sha256,
         for_person=str(step.person_id) if step.person_id != signer.id else None,
+    )
+
+
+def sign_with_remote_service(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    document_ids: Sequence[uuid.UUID],
+    signer: User,
+    *,
+    credential_id: str,
+    pin: str | None,
+    otp: str | None,
+) -> BatchResult:
+    """The signing page's batch: the officials' CSC service from the settings, the signer's own
+    credential, one PIN/OTP for every chosen document."""
+    from engine.outgoing.errors import DraftInvalid
+
+    if not settings.officials_csc_url:
+        raise SigningDeferred(
+            "Remote signing is not configured (POLIS_OFFICIALS_CSC_URL); sign with the signing app instead."
+        )
+    if not credential_id.strip():
+        raise DraftInvalid(
+            "credential: give your credential id at the signing service.", fields={"credential": "required"}
+        )
+    if not document_ids:
+        raise DraftInvalid(
+            "documents: choose at least one document to sign.", fields={"documents": "required"}
+        )
+    return sign_batch_remotely(
+        session,
+        store,
+        official_signing_for(settings),
+        CscService(
+            settings.officials_csc_url, credential_id.strip(), timeout=settings.signing_timeout_seconds
+        ),
+        document_ids,
+        signer,
+        pin=pin or None,
+        otp=otp or None,
+        base_url=settings.public_base_url,
     )

@@ -19,6 +19,7 @@ from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_dr
 from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
 from engine.outgoing.followups import reply_to_incoming
 from engine.outgoing.models import OutgoingKind
+from engine.outgoing.signature import documents_to_sign, sign_with_remote_service
 from web.context import db, services
 from web.pages.staff.common import bp, problem_message, staff_user
 
@@ -309,3 +310,74 @@ def outgoing_return(document_id: uuid.UUID) -> Response | tuple[str, int]:
         lambda: return_to_author(db(), document_id, staff_user(), request.form.get("comment", "")),
         _("Returned to the author."),
     )
+
+
+def _render_sign(
+    problem: str | None = None, result: Any = None, chosen: tuple[str, ...] = (), status: int = 200
+) -> tuple[str, int]:
+    user = staff_user()
+    waiting = documents_to_sign(db(), user)
+    return render_template(
+        "staff/outgoing_sign.html",
+        waiting=waiting,
+        chosen=chosen,
+        problem=problem,
+        result=result,
+        configured=bool(services().settings.officials_csc_url),
+        section="outgoing",
+    ), status
+
+
+@bp.get("/outgoing/sign")
+def outgoing_sign_page() -> tuple[str, int]:
+    """The signatory's batch: the documents waiting for their signature, one PIN/OTP for all."""
+    return _render_sign()
+
+
+@bp.post("/outgoing/sign")
+def outgoing_sign() -> tuple[str, int]:
+    """Sign the chosen documents through the remote signing service; a result per document."""
+    chosen = tuple(request.form.getlist("documents"))
+    ids = []
+    for value in chosen:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    try:
+        result = sign_with_remote_service(
+            db(),
+            services().store,
+            services().settings,
+            ids,
+            staff_user(),
+            credential_id=request.form.get("credential", ""),
+            pin=request.form.get("pin"),
+            otp=request.form.get("otp"),
+        )
+    except PolisError as error:
+        db().rollback()
+        return _render_sign(_("Nothing was signed: %(why)s", why=error.message), chosen=chosen, status=422)
+    db().commit()
+    outcome = (
+        [(d, _("Signed; it is registered and sent next.")) for d in result.signed]
+        + [
+            (d, _("Signed by the service, waiting for the time-stamping service: %(why)s", why=w))
+            for d, w in result.waiting.items()
+        ]
+        + [(d, _("Not signed: %(why)s", why=w)) for d, w in result.refused.items()]
+    )
+    titles = dict(_subjects(outcome))
+    return _render_sign(result=[(d, titles.get(d, str(d)), text) for d, text in outcome])
+
+
+def _subjects(outcome: list[tuple[uuid.UUID, str]]) -> list[tuple[uuid.UUID, str]]:
+    from engine.outgoing.drafts import get_document
+
+    found = []
+    for document_id, _text in outcome:
+        try:
+            found.append((document_id, get_document(db(), document_id).subject))
+        except PolisError:
+            continue
+    return found
