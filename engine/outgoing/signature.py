@@ -354,3 +354,39 @@ def sign_with_remote_service(
         otp=otp or None,
         base_url=settings.public_base_url,
     )
+
+
+def begin_external_for(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    document_id: uuid.UUID,
+    signer: User,
+    certificate: bytes,
+    chain: Sequence[bytes] = (),
+) -> dict[str, Any]:
+    """The signing page's external path, step 1: the package (hash to sign) for the signing app."""
+    return begin_external(
+        session,
+        store,
+        official_signing_for(settings),
+        document_id,
+        signer,
+        certificate,
+        chain,
+        base_url=settings.public_base_url,
+    )
+
+
+def finish_external_for(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    document_id: uuid.UUID,
+    signer: User,
+    answer: bytes,
+) -> OutgoingDocument:
+    """The signing page's external path, step 2: the signing app's answer (JSON or a CMS file)."""
+    return finish_external_signature(
+        session, store, official_signing_for(settings), document_id, signer, answer
+    )

@@ -54,3 +54,55 @@ def test_batch_signing_page_signs_nothing_when_refused_then_signs_both(
     assert "Κανένα έγγραφο δεν αναμένει την υπογραφή σας." in client.get("/work/outgoing/sign").get_data(
         as_text=True
     )
+
+
+def test_external_signer_through_the_page_downloads_the_hash_and_uploads_the_signature(
+    client: Any, db_session: Session, town: Municipality, object_store: FilesystemStore, test_pki: TestPki
+) -> None:
+    import base64
+    import io
+    import json
+
+    from asn1crypto import pem
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from signing.remote_signers import sign_digest_with_key
+
+    document = waiting_for_the_mayor(db_session, object_store, town, "Με την εφαρμογή υπογραφής")
+    sign_in(client, town.mayor)
+    url = f"/work/outgoing/{document.id}"
+    assert 'id="sign-title"' in client.get(url).get_data(as_text=True)
+    bundle = b"".join(
+        pem.armor("CERTIFICATE", c.dump())
+        for c in [test_pki.pki.cert("official"), *test_pki.pki.chain("official")]
+    )
+    package = client.post(
+        f"{url}/external/begin",
+        data={"_csrf": CSRF, "certificate": (io.BytesIO(bundle), "official.pem")},
+        content_type="multipart/form-data",
+    )
+    assert package.status_code == 200 and package.mimetype == "application/json"
+    digest = base64.b64decode(json.loads(package.get_data())["digest_to_sign"])
+
+    def answer(label: str) -> bytes:
+        key = load_pem_private_key(test_pki.pki.private_key_pem(label), None)
+        value = sign_digest_with_key(key)(digest, "sha256")
+        assert isinstance(value, bytes)
+        return json.dumps({"signature_value": base64.b64encode(value).decode()}).encode()
+
+    wrong = client.post(
+        f"{url}/external/finish",
+        data={"_csrf": CSRF, "answer": (io.BytesIO(answer("official-expired")), "answer.json")},
+        content_type="multipart/form-data",
+    )
+    assert wrong.status_code in (409, 422)
+    restored(db_session)
+    assert db_session.get(OutgoingDocument, document.id).status == "to_sign"  # type: ignore[union-attr]
+    done = client.post(
+        f"{url}/external/finish",
+        data={"_csrf": CSRF, "answer": (io.BytesIO(answer("official")), "answer.json")},
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 302, done.get_data(as_text=True)
+    restored(db_session)
+    assert db_session.get(OutgoingDocument, document.id).status == "signed"  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ history, the verification link) and the chain's actions (submit, approve, return
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -19,7 +20,12 @@ from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_dr
 from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
 from engine.outgoing.followups import reply_to_incoming
 from engine.outgoing.models import OutgoingKind
-from engine.outgoing.signature import documents_to_sign, sign_with_remote_service
+from engine.outgoing.signature import (
+    begin_external_for,
+    documents_to_sign,
+    finish_external_for,
+    sign_with_remote_service,
+)
 from web.context import db, services
 from web.pages.staff.common import bp, problem_message, staff_user
 
@@ -381,3 +387,53 @@ def _subjects(outcome: list[tuple[uuid.UUID, str]]) -> list[tuple[uuid.UUID, str
         except PolisError:
             continue
     return found
+
+
+def _pem_chunks(data: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle (the signer's first), or the one DER certificate."""
+    marker = b"-----BEGIN CERTIFICATE-----"
+    if marker not in data:
+        return [data] if data else []
+    return [marker + part for part in data.split(marker)[1:]]
+
+
+@bp.post("/outgoing/<uuid:document_id>/external/begin")
+def outgoing_external_begin(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """External signer, step 1: upload your certificate (PEM/DER, chain after it), download what to sign."""
+    upload = request.files.get("certificate")
+    certificates = _pem_chunks(upload.read() if upload is not None else b"")
+    if not certificates:
+        return _render(document_id, _("Choose your signing certificate file first."), 422)
+    try:
+        package = begin_external_for(
+            db(),
+            services().store,
+            services().settings,
+            document_id,
+            staff_user(),
+            certificates[0],
+            certificates[1:],
+        )
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, _("Nothing was signed: %(why)s", why=error.message), 422)
+    db().commit()
+    response = Response(json.dumps(package, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="to-sign-{document_id}.json"'
+    return response
+
+
+@bp.post("/outgoing/<uuid:document_id>/external/finish")
+def outgoing_external_finish(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """External signer, step 2: upload what the signing app produced; the pending signature is finished."""
+    upload = request.files.get("answer")
+    answer = upload.read() if upload is not None else b""
+    if not answer:
+        return _render(document_id, _("Choose the file your signing app produced."), 422)
+    return _act(
+        document_id,
+        lambda: finish_external_for(
+            db(), services().store, services().settings, document_id, staff_user(), answer
+        ),
+        _("Signed; it is registered and sent next."),
+    )
