@@ -34,6 +34,7 @@ from engine.outgoing.models import (
 )
 from engine.people.models import Department, User
 from engine.protocol.models import ProtocolEntry
+from engine.workflow.models import CaseTask
 
 FOLDERS = ("to_sign", "opinion", "mine", "returned", "dispatch", "sent")
 OFFICE_ROLES = frozenset({"protocol_clerk", "admin"})
@@ -194,4 +195,14 @@ def units_to_address(session: Session) -> list[Department]:
     """The active units a document may be sent to internally, by name."""
     return list(
         session.scalars(select(Department).where(Department.is_active.is_(True)).order_by(Department.name_el))
+    )
+
+
+def task_outgoing_document(session: Session, task_id: uuid.UUID) -> uuid.UUID | None:
+    """The outgoing document an outgoing_document task works on (None for other tasks)."""
+    return session.scalar(
+        select(OutgoingDocument.id)
+        .join(CaseTask, CaseTask.case_id == OutgoingDocument.case_id)
+        .where(CaseTask.task_id == task_id)
+        .limit(1)
     )

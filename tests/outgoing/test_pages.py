@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.outgoing.models import OutgoingDocument
+from engine.workflow.models import CaseTask
 from tests.outgoing.conftest import Municipality
 from tests.web.staff_fixtures import CSRF, sign_in
 
@@ -47,6 +48,9 @@ def test_draft_chain_and_return_through_the_pages(
     assert "Απάντηση για τη σύσκεψη" in mine
 
     sign_in(client, town.head_a)
+    # The inbox's link to the chain's task lands on the document page.
+    task = db_session.scalars(select(CaseTask.task_id).where(CaseTask.assignee_id == town.head_a.id)).one()
+    assert client.get(f"/work/tasks/{task}").headers["Location"].endswith(location)
     folder = client.get("/work/outgoing?folder=to_sign").get_data(as_text=True)
     assert "Απάντηση για τη σύσκεψη" in folder
     page = client.get(location).get_data(as_text=True)
