@@ -345,6 +345,12 @@ class Settings(BaseSettings):
     signing_csc_pin: SecretStr | None = Field(
         None, description="PIN the CSC service asks to authorise signatures.", examples=["123456"]
     )
+    officials_csc_url: str | None = Field(
+        None,
+        description="Base URL of the CSC remote signing service officials sign outgoing documents "
+        "with; each signer gives their credential id, PIN and OTP on the signing page.",
+        examples=["https://rss.example.gr"],
+    )
     signing_demo_pki_port: int = Field(
         8799,
         ge=1024,

@@ -16,6 +16,7 @@ from engine.audit_anchors import install_anchor_job
 from engine.documents import handlers as document_handlers
 from engine.notifications.jobs import DELIVERY_GROUP, install_delivery_job
 from engine.notifications.outbox import requeue_failed_notification
+from engine.outgoing import handlers as outgoing_handlers
 from engine.people.directory import OrgDirectory
 from engine.protocol import handlers as protocol_handlers
 from engine.requests import general_request
@@ -45,7 +46,7 @@ def install_orphan_sweep(
 
 
 #: The modules whose import registers service-task handlers (``@register_handler``).
-HANDLER_MODULES = (protocol_handlers, request_handlers, general_request, document_handlers)
+HANDLER_MODULES = (protocol_handlers, request_handlers, general_request, document_handlers, outgoing_handlers)
 
 
 def load_domains() -> None:
@@ -55,4 +56,5 @@ def load_domains() -> None:
     register_jobs(install_abuse_guard_purge)
     register_jobs(install_anchor_job)
     register_jobs(install_orphan_sweep)
+    register_jobs(outgoing_handlers.install_delivery_retries)
     register_incident_retrier("notification", requeue_failed_notification)

@@ -12,6 +12,7 @@ import engine.casework.saved_views
 import engine.documents.models
 import engine.issuing.registry
 import engine.notifications.models
+import engine.outgoing.models
 import engine.people.admin_audit
 import engine.people.applicants.models
 import engine.people.models

@@ -21,6 +21,7 @@ from signing.pki import PkiServer
 from signing.remote_signers import CscSigner
 from signing.sealer import PadesLevel, Sealer
 from signing.signers import Pkcs11Signer, Pkcs12Signer, Signer
+from signing.two_step import TwoStepSigning
 
 
 def _paths(value: str | None) -> list[Path]:
@@ -116,3 +117,17 @@ def start_demo_services(settings: Settings) -> PkiServer | None:
     process (another worker) already serves them. Stop it with ``server.stop()``."""
     demo = demo_pki_for(settings)
     return serve_demo_pki(demo) if demo is not None else None
+
+
+def official_signing_for(settings: Settings) -> TwoStepSigning:
+    """Officials' qualified signatures (PAdES B-LT, QcType esign required) with the configured
+    TSA and trust roots; their credential is theirs, not the organisation's seal."""
+    demo = demo_pki_for(settings)
+    tsa_url = settings.signing_tsa_url or (demo.tsa_url if demo is not None else None)
+    return TwoStepSigning(
+        level=PadesLevel.B_LT,
+        tsa_url=tsa_url,
+        trust_roots=trust_roots_for(settings),
+        require_qualified="qct_esign",
+        timeout=settings.signing_timeout_seconds,
+    )

@@ -68,11 +68,13 @@ def assign_documents(
     for_information: Sequence[uuid.UUID] = (),
     assigned_by: User,
     note: str | None = None,
+    automatic: bool = False,
 ) -> list[DocumentAssignment]:
     """Assign every document to every unit (one assignment per pair); returns the new ones.
 
     A unit that already holds the document for the same purpose is left as it is; a unit
-    named for action and for information gets it for action only.
+    named for action and for information gets it for action only. ``automatic``: Polis
+    assigns an internal document to the units its sender named (no assigner's role needed).
     """
     if not document_ids:
         raise DocumentInvalid("documents: choose at least one document.", fields={"documents": "required"})
@@ -94,7 +96,8 @@ def assign_documents(
     if len(documents) != len(set(document_ids)):
         raise DocumentNotFound("One of the documents does not exist; refresh the list and choose again.")
     for document in documents:
-        _check_may_assign(session, document, assigned_by)
+        if not automatic:
+            _check_may_assign(session, document, assigned_by)
     made: list[DocumentAssignment] = []
     now = utcnow()
     for document in documents:

@@ -78,13 +78,16 @@ def register_incoming(
     registered_by: User,
     source: str = "staff",
     idempotency_key: str | None = None,
+    automatic: bool = False,
 ) -> IncomingDocument:
     """Register an incoming document (ΕΙΣ) and assign it; returns the document.
 
     With an ``idempotency_key`` (the form's one-time key), a second submission of the same
     form returns the document the first one registered instead of registering it again.
+    ``automatic``: the municipality sent it to one of its own units (engine.outgoing's
+    dispatch), so Polis registers and assigns it on the sender's behalf, no registrar needed.
     """
-    if not REGISTRAR_ROLES & set(registered_by.roles):
+    if not automatic and not REGISTRAR_ROLES & set(registered_by.roles):
         raise NotAllowed("Only the protocol office registers incoming documents; ask them.")
     if idempotency_key:
         # Serialise submissions of the same key: the second waits, then finds the first.
@@ -149,6 +152,7 @@ def register_incoming(
             codes=codes,
             assigned_by=registered_by,
             note=form.note,
+            automatic=automatic,
         )
     return document
 

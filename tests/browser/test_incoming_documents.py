@@ -106,6 +106,11 @@ def test_register_assign_route_file_reply_read_and_restricted(
     replier.locator("#f-note").fill("Θα στείλουμε τα στοιχεία του προϋπολογισμού.")
     replier.get_by_role("button", name="Έναρξη απάντησης").click()
     expect(replier.locator(".flashes")).to_contain_text("Ξεκίνησε απάντηση")
+    # The reply's draft opens, answering the document, its body from the letter template.
+    expect(replier.locator("h1")).to_contain_text("Απάντηση: ")
+    axe_check(replier)
+    shoot(replier, "clerk-reply-draft")
+    replier.goto(document_url)
     expect(replier.locator("#assignments")).to_contain_text("Ξεκίνησε απάντηση")
     axe_check(replier)
     shoot(replier, "clerk-reply-started")

@@ -21,7 +21,8 @@ from engine.documents.folders import (
     folder_counts,
     open_document,
 )
-from engine.documents.handling import file_document, reassign, return_to_head, route_to_clerk, start_reply
+from engine.documents.handling import file_document, reassign, return_to_head, route_to_clerk
+from engine.outgoing.followups import start_reply_draft
 from web.context import db, services
 from web.pages.staff.cases import file_response
 from web.pages.staff.common import bp, problem_message, staff_user
@@ -231,13 +232,19 @@ def document_filing(document_id: uuid.UUID) -> Response | tuple[str, int]:
 
 @bp.post("/documents/<uuid:document_id>/reply")
 def document_reply(document_id: uuid.UUID) -> Response | tuple[str, int]:
-    """The unit will answer the document."""
+    """The unit will answer the document: the reply's draft opens (outgoing documents)."""
     user = staff_user()
-    return _act(
+    drafts: list[Any] = []
+    done = _act(
         document_id,
-        lambda: start_reply(db(), _task_id(), request.form.get("note", ""), user),
+        lambda: drafts.append(
+            start_reply_draft(db(), services().store, _task_id(), request.form.get("note", ""), user)
+        ),
         _("A reply was started; it is drafted as an outgoing document."),
     )
+    if drafts and isinstance(done, Response):
+        return redirect(url_for("staff.outgoing_document_page", document_id=drafts[0].id))
+    return done
 
 
 @bp.post("/documents/<uuid:document_id>/return")

@@ -11,6 +11,7 @@ from web.pages.staff import (
     cases,
     documents,
     inbox,
+    outgoing,
     protocol_register,
     registration,
     substitute,
@@ -19,7 +20,18 @@ from web.pages.staff import (
 from web.pages.staff.common import ROLES, bp, department_name, process_name, service_title, task_title
 
 #: The modules whose views register on ``bp`` when imported.
-VIEW_MODULES = (approvals, case_files, cases, documents, inbox, protocol_register, registration, substitute, tasks)
+VIEW_MODULES = (
+    approvals,
+    case_files,
+    cases,
+    documents,
+    inbox,
+    outgoing,
+    protocol_register,
+    registration,
+    substitute,
+    tasks,
+)
 
 
 def init_staff_pages(app: Flask) -> None:

@@ -15,6 +15,7 @@ from engine.casework.desk import comment_on_case, find_department, find_user
 from engine.casework.workspace import completed_by, department_choices, department_clerks
 from engine.casework.workspace import task_page as read_task_page
 from engine.documents.folders import task_document
+from engine.outgoing.folders import task_outgoing_document
 from engine.workflow.commands import assign_task, complete_task, forward_task
 from engine.workflow.errors import FormInvalid, TaskConflict, TaskNotFound
 from forms.schemas import field_problems
@@ -62,6 +63,9 @@ def task_page(task_id: uuid.UUID) -> Response | tuple[str, int]:
     document_id = task_document(db(), task_id)
     if document_id is not None:
         return redirect(url_for("staff.document_page", document_id=document_id))
+    outgoing_id = task_outgoing_document(db(), task_id)  # a step of an outgoing document's chain
+    if outgoing_id is not None:
+        return redirect(url_for("staff.outgoing_document_page", document_id=outgoing_id))
     return _render(task_id)
 
 

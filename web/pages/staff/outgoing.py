@@ -1,0 +1,439 @@
+"""Outgoing documents in the staff workspace: the folders (To sign, For opinion, In progress,
+Returned, To dispatch, Sent), a new draft from the type's template, the document page (chain
+with each step's state and time, versions and their differences, recipients, reservations,
+history, the verification link) and the chain's actions (submit, approve, return)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core.errors import InvalidInput, PolisError
+from engine.outgoing.bodies import starting_text
+from engine.outgoing.chain import approve, return_to_author, submit
+from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft, revise_draft
+from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
+from engine.outgoing.followups import reply_to_incoming
+from engine.outgoing.models import OutgoingKind
+from engine.outgoing.signature import (
+    begin_external_for,
+    documents_to_sign,
+    finish_external_for,
+    sign_with_remote_service,
+)
+from web.context import db, services
+from web.pages.staff.common import bp, problem_message, staff_user
+
+
+def kind_words() -> dict[str, str]:
+    """The document types in the reader's language."""
+    return {
+        "letter": _("Letter"),
+        "decision": _("Decision"),
+        "service_certificate": _("Certificate of service"),
+        "memo": _("Internal memo"),
+    }
+
+
+def state_words() -> dict[str, str]:
+    """Document, step and delivery states in the reader's language."""
+    return {
+        "draft": _("Draft"),
+        "in_chain": _("In the chain"),
+        "returned": _("Returned"),
+        "to_sign": _("Waiting for the signature"),
+        "signed": _("Signed"),
+        "registered": _("Registered"),
+        "sent": _("Sent"),
+        "waiting": _("Still ahead"),
+        "current": _("Now"),
+        "approved": _("Approved"),
+        "closed": _("Not reached"),
+        "pending": _("Pending"),
+        "to_print": _("On the print list"),
+        "printed": _("Printed"),
+        "published": _("On the tracking page"),
+        "failed": _("Failed"),
+        "sign": _("To sign"),
+        "opinion": _("For opinion"),
+    }
+
+
+def event_words() -> dict[str, str]:
+    """The history's events in the reader's language."""
+    return {
+        "created": _("Draft created"),
+        "version_saved": _("Version saved"),
+        "recipients_set": _("Recipients set"),
+        "details_changed": _("Details changed"),
+        "attachment_added": _("Attachment added"),
+        "submitted": _("Sent to the signature chain"),
+        "approved": _("Approved"),
+        "returned": _("Returned to the author"),
+        "reservation": _("Reservation"),
+        "dissent": _("Dissent"),
+        "chain_changed": _("Chain changed"),
+        "step_overdue": _("Step overdue"),
+        "signature_started": _("Signature started"),
+        "signature_waiting": _("Signature waiting for the time-stamping service"),
+        "signed": _("Signed"),
+        "registered": _("Registered"),
+        "delivered": _("Delivered"),
+        "delivery_failed": _("Delivery failed; it will be tried again"),
+        "sent": _("Sent to every recipient"),
+        "printed": _("Printed for posting"),
+        "correction_started": _("Correction (ορθή επανάληψη) started"),
+        "forwarded": _("Forwarded"),
+    }
+
+
+@bp.get("/outgoing")
+def outgoing_page() -> str:
+    """The folders of outgoing documents, with counts."""
+    user = staff_user()
+    name = request.args.get("folder", "to_sign")
+    if name not in FOLDERS:
+        name = "to_sign"
+    return render_template(
+        "staff/outgoing.html",
+        folder=name,
+        items=folder(db(), user, name),
+        counts=folder_counts(db(), user),
+        kinds=kind_words(),
+        states=state_words(),
+        section="outgoing",
+    )
+
+
+def _render_new(values: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "staff/outgoing_new.html",
+        values=values,
+        errors=errors,
+        kinds=kind_words(),
+        units=[(str(u.id), u.name_el) for u in units_to_address(db())],
+        section="outgoing",
+    ), status
+
+
+def _recipients(form: dict[str, str]) -> list[RecipientInput] | None:
+    """The page's recipients: a public body by email, an internal unit (None: a bad unit id)."""
+    recipients = []
+    if form.get("email", "").strip() or form.get("recipient", "").strip():
+        recipients.append(RecipientInput("external", form.get("recipient", ""), email=form.get("email")))
+    if form.get("unit"):
+        try:
+            recipients.append(RecipientInput("internal", "", unit_id=uuid.UUID(form["unit"])))
+        except ValueError:
+            return None
+    return recipients
+
+
+@bp.get("/outgoing/new")
+def outgoing_new_page() -> tuple[str, int]:
+    """A new draft written from the type's template."""
+    kind = request.args.get("kind", "letter")
+    if kind not in {k.value for k in OutgoingKind}:
+        kind = "letter"
+    return _render_new({"kind": kind, "text": starting_text(kind)}, {})
+
+
+@bp.post("/outgoing/new")
+def outgoing_create() -> Response | tuple[str, int]:
+    """Save the new draft (version 1, printed from the template)."""
+    form = {k: v for k, v in request.form.items() if k != "_csrf"}
+    recipients = _recipients(form)
+    if recipients is None:
+        return _render_new(form, {"unit": _("Choose a unit from the list.")}, 422)
+    try:
+        draft = create_draft(
+            db(),
+            services().store,
+            staff_user(),
+            kind=form.get("kind", ""),
+            subject=form.get("subject", ""),
+            recipients=recipients,
+            body=BodyInput(template_text=form.get("text", "")),
+        )
+    except InvalidInput as error:
+        db().rollback()
+        fields = dict(error.details.get("fields") or {})
+        return _render_new(form, {k: _field_words(k) for k in fields} or {"subject": error.message}, 422)
+    db().commit()
+    flash(_("The draft was saved as version 1."), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
+
+
+@bp.post("/outgoing/reply/<uuid:incoming_id>")
+def outgoing_reply(incoming_id: uuid.UUID) -> Response:
+    """Start a reply to an incoming document: a draft from the letter template, answering it."""
+    try:
+        draft = reply_to_incoming(db(), services().store, incoming_id, staff_user())
+    except PolisError as error:
+        db().rollback()
+        flash(problem_message(error), "bad")
+        return redirect(url_for("staff.document_page", document_id=incoming_id))
+    db().commit()
+    return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
+
+
+def _field_words(name: str) -> str:
+    words = {
+        "subject": _("Write the subject."),
+        "kind": _("Choose the type of document."),
+        "body": _("Write the text of the document."),
+        "recipients": _("Add at least one recipient (an email address or a unit)."),
+        "comment": _("Write the comment first."),
+        "chain": _("The chain cannot be built: check who signs."),
+    }
+    return str(words.get(name, name))
+
+
+def _render(document_id: uuid.UUID, problem: str | None = None, status: int = 200) -> tuple[str, int]:
+    try:
+        page = open_document(db(), document_id, staff_user())
+    except PolisError:
+        abort(404)
+    diff: list[str] = []
+    numbers = [v.number for v in page.versions]
+    older, newer = request.args.get("from", ""), request.args.get("to", "")
+    if older.isdigit() and newer.isdigit() and int(older) in numbers and int(newer) in numbers:
+        diff = compare(db(), document_id, int(older), int(newer))
+    elif len(numbers) >= 2:
+        older, newer = str(numbers[-2]), str(numbers[-1])
+        diff = compare(db(), document_id, numbers[-2], numbers[-1])
+    return render_template(
+        "staff/outgoing_document.html",
+        page=page,
+        doc=page.document,
+        kinds=kind_words(),
+        states=state_words(),
+        events=event_words(),
+        diff=diff,
+        diff_from=older,
+        diff_to=newer,
+        problem=problem,
+        base_url=services().settings.public_base_url.rstrip("/"),
+        units=[(str(u.id), u.name_el) for u in units_to_address(db())],
+        edit=_edit_values(page),
+        section="outgoing",
+    ), status
+
+
+def _edit_values(page: Any) -> dict[str, str]:
+    """What the author's edit form starts from: the current subject, recipients and text."""
+    external = next((r for r in page.recipients if r.kind == "external"), None)
+    internal = next((r for r in page.recipients if r.kind == "internal"), None)
+    latest = page.versions[-1] if page.versions else None
+    return {
+        "subject": page.document.subject,
+        "recipient": external.name if external else "",
+        "email": (external.email or "") if external else "",
+        "unit": str(internal.unit_id) if internal else "",
+        "text": (latest.template_text or latest.body_text) if latest else "",
+    }
+
+
+@bp.get("/outgoing/<uuid:document_id>")
+def outgoing_document_page(document_id: uuid.UUID) -> tuple[str, int]:
+    """Everything about one outgoing document."""
+    return _render(document_id)
+
+
+def _act(document_id: uuid.UUID, action: Any, done: str) -> Response | tuple[str, int]:
+    try:
+        action()
+    except InvalidInput as error:
+        db().rollback()
+        fields = dict(error.details.get("fields") or {})
+        words = "; ".join(_field_words(k) for k in fields) or error.message
+        return _render(document_id, _("Nothing was changed: %(what)s", what=words), 422)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), 409)
+    db().commit()
+    flash(done, "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id))
+
+
+@bp.post("/outgoing/<uuid:document_id>/save")
+def outgoing_save(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author's edit: subject, recipients and text (a new version when the text changed)."""
+    form = {k: v for k, v in request.form.items() if k != "_csrf"}
+    recipients = _recipients(form)
+    if recipients is None:
+        return _render(document_id, _("Choose a unit from the list."), 422)
+    return _act(
+        document_id,
+        lambda: revise_draft(
+            db(),
+            services().store,
+            document_id,
+            staff_user(),
+            subject=form.get("subject", ""),
+            recipients=recipients,
+            template_text=form.get("text", ""),
+        ),
+        _("The draft was saved."),
+    )
+
+
+@bp.post("/outgoing/<uuid:document_id>/submit")
+def outgoing_submit(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author sends the draft to its chain (from the organisation chart)."""
+    return _act(
+        document_id, lambda: submit(db(), document_id, staff_user()), _("Sent to the signature chain.")
+    )
+
+
+@bp.post("/outgoing/<uuid:document_id>/approve")
+def outgoing_approve(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Approve one's step, with an optional comment and a formal reservation."""
+    return _act(
+        document_id,
+        lambda: approve(
+            db(),
+            document_id,
+            staff_user(),
+            comment=request.form.get("comment"),
+            reservation=request.form.get("reservation"),
+            reservation_kind=request.form.get("reservation_kind", "reservation"),
+        ),
+        _("Approved."),
+    )
+
+
+@bp.post("/outgoing/<uuid:document_id>/return")
+def outgoing_return(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Return the draft to its author with a comment."""
+    return _act(
+        document_id,
+        lambda: return_to_author(db(), document_id, staff_user(), request.form.get("comment", "")),
+        _("Returned to the author."),
+    )
+
+
+def _render_sign(
+    problem: str | None = None, result: Any = None, chosen: tuple[str, ...] = (), status: int = 200
+) -> tuple[str, int]:
+    user = staff_user()
+    waiting = documents_to_sign(db(), user)
+    return render_template(
+        "staff/outgoing_sign.html",
+        waiting=waiting,
+        chosen=chosen,
+        problem=problem,
+        result=result,
+        configured=bool(services().settings.officials_csc_url),
+        section="outgoing",
+    ), status
+
+
+@bp.get("/outgoing/sign")
+def outgoing_sign_page() -> tuple[str, int]:
+    """The signatory's batch: the documents waiting for their signature, one PIN/OTP for all."""
+    return _render_sign()
+
+
+@bp.post("/outgoing/sign")
+def outgoing_sign() -> tuple[str, int]:
+    """Sign the chosen documents through the remote signing service; a result per document."""
+    chosen = tuple(request.form.getlist("documents"))
+    ids = []
+    for value in chosen:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    try:
+        result = sign_with_remote_service(
+            db(),
+            services().store,
+            services().settings,
+            ids,
+            staff_user(),
+            credential_id=request.form.get("credential", ""),
+            pin=request.form.get("pin"),
+            otp=request.form.get("otp"),
+        )
+    except PolisError as error:
+        db().rollback()
+        return _render_sign(_("Nothing was signed: %(why)s", why=error.message), chosen=chosen, status=422)
+    db().commit()
+    outcome = (
+        [(d, _("Signed; it is registered and sent next.")) for d in result.signed]
+        + [
+            (d, _("Signed by the service, waiting for the time-stamping service: %(why)s", why=w))
+            for d, w in result.waiting.items()
+        ]
+        + [(d, _("Not signed: %(why)s", why=w)) for d, w in result.refused.items()]
+    )
+    titles = dict(_subjects(outcome))
+    return _render_sign(result=[(d, titles.get(d, str(d)), text) for d, text in outcome])
+
+
+def _subjects(outcome: list[tuple[uuid.UUID, str]]) -> list[tuple[uuid.UUID, str]]:
+    from engine.outgoing.drafts import get_document
+
+    found = []
+    for document_id, _text in outcome:
+        try:
+            found.append((document_id, get_document(db(), document_id).subject))
+        except PolisError:
+            continue
+    return found
+
+
+def _pem_chunks(data: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle (the signer's first), or the one DER certificate."""
+    marker = b"-----BEGIN CERTIFICATE-----"
+    if marker not in data:
+        return [data] if data else []
+    return [marker + part for part in data.split(marker)[1:]]
+
+
+@bp.post("/outgoing/<uuid:document_id>/external/begin")
+def outgoing_external_begin(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """External signer, step 1: upload your certificate (PEM/DER, chain after it), download what to sign."""
+    upload = request.files.get("certificate")
+    certificates = _pem_chunks(upload.read() if upload is not None else b"")
+    if not certificates:
+        return _render(document_id, _("Choose your signing certificate file first."), 422)
+    try:
+        package = begin_external_for(
+            db(),
+            services().store,
+            services().settings,
+            document_id,
+            staff_user(),
+            certificates[0],
+            certificates[1:],
+        )
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, _("Nothing was signed: %(why)s", why=error.message), 422)
+    db().commit()
+    response = Response(json.dumps(package, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="to-sign-{document_id}.json"'
+    return response
+
+
+@bp.post("/outgoing/<uuid:document_id>/external/finish")
+def outgoing_external_finish(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """External signer, step 2: upload what the signing app produced; the pending signature is finished."""
+    upload = request.files.get("answer")
+    answer = upload.read() if upload is not None else b""
+    if not answer:
+        return _render(document_id, _("Choose the file your signing app produced."), 422)
+    return _act(
+        document_id,
+        lambda: finish_external_for(
+            db(), services().store, services().settings, document_id, staff_user(), answer
+        ),
+        _("Signed; it is registered and sent next."),
+    )
