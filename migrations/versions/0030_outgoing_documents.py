@@ -1,8 +1,8 @@
 """outgoing documents: drafts with versions, recipients, σχετικά, attachments, the signature
 chain by rounds, reservations, saved chains and the history
 
-Revision ID: 0025_outgoing_documents
-Revises: 0024_mail_intake
+Revision ID: 0030_outgoing_documents
+Revises: 0029_task_index_versions
 Create Date: 2026-12-05
 
 Versions, reservations and the history are records: append-only for everyone (triggers) and
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025_outgoing_documents"
-down_revision: str | None = "0024_mail_intake"
+revision: str = "0030_outgoing_documents"
+down_revision: str | None = "0029_task_index_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
