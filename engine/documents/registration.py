@@ -152,7 +152,6 @@ def register_incoming(
             codes=codes,
             assigned_by=registered_by,
             note=form.note,
-            automatic=automatic,
         )
     return document
 
