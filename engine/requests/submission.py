@@ -515,7 +515,7 @@ def register_submission(
         session,
         EntryDraft(
             direction=Direction.INCOMING,
-            subject=f"Αίτηση «{service.title.el}»",
+            subject=service.protocol_subject(form),
             sender=applicant.name,
             attachments_count=len(attachments),
             attachments_description=", ".join(a.filename for a in attachments)[:500] or None,
