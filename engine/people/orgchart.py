@@ -251,6 +251,9 @@ def check_head_replacement(session: Session, user: User, unit: Department) -> No
             unit=unit.code,
             waiting=len(waiting),
             cases=listed + more,
+            # The same list as data, for pages that say the task titles in the reader's language.
+            tasks=[{"case": number, "title": title} for number, title in waiting[:10]],
+            more=max(len(waiting) - 10, 0),
         )
 
 

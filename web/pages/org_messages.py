@@ -10,10 +10,23 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from core.errors import PolisError
+from web.pages.staff.common import task_title
 
 
 def _(text: str, **values: object) -> str:
     return str(gettext(text, **values))
+
+
+def _waiting_tasks(details: dict[str, object]) -> str:
+    """The waiting approvals as "case number task title; …", titles as staff pages say them."""
+    tasks = details.get("tasks")
+    if not isinstance(tasks, list):
+        return str(details.get("cases") or "")
+    listed = "; ".join(f"{task['case']} {task_title(str(task['title']))}" for task in tasks)
+    more = details.get("more")
+    if isinstance(more, int) and more > 0:
+        listed += _(" and %(n)s more", n=more)
+    return listed
 
 
 def _field_problem(field: str) -> str | None:
@@ -94,7 +107,7 @@ def org_problem(error: PolisError) -> str:
             username=details.get("username"),
             unit=details.get("unit"),
             n=details.get("waiting"),
-            cases=details.get("cases"),
+            cases=_waiting_tasks(details),
         )
     if error.code == "org_file_not_previewed":
         return _(
