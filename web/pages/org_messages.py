@@ -38,6 +38,9 @@ def _field_problem(field: str) -> str | None:
         "org_file": _("Choose the org chart file (CSV) to preview."),
         "org_file_size": _("The file is larger than 5 MB; an org chart CSV is far smaller."),
         "token_name": _("Give the token a name: what or who uses it."),
+        "username": _("Give a username of 1-64 letters, digits, '.', '_' or '-'."),
+        "full_name": _("Give the full name, at most 200 characters."),
+        "email": _("The email address is not valid; write it like name@example.gr."),
         "token_scopes": _("Choose what the token may do: read, write or both."),
     }
     return messages.get(field)
