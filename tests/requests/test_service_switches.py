@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from engine.administration.services import ServiceDisabled, switch_service
 from engine.people.acting import acting_staff
+from engine.people.applicants import login_or_create_from_oidc
+from engine.people.applicants.signup import session_fingerprint
 from engine.people.models import User
 from engine.requests.submission import Submission, submit_request
 from engine.workflow.commands import complete_task
 from engine.workflow.models import Case, CaseTask
+from forms.catalogue import get_service
+from forms.html_form import data_to_html
 from storage.filesystem import FilesystemStore
-from tests.requests.conftest import applicant, form, required_uploads
-from tests.requests.test_api import _hold, _post, _request
+from tests.requests.conftest import PDF_BYTES, applicant, form, required_uploads
+from tests.requests.test_api import _hold, _post, _request, multipart
+from tests.web.staff_fixtures import CSRF
 
 
 def _switch(session: Session, code: str, *, enabled: bool) -> None:
@@ -109,3 +114,30 @@ def test_a_signed_in_retry_after_the_switch_off_replays_the_receipt(
             applicant=applicant(),
             idempotency_key="portal-form-key-0002",
         )
+
+
+def test_the_portal_form_sent_again_after_the_switch_off_shows_its_receipt(
+    client: Any, municipality: Session
+) -> None:
+    """A signed-in citizen's form re-sent with its key (Back, reload) after the switch-off."""
+    citizen = login_or_create_from_oidc(
+        municipality,
+        "https://id.example.gr",
+        {"sub": "s-1", "name": "Ελένη Παπαδοπούλου", "email": "eleni@example.gr", "email_verified": True},
+    )
+    municipality.commit()
+    with client.session_transaction() as session:
+        session["applicant_id"] = str(citizen.id)
+        session["applicant_auth"] = session_fingerprint(
+            citizen, client.application.extensions["polis"].settings.secret()
+        )
+        session["_csrf"] = CSRF
+    fields = {"_csrf": CSRF, "_idem": "portal-form-key-0003", "applicant.channel": "email"}
+    fields |= data_to_html(get_service("family_status"), form("family_status"))
+    data, content_type = multipart(fields, {"attachments.id_copy": (PDF_BYTES, "taftotita.pdf")})
+
+    first = client.post("/services/family_status/submit", data=data, content_type=content_type)
+    assert first.status_code == 303, first.get_data(as_text=True)[:500]
+    _switch(municipality, "family_status", enabled=False)
+    again = client.post("/services/family_status/submit", data=data, content_type=content_type)
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
