@@ -167,6 +167,17 @@ def _check_routing(doc: Mapping[str, Any], problems: list[str]) -> None:
         problems.append(f"routing.field: {routing['field']!r} must be a required field.")
 
 
+def _check_subject_field(doc: Mapping[str, Any], problems: list[str]) -> None:
+    name = doc.get("subject_field")
+    if name is None:
+        return
+    spec = doc["form"]["schema"]["properties"].get(name)
+    if spec is None or spec.get("type") != "string" or "maxLength" not in spec:
+        problems.append(f"subject_field: {name!r} must be a text field of the form with a maxLength.")
+    elif name not in doc["form"]["schema"].get("required", []):
+        problems.append(f"subject_field: {name!r} must be a required field.")
+
+
 def _check_attachments(doc: Mapping[str, Any], problems: list[str]) -> None:
     seen: set[str] = set()
     for index, spec in enumerate(doc["attachments"]):
@@ -206,6 +217,7 @@ def load_service(folder: Path) -> Service:
             problems.append(f"code: {doc['code']!r} must equal the folder name {folder.name!r}.")
         _check_form(doc, problems)
         _check_routing(doc, problems)
+        _check_subject_field(doc, problems)
         _check_attachments(doc, problems)
         _check_template(folder, doc, problems)
     if problems:
@@ -216,6 +228,7 @@ def load_service(folder: Path) -> Service:
         description=_local(doc["description"]),
         department=doc["department"],
         routing=(doc["routing"]["field"], dict(doc["routing"]["departments"])) if "routing" in doc else None,
+        subject_field=doc.get("subject_field"),
         process=doc["process"],
         fee_eur=Decimal(str(doc["fee_eur"])).quantize(Decimal("0.01")),
         deadline_working_days=doc["deadline_working_days"],

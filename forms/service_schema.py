@@ -69,6 +69,9 @@ SERVICE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        # The form field whose answer is the protocol entry's subject (a contact form's own
+        # subject); without it the entry says "Αίτηση «<service title>»".
+        "subject_field": {"type": "string"},
         "process": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
         # Whether someone not signed in may submit it (after confirming their email); default no.
         "anonymous": {"type": "boolean"},

@@ -60,6 +60,10 @@ class FormRule:
     other: str
 
 
+#: The longest subject a request is registered under (the protocol register takes 1,000).
+SUBJECT_MAX_CHARS = 500
+
+
 @dataclass(frozen=True)
 class Service:
     """One request type of the catalogue."""
@@ -84,6 +88,8 @@ class Service:
     delivery: tuple[str, ...] = ("download",)
     #: (form field, {answer: department code}): the answer picks the handling department.
     routing: tuple[str, Mapping[str, str]] | None = None
+    #: The form field whose answer is the protocol entry's subject (see protocol_subject).
+    subject_field: str | None = None
 
     def department_for(self, form: Mapping[str, Any]) -> str:
         """The code of the department that handles a request with this (valid) ``form``."""
@@ -91,6 +97,17 @@ class Service:
             return self.department
         field, departments = self.routing
         return departments.get(str(form.get(field)), self.department)
+
+    def protocol_subject(self, form: Mapping[str, Any]) -> str:
+        """The subject a request with this (valid) ``form`` is registered under in the protocol:
+        the citizen's own subject where the service names one (one line, at most
+        SUBJECT_MAX_CHARS), else "Αίτηση «<title>»"."""
+        own = " ".join(str(form.get(self.subject_field) or "").split()) if self.subject_field else ""
+        if not own:
+            return f"Αίτηση «{self.title.el}»"
+        if len(own) > SUBJECT_MAX_CHARS:
+            own = own[: SUBJECT_MAX_CHARS - 1].rstrip() + "…"
+        return own
 
     def field_label(self, name: str, locale: str) -> str:
         """The label of form field ``name`` in ``locale`` (the name itself if unknown)."""

@@ -17,15 +17,14 @@ from core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.notifications.models import Notification
 from engine.notifications.outbox import delivery_status
 from engine.people.models import Department, User
-from engine.people.visibility import CaseForbidden, NotAdministrator, get_case, is_admin
+from engine.people.visibility import CaseForbidden, get_case, is_admin
 from engine.requests.files import case_files
 from engine.requests.models import CaseFile
 from engine.workflow.audit import case_history
-from engine.workflow.commands import actor_of, add_comment, cancel_case
+from engine.workflow.commands import add_comment, cancel_case
 from engine.workflow.errors import TaskNotFound
 from engine.workflow.models import AuditEvent, Case, CaseTask, Incident
 from engine.workflow.task_index import InboxFilter, InboxItem, approval_queue, department_queue, my_tasks
-from engine.workflow.timers import retry_incident
 from forms.schemas import form_definition
 
 VIEWS = ("mine", "department", "approvals")
@@ -188,10 +187,3 @@ def cancel_visible_case(session: Session, case_id: uuid.UUID, reason: str, user:
     if not reason.strip():
         raise InvalidInput("Say why the case is cancelled in 'reason'; it goes into the case history.")
     cancel_case(session, case_id, reason, user)
-
-
-def retry_incident_as(session: Session, incident_id: int, user: User) -> None:
-    """An administrator retries a failed service task."""
-    if not is_admin(user):
-        raise NotAdministrator("Only administrators may retry incidents.")
-    retry_incident(session, incident_id, actor_of(user))

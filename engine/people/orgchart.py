@@ -119,6 +119,20 @@ def deactivate_unit(session: Session, unit: Department, by: AdminActor) -> None:
         record_admin_event(session, by, "unit.deactivate", {"code": unit.code})
 
 
+#: The longest username, full name and email address the accounts table holds.
+USERNAME_MAX, FULL_NAME_MAX, EMAIL_MAX = 64, 200, 254
+
+
+def _check_person(full_name: str, email: str | None) -> None:
+    """A full name and an email that fit the accounts table (InvalidInput naming the field)."""
+    if not 1 <= len(full_name.strip()) <= FULL_NAME_MAX:
+        raise InvalidInput(f"Give the full name, at most {FULL_NAME_MAX} characters.", field="full_name")
+    if email is not None and (len(email) > EMAIL_MAX or "@" not in email):
+        raise InvalidInput(
+            f"The email address is not valid (at most {EMAIL_MAX} characters, with an @).", field="email"
+        )
+
+
 def create_staff(
     session: Session,
     *,
@@ -131,8 +145,16 @@ def create_staff(
 ) -> User:
     """Add a member of staff without positions yet (audited; the password is never logged)."""
     name = username.strip().lower()
-    if not name or not name.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise InvalidInput(f"Username {username!r}: use letters, digits, '.', '_' or '-'.")
+    if (
+        not name
+        or len(name) > USERNAME_MAX
+        or not name.replace(".", "").replace("_", "").replace("-", "").isalnum()
+    ):
+        raise InvalidInput(
+            f"Username {username[:80]!r}: use 1-{USERNAME_MAX} letters, digits, '.', '_' or '-'.",
+            field="username",
+        )
+    _check_person(full_name, email)
     if session.scalar(select(User.id).where(User.username == name)) is not None:
         raise InvalidInput(f"Username {name!r} is taken; choose another.")
     user = User(
@@ -155,6 +177,7 @@ def update_staff(
     session: Session, user: User, *, full_name: str, email: str | None, by: AdminActor
 ) -> dict[str, list[object]]:
     """Update a person's name and email, reactivating them if they had left (audited)."""
+    _check_person(full_name, email)
     changes = _apply(user, {"full_name": full_name, "email": email, "is_active": True})
     if changes:
         session.flush()
@@ -251,6 +274,9 @@ def check_head_replacement(session: Session, user: User, unit: Department) -> No
             unit=unit.code,
             waiting=len(waiting),
             cases=listed + more,
+            # The same list as data, for pages that say the task titles in the reader's language.
+            tasks=[{"case": number, "title": title} for number, title in waiting[:10]],
+            more=max(len(waiting) - 10, 0),
         )
 
 

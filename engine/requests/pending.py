@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from core.clock import ATHENS, utcnow
 from core.errors import NotFound
 from core.settings import Settings
+from engine.administration.services import check_service_open
 from engine.notifications.outbox import enqueue_notification
 from engine.people.models import Department
 from engine.requests.models import PendingSubmission
@@ -199,6 +200,7 @@ def hold_submission(
                     " new request; reuse a key only to retry exactly the same request."
                 )
             return Held(earlier.id, earlier.email, earlier.expires_at, replayed=True)
+    check_service_open(session, service.code)  # switched off: no new requests (a retry replays above)
     stored = store_attachments(session, store, checked, retain=False)
     moment = now or utcnow()
     token = secrets.token_urlsafe(32)

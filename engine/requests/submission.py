@@ -359,13 +359,14 @@ def check_submission_request(
     """Every check of a submission, before anything is stored; raises with every problem found.
 
     ``delivery`` is how the citizen will receive the result, one of the service's
-    ``delivery`` methods (its first when None).
+    ``delivery`` methods (its first when None). Whether the service is switched off is the
+    caller's check (``check_service_open``), after its idempotency replay: a retry of a request
+    accepted before the switch-off gets its receipt, not a refusal.
     """
     if source not in SOURCES:
         raise InvalidInput(f"unknown submission source {source!r}; use one of {SOURCES}.")
     key = check_idempotency_key(idempotency_key)
     service = get_service(service_code)
-    check_service_open(session, service.code)  # switched off by an administrator: no new requests
     _check_sign_in(service, applicant)
     files = [_examine(upload) for upload in attachments]
     errors, applicant = _applicant_errors(applicant)
@@ -459,6 +460,7 @@ def submit_request(
         earlier = session.get(RequestSubmission, key)
         if earlier is not None:
             return _replay(earlier, checked.fingerprint)
+    check_service_open(session, checked.service.code)  # switched off: no new requests
     stored = store_attachments(session, store, checked)
     return register_submission(
         session,
@@ -513,7 +515,7 @@ def register_submission(
         session,
         EntryDraft(
             direction=Direction.INCOMING,
-            subject=f"Αίτηση «{service.title.el}»",
+            subject=service.protocol_subject(form),
             sender=applicant.name,
             attachments_count=len(attachments),
             attachments_description=", ".join(a.filename for a in attachments)[:500] or None,

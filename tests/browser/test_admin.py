@@ -281,3 +281,23 @@ def test_the_only_head_with_approvals_waiting_is_kept_until_the_unit_has_another
     expect(page.get_by_role("status")).to_be_visible()
     page.get_by_role("button", name="Απενεργοποίηση proistamenos", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("proistamenos")
+
+
+def test_the_admin_sections_are_one_row_at_desk_width_and_tap_sized_on_a_phone(
+    page: Page, shoot: Callable[[Page, str], None]
+) -> None:
+    """Nine sections: one clean row at 1280 px (no second row), on a 390 px phone a grid of
+    links at least 44 px tall and nothing wider than the screen."""
+    sign_in(page, "admin")
+    page.goto("/admin/services")
+    links = page.locator("nav.subnav a")
+    expect(links).to_have_count(9)
+    tops = {round(box["y"]) for box in (links.nth(i).bounding_box() for i in range(9)) if box}
+    assert len(tops) == 1, f"the sections wrap into {len(tops)} rows at 1280 px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shoot(page, "admin-sections")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for i in range(9):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["height"] >= 44 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -255,3 +256,20 @@ def test_deactivating_the_only_head_with_open_approvals_is_refused_naming_them(
     unit = db_session.get(Department, org.department.id)
     assert unit is not None and unit.head_user_id == org.substitute.id
     assert verify_admin_chain(db_session) == []
+
+
+@pytest.mark.parametrize(("lang", "title"), [("el", "Έλεγχος εγγράφου"), ("en", "Review document")])
+def test_the_only_head_refusal_names_the_tasks_in_the_readers_language(
+    db_session: Session, org: Org, app: Any, lang: str, title: str
+) -> None:
+    from web.pages.org_messages import org_problem
+
+    _with_positions(db_session, org)
+    review = _head_review(db_session, org)
+    case = db_session.get(Case, review.case_id)
+    assert case is not None
+    with pytest.raises(OpenApprovalsNeedAHead) as refused:
+        deactivate_staff(db_session, org.head, by=CLI_OPERATOR)
+    with app.test_request_context(f"/admin/people?lang={lang}"):
+        message = org_problem(refused.value)
+    assert f"{case.number} {title}" in message, message

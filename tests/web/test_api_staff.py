@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.people.admin_audit import AdminEvent
 from engine.workflow.models import Case, CaseTask
 from tests.web.staff_fixtures import World, bearer, build_world, sign_in
 
@@ -328,3 +330,5 @@ def test_case_detail_lists_files_with_links_notifications_and_incidents(
     after = client.get(f"/api/v1/cases/{world.case_id}").json
     assert after["incidents"][0]["resolved_at"] is not None
     assert after["timeline"][-1]["action"] == "incident_retried"
+    events = db_session.scalars(select(AdminEvent).where(AdminEvent.action == "incident.retry")).all()
+    assert [(e.actor_id, e.details["incident"]) for e in events] == [(admin.id, incident.id)]

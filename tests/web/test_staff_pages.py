@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.people.admin_audit import AdminEvent, verify_admin_chain
 from engine.people.models import User
 from engine.workflow.models import Incident
 from forms.schemas import field_problems
@@ -125,3 +127,7 @@ def test_incidents_show_a_retry_button_to_administrators_only(
     assert retried.headers["Location"] == f"/work/cases/{world.case_id}"
     db_session.refresh(incident)
     assert incident.resolved_at is not None
+    # The same retry as the admin page's: in the hash-chained admin log too, naming the admin.
+    [event] = db_session.scalars(select(AdminEvent).where(AdminEvent.action == "incident.retry")).all()
+    assert (event.actor_id, event.details["incident"]) == (admin.id, incident.id)
+    assert verify_admin_chain(db_session) == []

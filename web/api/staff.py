@@ -16,6 +16,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from flask_babel import gettext as _
 
 from core.errors import InvalidInput
+from engine.administration.runtime import retry_open_incident
 from engine.casework.desk import (
     cancel_visible_case,
     case_detail,
@@ -23,7 +24,6 @@ from engine.casework.desk import (
     find_department,
     find_user,
     inbox,
-    retry_incident_as,
     search_cases,
     task_detail,
     user_names,
@@ -243,5 +243,5 @@ def cancel(case_id: uuid.UUID) -> Response:
 @bp.post("/incidents/<int:incident_id>/retry")
 def retry(incident_id: int) -> Response:
     """Retry a failed service task now (administrators)."""
-    retry_incident_as(db(), incident_id, _staff())
+    retry_open_incident(db(), _staff(), incident_id)  # audited in the admin log too
     return jsonify({"incident_id": incident_id, "retried": True})

@@ -10,10 +10,23 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from core.errors import PolisError
+from web.pages.staff.common import task_title
 
 
 def _(text: str, **values: object) -> str:
     return str(gettext(text, **values))
+
+
+def _waiting_tasks(details: dict[str, object]) -> str:
+    """The waiting approvals as "case number task title; …", titles as staff pages say them."""
+    tasks = details.get("tasks")
+    if not isinstance(tasks, list):
+        return str(details.get("cases") or "")
+    listed = "; ".join(f"{task['case']} {task_title(str(task['title']))}" for task in tasks)
+    more = details.get("more")
+    if isinstance(more, int) and more > 0:
+        listed += _(" and %(n)s more", n=more)
+    return listed
 
 
 def _field_problem(field: str) -> str | None:
@@ -25,6 +38,9 @@ def _field_problem(field: str) -> str | None:
         "org_file": _("Choose the org chart file (CSV) to preview."),
         "org_file_size": _("The file is larger than 5 MB; an org chart CSV is far smaller."),
         "token_name": _("Give the token a name: what or who uses it."),
+        "username": _("Give a username of 1-64 letters, digits, '.', '_' or '-'."),
+        "full_name": _("Give the full name, at most 200 characters."),
+        "email": _("The email address is not valid; write it like name@example.gr."),
         "token_scopes": _("Choose what the token may do: read, write or both."),
     }
     return messages.get(field)
@@ -94,7 +110,7 @@ def org_problem(error: PolisError) -> str:
             username=details.get("username"),
             unit=details.get("unit"),
             n=details.get("waiting"),
-            cases=details.get("cases"),
+            cases=_waiting_tasks(details),
         )
     if error.code == "org_file_not_previewed":
         return _(

@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.errors import PolisError
-from engine.casework.desk import case_detail, retry_incident_as
+from engine.administration.runtime import retry_open_incident
+from engine.casework.desk import case_detail
 from engine.casework.workspace import (
     case_diagram,
     case_file_for,
@@ -117,7 +118,7 @@ def retry_incident(incident_id: int) -> BaseResponse:
     """An administrator retries a failed service task."""
     case_id = request.form.get("case_id", "")
     try:
-        retry_incident_as(db(), incident_id, staff_user())
+        retry_open_incident(db(), staff_user(), incident_id)  # in the admin log too
     except PolisError as error:
         db().rollback()
         flash(problem_message(error), "bad")

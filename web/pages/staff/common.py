@@ -106,6 +106,8 @@ def refusal_page(error: PolisError) -> tuple[str, int]:
         message = _("This belongs to another department or role, so it is not shown to you.")
     else:
         message = problem_message(error)
+    if g.get("user") is None:  # refused before anyone signed in (input checks): the plain page
+        return render_template("error.html", status=status, message=message), status
     return render_template("staff/refused.html", status=status, message=message, detail=error.message), status
 
 
