@@ -28,6 +28,8 @@ class Services:
     #: Rate-limit counters commit on their own connection, whatever the request's transaction
     #: does (see core.ratelimits); tests bind the app to one connection, so they get another.
     limiter_engine: Any = None
+    #: Whether the engine's connections carry the web timeouts from their start (our own pool).
+    timeouts_on_connect: bool = False
 
     def limiter(self) -> Any:
         """The Engine rate-limit counters are written with."""
@@ -70,8 +72,11 @@ def build_services(
 ) -> Services:
     """Connect to the database and the object store named by the settings."""
     engine = None
-    if session_factory is None:
-        engine = make_engine(database_url(settings))
+    own_pool = session_factory is None
+    if own_pool:
+        # The web timeouts are the connections' own settings, sent with the connection
+        # start-up packet: no SET per transaction (a round trip on every request).
+        engine = make_engine(database_url(settings), connect_args={"options": web_timeout_options(settings)})
         session_factory = make_session_factory(engine)
     else:
         engine = session_factory.kw.get("bind")
@@ -81,6 +86,15 @@ def build_services(
         session_factory=session_factory,
         store=store if store is not None else open_store(settings),
         limiter_engine=engine if isinstance(engine, Engine) else None,
+        timeouts_on_connect=own_pool,
+    )
+
+
+def web_timeout_options(settings: Settings) -> str:
+    """libpq ``options`` giving a web connection its statement and lock timeouts."""
+    return (
+        f"-c statement_timeout={int(settings.web_statement_timeout_seconds) * 1000} "
+        f"-c lock_timeout={int(settings.web_lock_timeout_seconds) * 1000}"
     )
 
 
@@ -93,12 +107,16 @@ def services() -> Services:
 def db() -> Any:
     """The request's database session (one transaction per request, see unit_of_work).
 
-    Every transaction it begins has the web timeouts (SET LOCAL): a request never waits
-    forever on a case the worker is sealing, nor runs a statement without end.
+    Every transaction it begins has the web timeouts: a request never waits forever on a case
+    the worker is sealing, nor runs a statement without end. The app's own pool sets them
+    once per connection (build_services); an app given another bind (tests, one shared
+    connection) sets them per transaction (SET LOCAL).
     """
     if "db" not in g:
-        session = services().session_factory()
-        event.listen(session, "after_begin", _web_timeouts)
+        polis = services()
+        session = polis.session_factory()
+        if not polis.timeouts_on_connect:
+            event.listen(session, "after_begin", _web_timeouts)
         g.db = session
     return g.db
 

@@ -14,12 +14,17 @@ from web.app import create_app
 from web.context import db
 
 
-@pytest.fixture
-def quick_app(test_settings: Settings, session_factory: Any, object_store: Any) -> Any:
+@pytest.fixture(params=["shared connection", "own pool"])
+def quick_app(request: Any, test_settings: Settings, session_factory: Any, object_store: Any) -> Any:
+    """The app on the test's connection (timeouts per transaction) and on its own pool, as
+    ``polis run`` serves it (timeouts set once when a connection starts)."""
     settings = test_settings.model_copy(
         update={"web_statement_timeout_seconds": 1, "web_lock_timeout_seconds": 1}
     )
-    app = create_app(settings, session_factory=session_factory, store=object_store)
+    own_pool = request.param == "own pool"
+    app = create_app(settings, session_factory=None if own_pool else session_factory, store=object_store)
+    if own_pool:
+        request.addfinalizer(app.extensions["polis"].engine.dispose)
 
     def wait_for_lock() -> str:
         db().execute(text("SELECT pg_advisory_xact_lock(424242)"))
@@ -29,7 +34,14 @@ def quick_app(test_settings: Settings, session_factory: Any, object_store: Any) 
         db().execute(text("SELECT pg_sleep(10)"))
         return "slept"
 
+    def timeouts() -> dict[str, Any]:
+        return {
+            name: db().execute(text(f"SHOW {name}")).scalar_one()
+            for name in ("statement_timeout", "lock_timeout")
+        }
+
     app.add_url_rule("/api/v1/test-lock", "test_lock", wait_for_lock)
+    app.add_url_rule("/api/v1/test-timeouts", "test_timeouts", timeouts)
     app.add_url_rule("/api/v1/test-slow", "test_slow", slow)
     return app
 
@@ -56,3 +68,10 @@ def test_a_runaway_statement_is_cancelled(quick_app: Any) -> None:
     answer = quick_app.test_client().get("/api/v1/test-slow")
     assert answer.status_code == 503 and answer.json["error"] == "busy"
     assert time.monotonic() - started < 4
+
+
+def test_every_request_has_the_web_timeouts(quick_app: Any) -> None:
+    client = quick_app.test_client()
+    for _ in range(3):  # a pooled connection keeps them from one request to the next
+        answer = client.get("/api/v1/test-timeouts")
+        assert answer.json == {"statement_timeout": "1s", "lock_timeout": "1s"}
