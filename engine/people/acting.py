@@ -10,12 +10,14 @@ department and roles, as before positions existed.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
@@ -115,6 +117,74 @@ class ActingStaff:
         return role in self.roles
 
 
+@functools.cache
+def _account_with_positions_statement() -> Select[Any]:
+    """The statement of :func:`account_with_positions`, built once (building it each time cost
+    more than running it)."""
+    kind_order = func.array_position(literal(list(POSITION_KINDS)), Position.kind)
+    held = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(
+                            Position.id,
+                            Position.kind,
+                            Position.title,
+                            Department.id,
+                            Department.code,
+                            Department.name_el,
+                            Department.name_en,
+                        ),
+                        Position.started_at,
+                        kind_order,
+                        Position.id,
+                    )
+                ),
+                func.json_build_array(),
+            )
+        )
+        .select_from(Position)
+        .join(Department, Department.id == Position.unit_id)
+        .where(Position.user_id == User.id, Position.ended_at.is_(None))
+        .scalar_subquery()
+    )
+    head = aliased(User)
+    standing_in = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(
+                            Substitution.id,
+                            Department.id,
+                            Department.code,
+                            Department.name_el,
+                            Department.name_en,
+                            head.id,
+                            head.full_name,
+                        ),
+                        Substitution.starts_on,
+                        Substitution.id,
+                    )
+                ),
+                func.json_build_array(),
+            )
+        )
+        .select_from(Substitution)
+        .join(Department, Department.id == Substitution.unit_id)
+        .join(head, head.id == Substitution.head_user_id)
+        .where(
+            Substitution.substitute_user_id == User.id,
+            Substitution.cancelled_at.is_(None),
+            Substitution.starts_on <= bindparam("day"),
+            Substitution.ends_on >= bindparam("day"),
+        )
+        .scalar_subquery()
+    )
+    return select(User, held, standing_in).where(User.id == bindparam("user_id"))
+
+
 def position_choices(session: Session, user: User, today: date | None = None) -> list[PositionChoice]:
     """Every position the person may act in now: their own, then running substitutions."""
     units: dict[uuid.UUID, Department | None] = {}
@@ -189,69 +259,8 @@ def account_with_positions(
         key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
     except ValueError as exc:
         raise NotFound("No such user.") from exc
-    day = today or athens_today()
-    kind_order = func.array_position(literal(list(POSITION_KINDS)), Position.kind)
-    held = (
-        select(
-            func.coalesce(
-                func.json_agg(
-                    aggregate_order_by(
-                        func.json_build_array(
-                            Position.id,
-                            Position.kind,
-                            Position.title,
-                            Department.id,
-                            Department.code,
-                            Department.name_el,
-                            Department.name_en,
-                        ),
-                        Position.started_at,
-                        kind_order,
-                        Position.id,
-                    )
-                ),
-                func.json_build_array(),
-            )
-        )
-        .select_from(Position)
-        .join(Department, Department.id == Position.unit_id)
-        .where(Position.user_id == User.id, Position.ended_at.is_(None))
-        .scalar_subquery()
-    )
-    head = aliased(User)
-    standing_in = (
-        select(
-            func.coalesce(
-                func.json_agg(
-                    aggregate_order_by(
-                        func.json_build_array(
-                            Substitution.id,
-                            Department.id,
-                            Department.code,
-                            Department.name_el,
-                            Department.name_en,
-                            head.id,
-                            head.full_name,
-                        ),
-                        Substitution.starts_on,
-                        Substitution.id,
-                    )
-                ),
-                func.json_build_array(),
-            )
-        )
-        .select_from(Substitution)
-        .join(Department, Department.id == Substitution.unit_id)
-        .join(head, head.id == Substitution.head_user_id)
-        .where(
-            Substitution.substitute_user_id == User.id,
-            Substitution.cancelled_at.is_(None),
-            Substitution.starts_on <= day,
-            Substitution.ends_on >= day,
-        )
-        .scalar_subquery()
-    )
-    row = session.execute(select(User, held, standing_in).where(User.id == key)).one_or_none()
+    statement = _account_with_positions_statement()
+    row = session.execute(statement, {"user_id": key, "day": today or athens_today()}).one_or_none()
     if row is None:
         raise NotFound("No such user.")
     user, positions, substitutions = row
