@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -15,6 +16,8 @@ from core.errors import ServiceUnavailable
 from core.orm import check_database, make_engine, make_session_factory
 from core.settings import Settings
 from storage import ObjectStore, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -30,12 +33,19 @@ class Services:
     limiter_engine: Any = None
     #: Whether the engine's connections carry the web timeouts from their start (our own pool).
     timeouts_on_connect: bool = False
+    _reading_engine: Any = field(default=None, init=False, repr=False)
 
     def limiter(self) -> Any:
         """The Engine rate-limit counters are written with."""
         if self.limiter_engine is None:
             self.limiter_engine = _limiter_engine(database_url(self.settings))
         return self.limiter_engine
+
+    def reading_engine(self) -> Any:
+        """The engine in autocommit, for pages that only read (see :func:`read_only`)."""
+        if self._reading_engine is None:
+            self._reading_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._reading_engine
 
     def check_database(self) -> None:
         """Raise ServiceUnavailable if the database does not answer."""
@@ -114,11 +124,40 @@ def db() -> Any:
     """
     if "db" not in g:
         polis = services()
-        session = polis.session_factory()
-        if not polis.timeouts_on_connect:
-            event.listen(session, "after_begin", _web_timeouts)
+        if polis.timeouts_on_connect and _reads_only():
+            # A page that only reads: each statement its own transaction (READ COMMITTED gives
+            # every statement its own snapshot anyway), no BEGIN and COMMIT round trips.
+            session = polis.session_factory(bind=polis.reading_engine())
+            event.listen(session, "before_flush", _refuse_writes)
+        else:
+            session = polis.session_factory()
+            if not polis.timeouts_on_connect:
+                event.listen(session, "after_begin", _web_timeouts)
         g.db = session
     return g.db
+
+
+def read_only(view: F) -> F:
+    """Mark a page view that only reads the database: on GET and HEAD its session runs in
+    autocommit (no transaction block). A flush from such a session is refused (ReadOnlyPage)."""
+    view.polis_read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+class ReadOnlyPage(RuntimeError):
+    """A page marked :func:`read_only` tried to write: a programming error, never stored."""
+
+
+def _reads_only() -> bool:
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "polis_read_only", False))
+
+
+def _refuse_writes(session: Any, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlyPage(f"{request.endpoint} is marked read_only but writes")
 
 
 def _web_timeouts(session: Any, _transaction: Any, connection: Any) -> None:

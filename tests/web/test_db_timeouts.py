@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from core.clock import utcnow
+from core.ratelimits import RateLimitCounter
 from core.settings import Settings
 from web.app import create_app
-from web.context import db
+from web.context import db, read_only
 
 
 @pytest.fixture(params=["shared connection", "own pool"])
@@ -75,3 +78,51 @@ def test_every_request_has_the_web_timeouts(quick_app: Any) -> None:
     for _ in range(3):  # a pooled connection keeps them from one request to the next
         answer = client.get("/api/v1/test-timeouts")
         assert answer.json == {"statement_timeout": "1s", "lock_timeout": "1s"}
+
+
+@pytest.fixture
+def pooled_app(test_settings: Settings, object_store: Any) -> Iterator[Any]:
+    """The app on its own pool, as ``polis run`` serves it, with a page marked read-only."""
+    app = create_app(test_settings, store=object_store)
+
+    def in_one_statement() -> dict[str, Any]:
+        # Inside a transaction block now() is the block's start, before this statement's.
+        same = db().execute(text("SELECT now() = statement_timestamp()")).scalar_one()
+        return {"own_transaction": same}
+
+    def reading() -> dict[str, Any]:
+        return in_one_statement()
+
+    def reading_post() -> dict[str, Any]:
+        return in_one_statement()
+
+    def writes() -> str:
+        db().add(RateLimitCounter(bucket="read-only-test", key_digest="x", window_start=utcnow(), hits=1))
+        db().flush()
+        return "wrote"
+
+    app.add_url_rule("/api/v1/test-read", "test_read", read_only(reading))
+    app.add_url_rule("/api/v1/test-read-post", "test_read_post", read_only(reading_post), methods=["POST"])
+    app.add_url_rule("/api/v1/test-plain", "test_plain", in_one_statement)
+    app.add_url_rule("/api/v1/test-read-write", "test_read_write", read_only(writes))
+    yield app
+    app.extensions["polis"].engine.dispose()
+
+
+def test_a_read_only_page_runs_without_a_transaction_block_and_cannot_write(
+    pooled_app: Any, db_engine: Engine
+) -> None:
+    client = pooled_app.test_client()
+    assert client.get("/api/v1/test-read").json == {"own_transaction": True}
+    assert client.get("/api/v1/test-plain").json == {"own_transaction": False}
+    # Only GET and HEAD go without a block; a post to a read-only view still gets one.
+    assert client.post("/api/v1/test-read-post").json == {"own_transaction": False}
+    # The pooled connection goes back to transactions after a read-only page.
+    assert client.get("/api/v1/test-plain").json == {"own_transaction": False}
+    pooled_app.testing = False  # the error handler's answer, not the exception
+    assert client.get("/api/v1/test-read-write").status_code == 500
+    with db_engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT count(*) FROM rate_limit_counters WHERE bucket = 'read-only-test'")
+        ).scalar_one()
+    assert stored == 0
