@@ -5,8 +5,9 @@ increments it atomically. The limit is checked against a sliding estimate: this 
 count plus the previous window's weighted by how much of it still overlaps the last
 ``window`` seconds (the usual two-window approximation). Keys (client addresses, account
 names, email addresses) are stored only as a keyed digest. Each write runs in its own
-short transaction on its own connection, so a counted attempt stays counted when the
-request that made it is rolled back (a failed sign-in).
+statement on its own connection, committed by itself (autocommit: no BEGIN and COMMIT
+round trips), so a counted attempt stays counted when the request that made it is rolled
+back (a failed sign-in).
 
 ``bind`` is an Engine (the web app's own; tests give the app a separate one, see
 ``web.context.Services.limiter_engine``). This is the one limiter of Polis: sign-in attempts,
@@ -23,7 +24,7 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, Index, Integer, String, delete, literal, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import utcnow
@@ -84,6 +85,36 @@ SELECT coalesce((SELECT hits FROM rate_limit_counters WHERE bucket = :bucket AND
 FROM w
 """  # noqa: S608 - constant SQL; every value is a bound parameter
 )
+#: :meth:`SharedLimit.hit_unless` in one statement: the guard's estimate, and the count only
+#: when the guard still has events left (its own window, ``g``, may differ from ``w``).
+_HIT_UNLESS = text(
+    f"""
+WITH w AS (SELECT {_NO_FSYNC}, {_WINDOWS}),
+g AS (SELECT {_WINDOWS.replace(":window", ":guard_window")}),
+guard AS (
+    SELECT coalesce((SELECT hits FROM rate_limit_counters WHERE bucket = :guard_bucket
+                       AND key_digest = :guard_key AND window_start = g.current_start), 0) AS hits,
+           g.elapsed,
+           coalesce((SELECT hits FROM rate_limit_counters WHERE bucket = :guard_bucket
+                       AND key_digest = :guard_key
+                       AND window_start = g.current_start - make_interval(secs => :guard_window)), 0)
+               AS previous
+    FROM g
+),
+bumped AS (
+    INSERT INTO rate_limit_counters AS c (bucket, key_digest, window_start, hits)
+    SELECT :bucket, :key, w.current_start, 1 FROM w, guard
+    WHERE guard.hits + guard.previous * (1.0 - guard.elapsed) < :guard_limit
+    ON CONFLICT (bucket, key_digest, window_start) DO UPDATE SET hits = c.hits + 1
+    RETURNING c.hits
+)
+SELECT bumped.hits, w.elapsed,
+       coalesce((SELECT p.hits FROM rate_limit_counters p
+                 WHERE p.bucket = :bucket AND p.key_digest = :key
+                   AND p.window_start = w.current_start - make_interval(secs => :window)), 0) AS previous
+FROM w CROSS JOIN guard LEFT JOIN bumped ON true
+"""  # noqa: S608 - constant SQL; every value is a bound parameter
+)
 _RESET = text("DELETE FROM rate_limit_counters WHERE bucket = :bucket AND key_digest = :key")
 _CLEANUP = text(
     "DELETE FROM rate_limit_counters WHERE bucket = :bucket "
@@ -109,7 +140,7 @@ class SharedLimit:
     def hit(self, bind: Engine, secret: str, key: str) -> bool:
         """Count an event for ``key``; True while the key is within its limit."""
         params = self._params(secret, key)
-        with bind.begin() as connection:
+        with _autocommit(bind) as connection:
             row = connection.execute(_HIT, params).one()
             if random.randrange(CLEANUP_ONE_IN) == 0:  # noqa: S311 - not security relevant
                 connection.execute(_CLEANUP, params)
@@ -117,19 +148,26 @@ class SharedLimit:
 
     def hit_unless(self, bind: Engine, secret: str, key: str, guard: SharedLimit) -> bool:
         """Count an event for ``key`` unless ``guard`` has used up its events for it; True if
-        both allow it. One transaction for both (a tracking page pays it on every view)."""
-        with bind.begin() as connection:
-            checked = connection.execute(_COUNT, guard._params(secret, key)).one()
-            if guard._estimate(checked.hits, checked.elapsed, checked.previous) >= guard.limit:
-                return False
-            row = connection.execute(_HIT, self._params(secret, key)).one()
-            if random.randrange(CLEANUP_ONE_IN) == 0:  # noqa: S311 - not security relevant
-                connection.execute(_CLEANUP, self._params(secret, key))
+        both allow it. One statement for both (a tracking page pays it on every view)."""
+        params = self._params(secret, key)
+        guarded = guard._params(secret, key)
+        params.update(
+            guard_bucket=guarded["bucket"],
+            guard_key=guarded["key"],
+            guard_window=guarded["window"],
+            guard_limit=guard.limit,
+        )
+        with _autocommit(bind) as connection:
+            row = connection.execute(_HIT_UNLESS, params).one()
+            if row.hits is not None and random.randrange(CLEANUP_ONE_IN) == 0:  # noqa: S311
+                connection.execute(_CLEANUP, params)
+        if row.hits is None:  # the guard's events are used up: nothing was counted
+            return False
         return self._estimate(row.hits, row.elapsed, row.previous) <= self.limit
 
     def over(self, bind: Engine, secret: str, key: str) -> bool:
         """Whether ``key`` has used up its events (counts nothing)."""
-        with bind.begin() as connection:
+        with _autocommit(bind) as connection:
             row = connection.execute(_COUNT, self._params(secret, key)).one()
         return self._estimate(row.hits, row.elapsed, row.previous) >= self.limit
 
@@ -140,8 +178,14 @@ class SharedLimit:
 
     def reset(self, bind: Engine, secret: str, key: str) -> None:
         """Forget ``key``'s events (e.g. an account's failures after a good sign-in)."""
-        with bind.begin() as connection:
+        with _autocommit(bind) as connection:
             connection.execute(_RESET, self._params(secret, key))
+
+
+def _autocommit(bind: Engine) -> Connection:
+    """A connection whose every statement is its own transaction: each counter statement is
+    atomic on its own, and no BEGIN and COMMIT round trips are paid around it."""
+    return bind.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def purge_counters(session: Session, *, now: datetime | None = None) -> int:

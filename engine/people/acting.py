@@ -10,16 +10,20 @@ department and roles, as before positions existed.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session, aliased
 
-from core.errors import PermissionDenied
-from engine.people.models import POSITION_ROLES, Department, User
-from engine.people.substitutions import active_substitutions_for, current_positions_in_units
+from core.errors import NotFound, PermissionDenied
+from engine.people.models import POSITION_KINDS, POSITION_ROLES, Department, Position, Substitution, User
+from engine.people.substitutions import active_substitutions_for, athens_today, current_positions_in_units
 
 
 class PositionNotHeld(PermissionDenied):
@@ -113,6 +117,74 @@ class ActingStaff:
         return role in self.roles
 
 
+@functools.cache
+def _account_with_positions_statement() -> Select[Any]:
+    """The statement of :func:`account_with_positions`, built once (building it each time cost
+    more than running it)."""
+    kind_order = func.array_position(literal(list(POSITION_KINDS)), Position.kind)
+    held = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(
+                            Position.id,
+                            Position.kind,
+                            Position.title,
+                            Department.id,
+                            Department.code,
+                            Department.name_el,
+                            Department.name_en,
+                        ),
+                        Position.started_at,
+                        kind_order,
+                        Position.id,
+                    )
+                ),
+                func.json_build_array(),
+            )
+        )
+        .select_from(Position)
+        .join(Department, Department.id == Position.unit_id)
+        .where(Position.user_id == User.id, Position.ended_at.is_(None))
+        .scalar_subquery()
+    )
+    head = aliased(User)
+    standing_in = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(
+                            Substitution.id,
+                            Department.id,
+                            Department.code,
+                            Department.name_el,
+                            Department.name_en,
+                            head.id,
+                            head.full_name,
+                        ),
+                        Substitution.starts_on,
+                        Substitution.id,
+                    )
+                ),
+                func.json_build_array(),
+            )
+        )
+        .select_from(Substitution)
+        .join(Department, Department.id == Substitution.unit_id)
+        .join(head, head.id == Substitution.head_user_id)
+        .where(
+            Substitution.substitute_user_id == User.id,
+            Substitution.cancelled_at.is_(None),
+            Substitution.starts_on <= bindparam("day"),
+            Substitution.ends_on >= bindparam("day"),
+        )
+        .scalar_subquery()
+    )
+    return select(User, held, standing_in).where(User.id == bindparam("user_id"))
+
+
 def position_choices(session: Session, user: User, today: date | None = None) -> list[PositionChoice]:
     """Every position the person may act in now: their own, then running substitutions."""
     units: dict[uuid.UUID, Department | None] = {}
@@ -164,7 +236,11 @@ def acting_staff(
     A remembered key that no longer applies (the position ended, the substitution ran out)
     falls back to the first position rather than locking the person out.
     """
-    choices = position_choices(session, user, today)
+    return acting_in(user, position_choices(session, user, today), position_key)
+
+
+def acting_in(user: User, choices: Sequence[PositionChoice], position_key: str | None) -> ActingStaff:
+    """The person acting in ``position_key`` among ``choices`` (see :func:`acting_staff`)."""
     if not choices:
         own = PositionChoice(
             key="own", unit_id=user.department_id, unit_code="", unit_name_el="", unit_name_en="", kind="own"
@@ -172,6 +248,48 @@ def acting_staff(
         return ActingStaff(user, own, user.department_id, tuple(user.roles), ())
     chosen = next((c for c in choices if c.key == position_key), choices[0])
     return ActingStaff(user, chosen, chosen.unit_id, POSITION_ROLES[chosen.kind], tuple(choices))
+
+
+def account_with_positions(
+    session: Session, user_id: uuid.UUID | str, today: date | None = None
+) -> tuple[User, list[PositionChoice]]:
+    """The account and every position it may act in now, in one round trip (every staff
+    request reads them), as :func:`position_choices` lists them; NotFound if no such account."""
+    try:
+        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+    except ValueError as exc:
+        raise NotFound("No such user.") from exc
+    statement = _account_with_positions_statement()
+    row = session.execute(statement, {"user_id": key, "day": today or athens_today()}).one_or_none()
+    if row is None:
+        raise NotFound("No such user.")
+    user, positions, substitutions = row
+    choices = [
+        PositionChoice(
+            key=position_id,
+            unit_id=uuid.UUID(unit_id),
+            unit_code=code,
+            unit_name_el=name_el,
+            unit_name_en=name_en,
+            kind=kind,
+            title=title,
+        )
+        for position_id, kind, title, unit_id, code, name_el, name_en in positions
+    ]
+    choices += [
+        PositionChoice(
+            key=f"sub:{substitution_id}",
+            unit_id=uuid.UUID(unit_id),
+            unit_code=code,
+            unit_name_el=name_el,
+            unit_name_en=name_en,
+            kind="head",
+            acting_for_id=uuid.UUID(head_id),
+            acting_for_name=head_name,
+        )
+        for substitution_id, unit_id, code, name_el, name_en, head_id, head_name in substitutions
+    ]
+    return user, choices
 
 
 def switch_position(

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from core.workdays import athens_date
 from engine.protocol.models import ProtocolEntry
@@ -220,6 +220,8 @@ def track(session: Session, tracking_code: str) -> Tracking:
         select(Case, ProcessDefinition.content_hash)
         .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
         .where(Case.tracking_code == tracking_code)
+        # The workflow's saved state (the largest column, often TOASTed) is not shown here.
+        .options(defer(Case.state))
     ).one_or_none()
     if row is None:
         raise CaseNotFound("No request has this tracking code; check the link you received.")

@@ -12,8 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ATHENS
-from core.errors import InvalidInput
-from engine.people.acting import PositionNotHeld, acting_staff, switch_position
+from core.errors import InvalidInput, NotFound
+from engine.people.acting import (
+    PositionNotHeld,
+    account_with_positions,
+    acting_staff,
+    position_choices,
+    switch_position,
+)
 from engine.people.admin_audit import CLI_OPERATOR, verify_admin_chain
 from engine.people.models import Department, User
 from engine.people.orgchart import OpenApprovalsNeedAHead, assign_position, deactivate_staff
@@ -273,3 +279,39 @@ def test_the_only_head_refusal_names_the_tasks_in_the_readers_language(
     with app.test_request_context(f"/admin/people?lang={lang}"):
         message = org_problem(refused.value)
     assert f"{case.number} {title}" in message, message
+
+
+def test_the_staff_session_read_lists_the_same_positions_in_one_round_trip(
+    db_session: Session, org: Org
+) -> None:
+    """What every staff request reads (web.auth.staff.current_user) in one query: the same
+    positions, substitutions and order as position_choices, dates included."""
+    stand_in = _with_positions(db_session, org)
+    assign_position(db_session, stand_in, org.department, "signatory", by=CLI_OPERATOR, title="Αντιδήμαρχος")
+    assign_position(db_session, stand_in, org.other, "clerk", by=CLI_OPERATOR)
+    with time_machine.travel(TODAY, tick=False):
+        name_substitute(
+            db_session,
+            unit=org.department,
+            head=org.head,
+            substitute=stand_in,
+            starts_on=TOMORROW,
+            ends_on=NEXT_WEEK,
+            by=CLI_OPERATOR,
+            reason="annual leave",
+        )
+    for moment, substituting in ((TODAY, False), (TODAY + timedelta(days=2), True)):
+        with time_machine.travel(moment, tick=False):
+            db_session.expire_all()
+            user, choices = account_with_positions(db_session, str(stand_in.id))
+            assert user is stand_in
+            assert choices == position_choices(db_session, stand_in)
+            assert [c.kind for c in choices] == ["head", "clerk", "signatory"] + (["head"] * substituting)
+            assert choices[1].title is None and choices[2].title == "Αντιδήμαρχος"
+            if substituting:
+                assert choices[-1].acting_for_id == org.head.id
+                assert choices[-1].acting_for_name == org.head.full_name
+    assert account_with_positions(db_session, org.substitute.id)[1] == []
+    for missing in (uuid.uuid4(), "not-a-uuid"):
+        with pytest.raises(NotFound):
+            account_with_positions(db_session, missing)

@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.errors import NotFound, PermissionDenied, PolisError
-from engine.people.accounts import authenticate, end_all_sessions, get_user, session_fingerprint
-from engine.people.acting import acting_staff, switch_position
+from engine.people.accounts import authenticate, end_all_sessions, session_fingerprint
+from engine.people.acting import account_with_positions, acting_in, switch_position
 from engine.people.staff_reset import reset_staff_password
 from web.auth.kept_forms import SESSION_KEY as KEPT_FORM_KEY
 from web.auth.kept_forms import land_after_sign_in
@@ -43,13 +43,14 @@ def current_user() -> Any:
         user_id = session.get("user_id")
         if user_id:
             try:
-                user = get_user(db(), user_id)
+                # The account, its positions and its running substitutions: one round trip.
+                user, choices = account_with_positions(db(), user_id)
             except NotFound:
                 session.pop("user_id", None)
             else:
                 expected = session_fingerprint(user, services().settings.secret())
                 if user.is_active and hmac.compare_digest(str(session.get(FINGERPRINT_KEY, "")), expected):
-                    g.user = acting_staff(db(), user, session.get("position"))
+                    g.user = acting_in(user, choices, session.get("position"))
                 else:
                     # Ended (signed out elsewhere, password changed, deactivated): a form posted
                     # now is kept for this account only (web.auth.kept_forms).

@@ -22,7 +22,7 @@ from engine.requests.supply import supply_documents
 from engine.requests.tracking import tracking_code_for
 from engine.workflow.errors import CaseNotFound
 from web.api.requests import MISSES, public_lookup, tracking_json
-from web.context import db, services
+from web.context import db, read_only, services
 from web.ratelimit import client_address
 
 bp = Blueprint("track_pages", __name__)
@@ -70,6 +70,7 @@ def _lookup_page(problem: str | None, status: int) -> Any:
 
 
 @bp.get("/track/<code>")
+@read_only
 @public_lookup
 def page(code: str) -> Any:
     """The request's timeline, what the citizen must do, and the documents issued."""

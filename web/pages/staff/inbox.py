@@ -21,7 +21,7 @@ from engine.workflow.index_versions import index_version
 from engine.workflow.task_index import InboxFilter, count_cap, inbox_counts
 from forms.catalogue import list_services
 from web.auth.kept_forms import current_kept_form as kept_form
-from web.context import db
+from web.context import db, read_only
 from web.csrf import csrf_token
 from web.page_cache import PageCache
 from web.pages.staff.common import bp, locale, problem_message, safe_back, staff_user, task_title
@@ -90,6 +90,7 @@ def _page_key(user: Any) -> tuple[Any, ...] | None:
 
 
 @bp.get("")
+@read_only
 def inbox_page() -> str:
     """The landing page after sign-in: the work waiting for this member of staff."""
     user = staff_user()
