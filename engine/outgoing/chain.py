@@ -210,7 +210,7 @@ def submit(
     else:
         task = open_task(session, document, "revise")
         give_task(session, task, author)
-        complete_task(session, task.task_id, data, author)
+        complete_task(session, task.task_id, data, author, owner="outgoing")
     document.status = (
         OutgoingStatus.TO_SIGN.value if data["next_step"] == "sign" else OutgoingStatus.IN_CHAIN.value
     )
@@ -387,7 +387,13 @@ def approve(
     next_step = _next_step(session, document, nxt)
     task = open_task(session, document, "review")
     give_task(session, task, user)
-    complete_task(session, task.task_id, {"next_step": next_step, "step_due_at": due.isoformat()}, user)
+    complete_task(
+        session,
+        task.task_id,
+        {"next_step": next_step, "step_due_at": due.isoformat()},
+        user,
+        owner="outgoing",
+    )
     if next_step == "sign":
         document.status = OutgoingStatus.TO_SIGN.value
     session.flush()
@@ -432,7 +438,9 @@ def return_to_author(session: Session, document_id: uuid.UUID, user: User, comme
         session, document, "sign" if document.status == OutgoingStatus.TO_SIGN.value else "review"
     )
     give_task(session, task, user)
-    complete_task(session, task.task_id, {"next_step": "return", "return_comment": comment}, user)
+    complete_task(
+        session, task.task_id, {"next_step": "return", "return_comment": comment}, user, owner="outgoing"
+    )
     document.status = OutgoingStatus.RETURNED.value
     document.pending_signature = None
     session.flush()

@@ -302,7 +302,13 @@ def _signed(
     session.flush()
     task = open_task(session, document, "sign")
     give_task(session, task, signer)
-    complete_task(session, task.task_id, {"next_step": "signed", "signed_sha256": stored.sha256}, signer)
+    complete_task(
+        session,
+        task.task_id,
+        {"next_step": "signed", "signed_sha256": stored.sha256},
+        signer,
+        owner="outgoing",
+    )
     record(
         session,
         document.id,
