@@ -15,8 +15,20 @@ from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, PolisError
 from engine.outgoing.bodies import starting_text
-from engine.outgoing.chain import approve, return_to_author, submit
+from engine.outgoing.chain import (
+    StepSpec,
+    approve,
+    chain_editor,
+    check_chain,
+    remove_from_chain,
+    return_to_author,
+    round_steps,
+    save_chain,
+    saved_chain_of,
+    submit,
+)
 from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft, revise_draft
+from engine.outgoing.errors import NotYourTurn, OutgoingNotFound
 from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
 from engine.outgoing.followups import reply_to_incoming
 from engine.outgoing.models import OutgoingKind
@@ -437,3 +449,202 @@ def outgoing_external_finish(document_id: uuid.UUID) -> Response | tuple[str, in
         ),
         _("Signed; it is registered and sent next."),
     )
+
+
+#: Rows the chain form shows at most (the organisation's chains are far shorter).
+MAX_CHAIN_ROWS = 12
+
+
+def _chain_rows(steps: list[StepSpec]) -> list[dict[str, str]]:
+    return [{"person": str(s.person_id), "kind": s.kind, "stage": str(s.stage)} for s in steps]
+
+
+def _posted_rows() -> list[dict[str, str]]:
+    """The chain's rows as the form sent them (blank rows dropped)."""
+    rows = []
+    count = request.form.get("rows", "")
+    for i in range(min(int(count), MAX_CHAIN_ROWS) if count.isdigit() else 0):
+        person = request.form.get(f"person_{i}", "").strip()
+        if not person:
+            continue
+        rows.append(
+            {
+                "person": person,
+                "kind": request.form.get(f"kind_{i}", "sign"),
+                "stage": request.form.get(f"stage_{i}", "").strip(),
+            }
+        )
+    return rows
+
+
+def _steps(rows: list[dict[str, str]]) -> list[StepSpec] | None:
+    """The rows as steps (None: a person or step number the page never offered)."""
+    steps = []
+    for n, row in enumerate(rows, start=1):
+        try:
+            person = uuid.UUID(row["person"])
+        except ValueError:
+            return None
+        stage = row["stage"]
+        if not stage.isdigit() or not 0 < int(stage) <= 99:
+            stage = str(n)
+        steps.append(StepSpec(person, row["kind"], int(stage)))
+    return steps
+
+
+def _edited(rows: list[dict[str, str]], action: str) -> list[dict[str, str]]:
+    """Move a row up or down (its step number moves with its place) or take it out."""
+    verb, _sep, index = action.partition(":")
+    if not index.isdigit() or int(index) >= len(rows):
+        return rows
+    i = int(index)
+    if verb == "remove":
+        return rows[:i] + rows[i + 1 :]
+    j = i - 1 if verb == "up" else i + 1 if verb == "down" else -1
+    if not 0 <= j < len(rows):
+        return rows
+    rows = [dict(r) for r in rows]
+    rows[i], rows[j] = rows[j], rows[i]
+    rows[i]["stage"], rows[j]["stage"] = rows[j]["stage"], rows[i]["stage"]
+    return rows
+
+
+def _render_chain(
+    document_id: uuid.UUID,
+    rows: list[dict[str, str]] | None = None,
+    *,
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
+    name: str = "",
+    ok: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    try:
+        editor = chain_editor(db(), document_id, staff_user())
+    except OutgoingNotFound:
+        abort(404)
+    except NotYourTurn:
+        abort(403)
+    if rows is None:
+        rows = _chain_rows(editor.default)
+    current: list[tuple[Any, str]] = []
+    if editor.document.status in ("in_chain", "to_sign"):
+        names = dict(editor.people)
+        current = [(s, names.get(s.person_id, str(s.person_id))) for s in round_steps(db(), document_id)]
+    return render_template(
+        "staff/outgoing_chain.html",
+        doc=editor.document,
+        editor=editor,
+        saved_options=[(str(c.id), c.name) for c in editor.saved],
+        rows=rows,
+        blank_rows=max(1, 3 - len(rows)) if len(rows) < MAX_CHAIN_ROWS else 0,
+        current=current,
+        problem=problem,
+        ok=ok,
+        errors=errors or {},
+        name=name,
+        kinds=kind_words(),
+        states=state_words(),
+        section="outgoing",
+    ), status
+
+
+@bp.get("/outgoing/<uuid:document_id>/chain")
+def outgoing_chain_page(document_id: uuid.UUID) -> tuple[str, int]:
+    """The author's chain: the organisation chart's default, a saved one, or as edited."""
+    return _render_chain(document_id)
+
+
+def _chain_refusal(error: PolisError) -> str:
+    """Why the engine refused a chain or a change to it, in the reader's language."""
+    person = str(error.details.get("person") or "")
+    words = {
+        "empty": _("Add at least the signatory."),
+        "last_not_sign": _("The last step must be one signatory, alone, to sign."),
+        "twice": _("A person appears twice in the chain."),
+        "no_parallel": _("Only decisions have co-signers in parallel: give every person their own step."),
+        "step_kind": _("Each step is to sign or for opinion."),
+        "inactive": _("%(name)s cannot take part: the account is not active.", name=person),
+        "no_position": _(
+            "%(name)s holds no position in the organisation: choose someone who does.", name=person
+        ),
+        "not_running": _("The document is not with its chain now: change the chain before sending it."),
+        "waiting_now": _(
+            "The document is waiting for this person now: ask them to return it, then change the chain."
+        ),
+        "not_reached": _("Only a step not yet reached can be removed."),
+        "signatory": _("The signatory cannot be removed: return the draft and choose another."),
+    }
+    detail = words.get(str(error.details.get("reason") or ""), problem_message(error))
+    return str(_("The chain was not accepted: %(why)s", why=detail))
+
+
+@bp.post("/outgoing/<uuid:document_id>/chain")
+def outgoing_chain(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Edit the chain without JavaScript (move, remove, add, load a saved one), check it, save it
+    for the document type, or send the draft to it."""
+    action = request.form.get("action", "check")
+    rows = _posted_rows()
+    name = request.form.get("name", "")
+    user = staff_user()
+    if action == "default":
+        return _render_chain(document_id)
+    if action == "load":
+        editor_kind = request.form.get("kind", "")
+        try:
+            loaded = saved_chain_of(db(), user, editor_kind, uuid.UUID(request.form.get("saved", "")))
+        except (ValueError, InvalidInput):
+            return _render_chain(
+                document_id, rows, errors={"saved": _("Choose one of your unit's saved chains.")}, status=422
+            )
+        return _render_chain(document_id, _chain_rows(loaded))
+    if action.partition(":")[0] in ("up", "down", "remove"):
+        return _render_chain(document_id, _edited(rows, action), name=name)
+    if action == "add":
+        return _render_chain(document_id, rows, name=name)
+    steps = _steps(rows)
+    if steps is None:
+        return _render_chain(document_id, rows, problem=_("Choose each person from the list."), status=422)
+    kind = request.form.get("kind", "")
+    try:
+        if action == "save":
+            if not name.strip():
+                return _render_chain(
+                    document_id, rows, errors={"name": _("Give the saved chain a name.")}, status=422
+                )
+            save_chain(db(), user, kind, name, steps)
+            done = _("The chain was saved for this document type.")
+        elif action == "submit":
+            submit(db(), document_id, user, steps)
+            done = _("Sent to the signature chain.")
+        else:
+            check_chain(db(), kind, steps)
+            db().rollback()
+            return _render_chain(document_id, rows, name=name, ok=_("The chain can be used as it is."))
+    except PolisError as error:
+        db().rollback()
+        status = 422 if isinstance(error, InvalidInput) else 409
+        return _render_chain(document_id, rows, problem=_chain_refusal(error), name=name, status=status)
+    db().commit()
+    flash(done, "good")
+    if action == "submit":
+        return redirect(url_for("staff.outgoing_document_page", document_id=document_id))
+    return redirect(url_for("staff.outgoing_chain_page", document_id=document_id))
+
+
+@bp.post("/outgoing/<uuid:document_id>/chain/remove")
+def outgoing_chain_remove(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author takes someone not yet reached out of the running chain."""
+    try:
+        person = uuid.UUID(request.form.get("person", ""))
+    except ValueError:
+        return _render_chain(document_id, problem=_("Choose each person from the list."), status=422)
+    try:
+        remove_from_chain(db(), document_id, staff_user(), person)
+    except PolisError as error:
+        db().rollback()
+        status = 422 if isinstance(error, InvalidInput) else 409
+        return _render_chain(document_id, problem=_chain_refusal(error), status=status)
+    db().commit()
+    flash(_("Removed from the chain."), "good")
+    return redirect(url_for("staff.outgoing_chain_page", document_id=document_id))
