@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core.errors import InvalidInput, PolisError
-from engine.outgoing.bodies import starting_text
+from engine.outgoing.bodies import MAX_BODY_BYTES, starting_text
 from engine.outgoing.chain import (
     StepSpec,
     approve,
@@ -27,9 +27,28 @@ from engine.outgoing.chain import (
     saved_chain_of,
     submit,
 )
-from engine.outgoing.drafts import BodyInput, RecipientInput, compare, create_draft, revise_draft
+from engine.outgoing.drafts import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    BodyInput,
+    RecipientInput,
+    attach,
+    compare,
+    create_draft,
+    remove_attachment,
+    restore_version,
+    revise_draft,
+    upload_body,
+)
 from engine.outgoing.errors import NotYourTurn, OutgoingNotFound
-from engine.outgoing.folders import FOLDERS, folder, folder_counts, open_document, units_to_address
+from engine.outgoing.folders import (
+    FOLDERS,
+    document_file,
+    folder,
+    folder_counts,
+    open_document,
+    units_to_address,
+)
 from engine.outgoing.followups import reply_to_incoming
 from engine.outgoing.models import OutgoingKind
 from engine.outgoing.signature import (
@@ -39,6 +58,8 @@ from engine.outgoing.signature import (
     sign_with_remote_service,
 )
 from web.context import db, services
+from web.errors import status_for
+from web.pages.staff.cases import file_response
 from web.pages.staff.common import bp, problem_message, staff_user
 
 
@@ -84,6 +105,7 @@ def event_words() -> dict[str, str]:
         "recipients_set": _("Recipients set"),
         "details_changed": _("Details changed"),
         "attachment_added": _("Attachment added"),
+        "attachment_removed": _("Attachment removed"),
         "submitted": _("Sent to the signature chain"),
         "approved": _("Approved"),
         "returned": _("Returned to the author"),
@@ -206,7 +228,12 @@ def _field_words(name: str) -> str:
     return str(words.get(name, name))
 
 
-def _render(document_id: uuid.UUID, problem: str | None = None, status: int = 200) -> tuple[str, int]:
+def _render(
+    document_id: uuid.UUID,
+    problem: str | None = None,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> tuple[str, int]:
     try:
         page = open_document(db(), document_id, staff_user())
     except PolisError:
@@ -233,6 +260,11 @@ def _render(document_id: uuid.UUID, problem: str | None = None, status: int = 20
         base_url=services().settings.public_base_url.rstrip("/"),
         units=[(str(u.id), u.name_el) for u in units_to_address(db())],
         edit=_edit_values(page),
+        errors=errors or {},
+        version_options=[(str(n), str(n)) for n in numbers],
+        max_body_mb=MAX_BODY_BYTES // 1048576,
+        max_attachment_mb=MAX_ATTACHMENT_BYTES // 1048576,
+        max_attachments=MAX_ATTACHMENTS,
         section="outgoing",
     ), status
 
@@ -648,3 +680,119 @@ def outgoing_chain_remove(document_id: uuid.UUID) -> Response | tuple[str, int]:
     db().commit()
     flash(_("Removed from the chain."), "good")
     return redirect(url_for("staff.outgoing_chain_page", document_id=document_id))
+
+
+def _upload(field: str) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes (empty when none was chosen)."""
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        return "", b""
+    return upload.filename, upload.read()
+
+
+def _body_words(error: PolisError) -> str:
+    """Why a body file was refused, in the reader's language."""
+    words = {
+        "empty": _("Choose the document's file (PDF, DOCX or ODT); it was empty or none was chosen."),
+        "too_large": _("The file is larger than %(mb)s MB.", mb=MAX_BODY_BYTES // 1048576),
+        "type": _(
+            "This file is not a PDF, DOCX or ODT (its contents say otherwise, whatever its name): "
+            "save the document as one of these and upload it again."
+        ),
+        "encrypted": _("The PDF is protected with a password: save it without one and upload it again."),
+    }
+    reason = str(error.details.get("reason") or "")
+    if reason in words:
+        return str(words[reason])
+    if isinstance(error, InvalidInput):
+        return str(_("The file is damaged and does not open: save it again and upload it."))
+    return problem_message(error)
+
+
+@bp.post("/outgoing/<uuid:document_id>/body")
+def outgoing_body(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author uploads the body (PDF, DOCX or ODT): a new version."""
+    filename, data = _upload("file")
+    try:
+        saved = upload_body(db(), services().store, document_id, staff_user(), filename or "body", data)
+    except InvalidInput as error:
+        db().rollback()
+        return _render(document_id, errors={"file": _body_words(error)}, status=422)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), 409)
+    db().commit()
+    flash(_("The file was saved as version %(n)s.", n=saved.number), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id) + "#versions-title")
+
+
+def _attachment_words(error: PolisError) -> str:
+    fields = dict(error.details.get("fields") or {})
+    words = {
+        "empty": _("Choose a file to attach; it was empty or none was chosen."),
+        "too_large": _("The file is larger than %(mb)s MB.", mb=MAX_ATTACHMENT_BYTES // 1048576),
+        "type": _("Attach a PDF, an image (PNG, JPEG) or an office file (DOCX, XLSX, ODT, ODS)."),
+        "too_many": _("At most %(n)s attachments: remove one first.", n=MAX_ATTACHMENTS),
+    }
+    return str(words.get(str(fields.get("attachments") or ""), problem_message(error)))
+
+
+@bp.post("/outgoing/<uuid:document_id>/attachments")
+def outgoing_attach(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author attaches a file to the draft."""
+    filename, data = _upload("attachment")
+    try:
+        row = attach(db(), services().store, document_id, staff_user(), filename or "attachment", data)
+    except InvalidInput as error:
+        db().rollback()
+        return _render(document_id, errors={"attachment": _attachment_words(error)}, status=422)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), 409)
+    db().commit()
+    flash(_("Attached: %(name)s.", name=row.filename), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id) + "#attachments-title")
+
+
+@bp.post("/outgoing/<uuid:document_id>/attachments/<uuid:attachment_id>/remove")
+def outgoing_detach(document_id: uuid.UUID, attachment_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The author takes an attachment off the draft."""
+    try:
+        name = remove_attachment(db(), document_id, staff_user(), attachment_id)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), status_for(error))
+    db().commit()
+    flash(_("Removed: %(name)s.", name=name), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id) + "#attachments-title")
+
+
+@bp.post("/outgoing/<uuid:document_id>/versions/<int:number>/restore")
+def outgoing_restore(document_id: uuid.UUID, number: int) -> Response | tuple[str, int]:
+    """The author makes an older version current again, as a new version."""
+    try:
+        saved = restore_version(db(), services().store, document_id, staff_user(), number)
+    except PolisError as error:
+        db().rollback()
+        return _render(document_id, problem_message(error), status_for(error))
+    db().commit()
+    flash(_("Version %(old)s is current again, as version %(n)s.", old=number, n=saved.number), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id) + "#versions-title")
+
+
+def _send(found: Any) -> Response:
+    with services().store.open(found.object_key, expected_sha256=found.sha256) as reader:
+        data = reader.read()
+    return file_response(data, found.media_type, found.filename, request.args.get("download") == "1")
+
+
+@bp.get("/outgoing/<uuid:document_id>/versions/<int:number>/file")
+def outgoing_version_file(document_id: uuid.UUID, number: int) -> Response:
+    """One version's body file (inline, or downloaded with ?download=1)."""
+    return _send(document_file(db(), document_id, staff_user(), number=number))
+
+
+@bp.get("/outgoing/<uuid:document_id>/attachments/<uuid:attachment_id>")
+def outgoing_attachment_file(document_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+    """An attachment (inline, or downloaded with ?download=1)."""
+    return _send(document_file(db(), document_id, staff_user(), attachment_id=attachment_id))
