@@ -30,6 +30,7 @@ from engine.documents.registration import IncomingFile, IncomingForm, register_i
 from engine.issuing.registration import issue_signed_document
 from engine.issuing.registry import verification_path
 from engine.outgoing.drafts import get_document, letterhead, recipients_of
+from engine.outgoing.errors import NotYourTurn, OutgoingNotFound, WrongState
 from engine.outgoing.history import record
 from engine.outgoing.models import (
     OutgoingDocument,
@@ -297,11 +298,23 @@ def print_list(session: Session) -> list[tuple[OutgoingDocument, OutgoingRecipie
     return [(d, r) for d, r in rows]
 
 
+#: Who keeps the print list (the protocol office; administrators stand in).
+PRINTING_ROLES = frozenset({"protocol_clerk", "admin"})
+
+
 def mark_printed(session: Session, recipient_id: uuid.UUID, by: User) -> None:
     """The protocol office printed and posted it."""
-    recipient = session.get(OutgoingRecipient, recipient_id)
-    if recipient is None or recipient.delivery != "to_print":
-        return
+    if not by.is_active or not PRINTING_ROLES & set(by.roles):
+        raise NotYourTurn("Only the protocol office keeps the print list.")
+    recipient = session.scalars(
+        select(OutgoingRecipient).where(OutgoingRecipient.id == recipient_id).with_for_update()
+    ).one_or_none()
+    if recipient is None:
+        raise OutgoingNotFound("No such recipient on the print list; refresh the page.")
+    if recipient.delivery != "to_print":
+        raise WrongState(
+            "This copy is not on the print list any more (printed meanwhile?); refresh the page."
+        )
     recipient.delivery, recipient.delivered_at = "printed", utcnow()
     session.flush()
     record(session, recipient.document_id, by, "printed", to=recipient.name)

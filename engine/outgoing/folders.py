@@ -52,6 +52,7 @@ class FolderItem:
     entry: str | None
     due_at: Any
     recipient: str | None = None
+    recipient_id: uuid.UUID | None = None
 
 
 def _waiting_for(session: Session, user: User, kind: str) -> list[FolderItem]:
@@ -88,7 +89,7 @@ def folder(session: Session, user: User, name: str) -> list[FolderItem]:
             .order_by(ProtocolEntry.registered_at)
         )
         return [
-            FolderItem(d.id, d.subject, d.kind, r.delivery, e.display_number, None, r.name)
+            FolderItem(d.id, d.subject, d.kind, r.delivery, e.display_number, None, r.name, r.id)
             for d, r, e in printing
         ]
     statuses = {
@@ -228,9 +229,21 @@ def document_file(
     *,
     number: int | None = None,
     attachment_id: uuid.UUID | None = None,
+    signed: bool = False,
 ) -> StoredFile:
-    """A version's body or an attachment, for someone who may see the document."""
+    """A version's body, an attachment or the signed and registered PDF, for someone who may
+    see the document."""
     page = open_document(session, document_id, user)
+    if signed:
+        doc = page.document
+        if not (doc.final_key and doc.final_sha256):
+            raise OutgoingNotFound("The document is not signed yet.")
+        return StoredFile(
+            doc.final_key,
+            doc.final_sha256,
+            f"{page.entry or 'signed'}.pdf".replace("/", "-"),
+            "application/pdf",
+        )
     if attachment_id is not None:
         found = next((a for a in page.attachments if a.id == attachment_id), None)
         if found is None:

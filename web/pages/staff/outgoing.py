@@ -27,6 +27,7 @@ from engine.outgoing.chain import (
     saved_chain_of,
     submit,
 )
+from engine.outgoing.dispatch import mark_printed
 from engine.outgoing.drafts import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -40,7 +41,7 @@ from engine.outgoing.drafts import (
     revise_draft,
     upload_body,
 )
-from engine.outgoing.errors import NotYourTurn, OutgoingNotFound
+from engine.outgoing.errors import NotYourTurn, OutgoingNotFound, SigningDeferred, WrongState
 from engine.outgoing.folders import (
     FOLDERS,
     document_file,
@@ -49,13 +50,15 @@ from engine.outgoing.folders import (
     open_document,
     units_to_address,
 )
-from engine.outgoing.followups import reply_to_incoming
+from engine.outgoing.followups import follow_up, reply_to_incoming
 from engine.outgoing.models import OutgoingKind
 from engine.outgoing.signature import (
     begin_external_for,
     documents_to_sign,
     finish_external_for,
+    retry_waiting,
     sign_with_remote_service,
+    waiting_for_tsa,
 )
 from web.context import db, services
 from web.errors import status_for
@@ -261,6 +264,13 @@ def _render(
         units=[(str(u.id), u.name_el) for u in units_to_address(db())],
         edit=_edit_values(page),
         errors=errors or {},
+        waiting_for_tsa=waiting_for_tsa(page.document),
+        follow_ups=[
+            ("correction", _("Correction (ορθή επανάληψη)")),
+            ("reply", _("Reply")),
+            ("forward", _("Forward")),
+            ("clone", _("Clone")),
+        ],
         version_options=[(str(n), str(n)) for n in numbers],
         max_body_mb=MAX_BODY_BYTES // 1048576,
         max_attachment_mb=MAX_ATTACHMENT_BYTES // 1048576,
@@ -796,3 +806,88 @@ def outgoing_version_file(document_id: uuid.UUID, number: int) -> Response:
 def outgoing_attachment_file(document_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     """An attachment (inline, or downloaded with ?download=1)."""
     return _send(document_file(db(), document_id, staff_user(), attachment_id=attachment_id))
+
+
+@bp.get("/outgoing/<uuid:document_id>/signed.pdf")
+def outgoing_signed_file(document_id: uuid.UUID) -> Response:
+    """The signed and registered PDF (to print, or downloaded with ?download=1)."""
+    return _send(document_file(db(), document_id, staff_user(), signed=True))
+
+
+@bp.post("/outgoing/<uuid:document_id>/follow-up")
+def outgoing_follow_up(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """A new draft from a registered document: correction, reply, forward or clone."""
+    how = request.form.get("how", "")
+    try:
+        draft = follow_up(db(), services().store, document_id, staff_user(), how)
+    except PolisError as error:
+        db().rollback()
+        if error.details.get("reason") == "not_registered":
+            message = _("Only a signed and registered document has follow-ups; change the draft instead.")
+        elif isinstance(error, InvalidInput):
+            message = _("Choose one of the follow-ups on the page.")
+        else:
+            message = problem_message(error)
+        return _render(document_id, message, status_for(error))
+    db().commit()
+    flash(
+        _("A new draft was made from %(subject)s; it is yours to edit.", subject=_subject_of(document_id)),
+        "good",
+    )
+    return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
+
+
+def _subject_of(document_id: uuid.UUID) -> str:
+    from engine.outgoing.drafts import get_document
+
+    return get_document(db(), document_id).subject
+
+
+@bp.post("/outgoing/<uuid:document_id>/retry-signature")
+def outgoing_retry_signature(document_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The signatory tries again a signature waiting for the time-stamping service (no PIN)."""
+    try:
+        retry_waiting(db(), services().store, services().settings, document_id, staff_user())
+    except SigningDeferred:
+        db().rollback()
+        return _render(
+            document_id,
+            _(
+                "The time-stamping service is still unavailable; the document keeps waiting and "
+                "nothing was registered. Try again later."
+            ),
+            503,
+        )
+    except PolisError as error:
+        db().rollback()
+        message = (
+            _("No signature of this document is waiting for the time-stamping service.")
+            if error.details.get("reason") == "not_waiting"
+            else problem_message(error)
+        )
+        return _render(document_id, message, status_for(error))
+    db().commit()
+    flash(_("Signed; it is registered and sent next."), "good")
+    return redirect(url_for("staff.outgoing_document_page", document_id=document_id))
+
+
+def _printing_words(error: PolisError) -> str:
+    if isinstance(error, NotYourTurn):
+        return str(_("Only the protocol office keeps the print list."))
+    if isinstance(error, (WrongState, OutgoingNotFound)):
+        return str(_("This copy is not on the print list any more (printed meanwhile?)."))
+    return problem_message(error)
+
+
+@bp.post("/outgoing/printed/<uuid:recipient_id>")
+def outgoing_printed(recipient_id: uuid.UUID) -> Response | tuple[str, int]:
+    """The protocol office printed and posted a copy: it leaves the print list."""
+    try:
+        mark_printed(db(), recipient_id, staff_user())
+    except PolisError as error:
+        db().rollback()
+        flash(_printing_words(error), "bad")
+        return redirect(url_for("staff.outgoing_page", folder="dispatch"))
+    db().commit()
+    flash(_("Marked as printed and posted."), "good")
+    return redirect(url_for("staff.outgoing_page", folder="dispatch"))
