@@ -44,6 +44,8 @@ from engine.people.models import Department, User
 from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.entries import attach_file, register
 from engine.protocol.models import DeliveryMethod, Direction, ProtocolEntry
+from engine.requests.files import add_case_file
+from engine.workflow.commands import record_document_issued
 from signing.sealer import Sealer
 from storage import ObjectStore
 
@@ -152,13 +154,44 @@ def dispatch(session: Session, store: ObjectStore, settings: Settings, document_
             _register_internal(session, store, document, entry, recipient, pdf)
         elif recipient.kind == RecipientKind.POST:
             recipient.delivery = "to_print"
-        elif recipient.kind == RecipientKind.CITIZEN and not recipient.email:
-            recipient.delivery, recipient.delivered_at = "published", now
+        elif recipient.kind == RecipientKind.CITIZEN:
+            _publish_to_citizen(session, store, document, entry, recipient, pdf)
+            if recipient.email:
+                recipient.next_attempt_at = now  # and by email, tracked as any email
+            else:
+                recipient.delivery, recipient.delivered_at = "published", now
         else:
             recipient.next_attempt_at = now
     session.flush()
     send_due_emails(session, store, settings, document_id=document.id)
     _maybe_sent(session, document)
+
+
+def _publish_to_citizen(
+    session: Session,
+    store: ObjectStore,
+    document: OutgoingDocument,
+    entry: ProtocolEntry,
+    recipient: OutgoingRecipient,
+    pdf: bytes,
+) -> None:
+    """The signed PDF becomes a file of the citizen's request, and the request's history says
+    it was issued: its tracking page lists it, whatever process the request follows."""
+    assert recipient.citizen_case_id is not None
+    filename = f"{entry.display_number.replace('/', '-')}.pdf"
+    case_file = add_case_file(
+        session, store, recipient.citizen_case_id, "letter", filename, "application/pdf", pdf
+    )
+    record_document_issued(
+        session,
+        recipient.citizen_case_id,
+        title=document.subject,
+        protocol_number=entry.display_number,
+        registered_at=entry.registered_at.isoformat() if entry.registered_at else None,
+        file_id=str(case_file.id),
+        verification_code=document.verification_code,
+        outgoing_id=str(document.id),
+    )
 
 
 def _register_internal(

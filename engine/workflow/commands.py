@@ -351,6 +351,19 @@ def add_comment(session: Session, case_id: uuid.UUID, comment: str, user: Perfor
     save_case(session, case, actor_of(user))
 
 
+#: Events other engines add to a case's history; the tracking page reads the public ones.
+DOCUMENT_ISSUED = "document_issued"
+
+
+def record_document_issued(session: Session, case_id: uuid.UUID, **details: Any) -> None:
+    """Note in the case's audit log that a document was issued to its applicant (by the engine
+    itself: e.g. an outgoing document addressed to the request). ``details`` are public: the
+    tracking page shows them (title, protocol number, date, file id, verification code)."""
+    case = lock_case(session, case_id)
+    case.record(DOCUMENT_ISSUED, None, **details)
+    save_case(session, case, Actor.system())
+
+
 def cancel_case(session: Session, case_id: uuid.UUID, reason: str, user: Performer) -> None:
     """Cancel an active case: its open tasks and timers disappear, the history stays."""
     case = lock_case(session, case_id)
