@@ -597,6 +597,7 @@ def revise_draft(
     set_recipients(session, document, user, recipients)
     current = latest_version(session, document.id)
     text = template_text.replace("\r\n", "\n").strip()
-    if current is not None and (current.template_text or "").strip() == text:
+    # Unchanged text keeps the current version, an uploaded file too (the page shows its text).
+    if current is not None and (current.template_text or current.body_text or "").strip() == text:
         return None
     return save_body(session, store, document, user, BodyInput(template_text=text))

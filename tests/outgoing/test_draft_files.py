@@ -67,6 +67,18 @@ def test_body_versions_and_attachments_through_the_page(
     assert upload("apofasi.odt", odt("Αποφασίζουμε", "την απόρριψη")).status_code == 302
     shown = client.get(url).get_data(as_text=True)
     assert "-τη χορήγηση" in shown and "+την απόρριψη" in shown
+    # Saving the subject with the uploaded file's text as the page shows it keeps the file.
+    kept = client.post(
+        f"{url}/save",
+        data={
+            "_csrf": CSRF,
+            "subject": "Πρόσκληση σε σύσκεψη",
+            "recipient": "Περιφέρεια Κρήτης",
+            "email": "p@crete.example.gr",
+            "text": "Αποφασίζουμε\r\nτην απόρριψη",
+        },
+    )
+    assert kept.status_code == 302 and _count(db_session, OutgoingVersion) == 3
     chosen = client.get(f"{url}?from=1&to=2").get_data(as_text=True)
     assert "-Σας καλούμε στη σύσκεψη." in chosen and "+τη χορήγηση" in chosen
     downloaded = client.get(f"{url}/versions/2/file?download=1")
