@@ -17,6 +17,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -29,7 +30,7 @@ from core.settings import Settings
 from engine.documents.registration import IncomingFile, IncomingForm, register_incoming
 from engine.issuing.registration import issue_signed_document
 from engine.issuing.registry import verification_path
-from engine.outgoing.drafts import get_document, letterhead, recipients_of
+from engine.outgoing.drafts import attachments_of, get_document, letterhead, recipients_of
 from engine.outgoing.errors import NotYourTurn, OutgoingNotFound, WrongState
 from engine.outgoing.history import record
 from engine.outgoing.models import (
@@ -249,9 +250,13 @@ def send_due_emails(
         if entry is None or not document.final_key or not document.final_sha256:
             continue
         pdf = _read(store, document.final_key, document.final_sha256)
+        extra = [
+            (a.filename, a.media_type, _read(store, a.object_key, a.sha256))
+            for a in attachments_of(session, document.id)
+        ]
         recipient.attempts += 1
         try:
-            _send_email(settings, recipient, document, entry, pdf)
+            _send_email(settings, recipient, document, entry, pdf, extra)
         except (smtplib.SMTPException, OSError) as exc:
             recipient.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if recipient.attempts >= MAX_ATTEMPTS:
@@ -277,6 +282,7 @@ def _send_email(
     document: OutgoingDocument,
     entry: ProtocolEntry,
     pdf: bytes,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> None:
     link = settings.public_base_url.rstrip("/") + verification_path(document.verification_code or "")
     message = EmailMessage()
@@ -296,6 +302,9 @@ def _send_email(
     message.add_attachment(
         pdf, maintype="application", subtype="pdf", filename=f"{entry.display_number.replace(' ', '_')}.pdf"
     )
+    for filename, media_type, data in attachments:  # the draft's συνημμένα, as they were added
+        maintype, _sep, subtype = media_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     with smtplib.SMTP(settings.smtp_host or "localhost", settings.smtp_port, timeout=30) as smtp:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())

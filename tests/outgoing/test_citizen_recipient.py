@@ -5,7 +5,10 @@ event to its history, which the tracking page reads with its milestones (same tw
 
 from __future__ import annotations
 
+import email
+import email.policy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.outgoing.chain import StepSpec, submit
-from engine.outgoing.drafts import BodyInput, RecipientInput, create_draft
+from engine.outgoing.drafts import BodyInput, RecipientInput, attach, create_draft
 from engine.outgoing.models import OutgoingDocument, OutgoingRecipient
 from engine.outgoing.signature import sign_batch_remotely
 from engine.protocol.models import ProtocolEntry
@@ -31,6 +34,7 @@ from tests.signing.pkitools import ARCH, TestPki
 
 pytestmark = pytest.mark.usefixtures("handlers")
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 POTHOLE = (Path(__file__).parents[1] / "requests" / "pothole_report.bpmn").read_bytes()
 
 
@@ -42,7 +46,9 @@ def test_the_dispatched_document_shows_on_each_requests_tracking_page(
     signing: TwoStepSigning,
     csc_url: str,
     pki: TestPki,
+    smtp: SimpleNamespace,
 ) -> None:
+    smtp.start()
     # Two requests following two different processes (one declares milestones, one does not).
     deploy_definition(db_session, POTHOLE, "pothole_report.bpmn")
     pothole = start_case(db_session, "pothole_report", department_id=town.a.id, applicant={"name": "Άννα"})
@@ -62,6 +68,7 @@ def test_the_dispatched_document_shows_on_each_requests_tracking_page(
         ],
         body=BodyInput(template_text="Η επισκευή έγινε.\nΜε εκτίμηση."),
     )
+    attach(db_session, object_store, draft.id, town.clerk_a, "xartis.png", PNG)
     submit(db_session, draft.id, town.clerk_a, [StepSpec(town.mayor.id)])
     restored(db_session)
     result = sign_batch_remotely(
@@ -88,6 +95,14 @@ def test_the_dispatched_document_shows_on_each_requests_tracking_page(
         ).all()
     )
     assert deliveries[pothole.id] == "published"
+    # The citizen with an email address gets it by email too, with the draft's attachment.
+    (raw,) = smtp.mailbox.messages
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["To"] == "nikos@example.gr" and entry.display_number in mail["Subject"]
+    parts = {part.get_filename(): part for part in mail.walk() if part.get_filename()}
+    assert parts["xartis.png"].get_content_type() == "image/png"
+    assert parts["xartis.png"].get_payload(decode=True) == PNG
+    assert any(name.endswith(".pdf") for name in parts)
 
     for case_id, code in codes.items():
         state = track(db_session, code)
