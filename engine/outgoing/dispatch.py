@@ -217,7 +217,13 @@ def _register_internal(
         related=(entry.id,),
         for_action=() if recipient.for_information else (recipient.unit_id,),  # type: ignore[arg-type]
         for_information=(recipient.unit_id,) if recipient.for_information else (),  # type: ignore[arg-type]
-        files=(IncomingFile(f"{entry.display_number}.pdf", pdf, "application/pdf"),),
+        files=(
+            IncomingFile(f"{entry.display_number}.pdf", pdf, "application/pdf"),
+            *(
+                IncomingFile(a.filename, _read(store, a.object_key, a.sha256), a.media_type)
+                for a in attachments_of(session, document.id)
+            ),
+        ),
     )
     incoming = register_incoming(
         session, store, form, registered_by=sender or author, source="staff", automatic=True

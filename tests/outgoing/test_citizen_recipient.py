@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.documents.models import IncomingDocument
 from engine.outgoing.chain import StepSpec, submit
 from engine.outgoing.drafts import BodyInput, RecipientInput, attach, create_draft
 from engine.outgoing.models import OutgoingDocument, OutgoingRecipient
 from engine.outgoing.signature import sign_batch_remotely
-from engine.protocol.models import ProtocolEntry
+from engine.protocol.models import EntryFile, ProtocolEntry
 from engine.requests.tracking import track
 from engine.workflow.audit import verify_audit
 from engine.workflow.commands import start_case
@@ -65,6 +66,7 @@ def test_the_dispatched_document_shows_on_each_requests_tracking_page(
         recipients=[
             RecipientInput("citizen", "Άννα Πολίτη", citizen_case_id=pothole.id),
             RecipientInput("citizen", "Νίκος Δημότης", citizen_case_id=general.id, email="nikos@example.gr"),
+            RecipientInput("internal", "", unit_id=town.b.id, for_information=True),
         ],
         body=BodyInput(template_text="Η επισκευή έγινε.\nΜε εκτίμηση."),
     )
@@ -103,6 +105,18 @@ def test_the_dispatched_document_shows_on_each_requests_tracking_page(
     assert parts["xartis.png"].get_content_type() == "image/png"
     assert parts["xartis.png"].get_payload(decode=True) == PNG
     assert any(name.endswith(".pdf") for name in parts)
+    # The internal unit's ΕΙΣ registration holds the signed PDF and the attachment.
+    (incoming_id,) = db_session.scalars(
+        select(OutgoingRecipient.incoming_document_id).where(
+            OutgoingRecipient.document_id == draft.id, OutgoingRecipient.kind == "internal"
+        )
+    ).all()
+    incoming = db_session.get(IncomingDocument, incoming_id)
+    assert incoming is not None
+    files = db_session.scalars(
+        select(EntryFile).where(EntryFile.entry_id == incoming.entry_id).order_by(EntryFile.position)
+    ).all()
+    assert [f.filename for f in files][1:] == ["xartis.png"] and files[0].filename.endswith(".pdf")
 
     for case_id, code in codes.items():
         state = track(db_session, code)
