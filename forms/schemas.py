@@ -64,6 +64,14 @@ def validation_errors(form_key: str | None, data: dict[str, Any]) -> list[str]:
     return errors
 
 
+def form_owner(form_key: str | None) -> str | None:
+    """The domain engine that alone completes tasks of this form (the definition's
+    ``x-polis-completed-by``), or None when any task page may complete them."""
+    validator = _validator(form_key) if form_key else None
+    owner = None if validator is None else validator.schema.get("x-polis-completed-by")
+    return owner if isinstance(owner, str) and owner else None
+
+
 def form_definition(form_key: str) -> dict[str, Any] | None:
     """The JSON Schema of a task form (for clients that draw it), or None if it has none."""
     validator = _validator(form_key)  # read and checked once per process

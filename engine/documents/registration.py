@@ -152,7 +152,7 @@ def register_incoming(
             codes=codes,
             assigned_by=registered_by,
             note=form.note,
-        )
+        )  # no assigner's check there: the role (or ``automatic``) was checked above
     return document
 
 

@@ -44,16 +44,17 @@ class Body:
 def check_body(data: bytes, filename: str) -> Body:
     """What ``data`` is (by its bytes, not its name), opened to prove it; else BodyInvalid."""
     if not data:
-        raise BodyInvalid(f"{filename}: the file is empty; choose the document's file again.")
+        raise BodyInvalid(f"{filename}: the file is empty; choose the document's file again.", reason="empty")
     if len(data) > MAX_BODY_BYTES:
-        raise BodyInvalid(f"{filename}: larger than {MAX_BODY_BYTES // 1048576} MB.")
+        raise BodyInvalid(f"{filename}: larger than {MAX_BODY_BYTES // 1048576} MB.", reason="too_large")
     if data.startswith(b"%PDF-"):
         return Body(PDF, _pdf_text(data, filename))
     if data.startswith(b"PK\x03\x04"):
         return _office(data, filename)
     raise BodyInvalid(
         f"{filename}: not a PDF, DOCX or ODT file (its contents say otherwise, whatever its name);"
-        " save the document as one of these and upload it again."
+        " save the document as one of these and upload it again.",
+        reason="type",
     )
 
 
@@ -64,7 +65,9 @@ def _pdf_text(data: bytes, filename: str) -> str:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.security_handler is not None:
-            raise BodyInvalid(f"{filename}: the PDF is encrypted; save it without a password.")
+            raise BodyInvalid(
+                f"{filename}: the PDF is encrypted; save it without a password.", reason="encrypted"
+            )
         pages = int(reader.root["/Pages"]["/Count"])
     except BodyInvalid:
         raise
@@ -113,7 +116,8 @@ def _office(data: bytes, filename: str) -> Body:
         raise BodyInvalid(f"{filename}: the office file is damaged and does not open ({exc}).") from None
     raise BodyInvalid(
         f"{filename}: a zip file, but neither a Word (DOCX) nor an OpenDocument (ODT) text;"
-        " save the document as DOCX, ODT or PDF."
+        " save the document as DOCX, ODT or PDF.",
+        reason="type",
     )
 
 

@@ -93,30 +93,51 @@ def default_chain(session: Session, author: User) -> list[StepSpec]:
 def check_chain(session: Session, kind: str, steps: Sequence[StepSpec]) -> list[StepSpec]:
     """The chain in stage order, or DraftInvalid saying what to fix."""
     if not steps:
-        raise DraftInvalid("chain: add at least the signatory.", fields={"chain": "empty"})
+        raise DraftInvalid("chain: add at least the signatory.", fields={"chain": "empty"}, reason="empty")
     ordered = sorted(steps, key=lambda s: s.stage)
     stages = sorted({s.stage for s in ordered})
     last = [s for s in ordered if s.stage == stages[-1]]
     problems: dict[str, str] = {}
+    # Why, as a code pages word in the reader's language (the last problem found), and whom.
+    why: tuple[str, str] = ("", "")
     if len(last) != 1 or last[0].kind != StepKind.SIGN.value:
         problems["chain"] = "the last step is one signatory, alone, to sign"
+        why = ("last_not_sign", "")
     if len({s.person_id for s in ordered}) != len(ordered):
         problems["chain"] = "a person appears twice in the chain"
+        why = ("twice", "")
     if kind not in PARALLEL_KINDS and len(stages) != len(ordered):
         problems["chain"] = "only decisions have co-signers in parallel; give every person their own step"
+        why = ("no_parallel", "")
     if any(s.kind not in (StepKind.SIGN.value, StepKind.OPINION.value) for s in ordered):
         problems["chain"] = "each step is to sign or for opinion"
+        why = ("step_kind", "")
     people = {
         u.id: u for u in session.scalars(select(User).where(User.id.in_([s.person_id for s in ordered])))
     }
+    placed = set(
+        session.scalars(
+            select(Position.user_id).where(
+                Position.user_id.in_([s.person_id for s in ordered]), Position.ended_at.is_(None)
+            )
+        )
+    )
     for s in ordered:
         person = people.get(s.person_id)
         if person is None or not person.is_active:
             problems["chain"] = (
                 f"{person.full_name if person else s.person_id} cannot take part (no active account)"
             )
+            why = ("inactive", person.full_name if person else str(s.person_id))
+        elif person.department_id is None and person.id not in placed:
+            problems["chain"] = (
+                f"{person.full_name} holds no position in the organisation; choose someone who does"
+            )
+            why = ("no_position", person.full_name)
     if problems:
-        raise DraftInvalid("; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
+        raise DraftInvalid(
+            "; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems, reason=why[0], person=why[1]
+        )
     # Stages renumbered 1..n: gaps in what the page sent mean nothing.
     renumber = {stage: n for n, stage in enumerate(stages, start=1)}
     return [StepSpec(s.person_id, s.kind, renumber[s.stage]) for s in ordered]
@@ -210,7 +231,7 @@ def submit(
     else:
         task = open_task(session, document, "revise")
         give_task(session, task, author)
-        complete_task(session, task.task_id, data, author)
+        complete_task(session, task.task_id, data, author, owner="outgoing")
     document.status = (
         OutgoingStatus.TO_SIGN.value if data["next_step"] == "sign" else OutgoingStatus.IN_CHAIN.value
     )
@@ -259,6 +280,8 @@ def _start_stage(session: Session, document: OutgoingDocument, stage: int, now: 
     """Make the stage's steps current with their SLA; returns the earliest due time."""
     dues = []
     for step in _stage_steps(session, document, stage):
+        if step.state != StepState.WAITING.value:
+            continue  # removed from the chain by the author
         step.state = StepState.CURRENT.value
         step.started_at = now
         step.due_at = due_date(now, STEP_SLA_DAYS[step.kind])
@@ -382,12 +405,22 @@ def approve(
     )
     if any(s.state == StepState.CURRENT.value for s in _stage_steps(session, document, step.stage)):
         return step  # co-signers of the stage still to approve
-    nxt = step.stage + 1
+    nxt = min(
+        s.stage
+        for s in round_steps(session, document.id)
+        if s.stage > step.stage and s.state == StepState.WAITING.value
+    )  # stages whose people were all removed are skipped; the signatory's cannot be
     due = _start_stage(session, document, nxt, now)
     next_step = _next_step(session, document, nxt)
     task = open_task(session, document, "review")
     give_task(session, task, user)
-    complete_task(session, task.task_id, {"next_step": next_step, "step_due_at": due.isoformat()}, user)
+    complete_task(
+        session,
+        task.task_id,
+        {"next_step": next_step, "step_due_at": due.isoformat()},
+        user,
+        owner="outgoing",
+    )
     if next_step == "sign":
         document.status = OutgoingStatus.TO_SIGN.value
     session.flush()
@@ -432,7 +465,9 @@ def return_to_author(session: Session, document_id: uuid.UUID, user: User, comme
         session, document, "sign" if document.status == OutgoingStatus.TO_SIGN.value else "review"
     )
     give_task(session, task, user)
-    complete_task(session, task.task_id, {"next_step": "return", "return_comment": comment}, user)
+    complete_task(
+        session, task.task_id, {"next_step": "return", "return_comment": comment}, user, owner="outgoing"
+    )
     document.status = OutgoingStatus.RETURNED.value
     document.pending_signature = None
     session.flush()
@@ -447,11 +482,25 @@ def remove_from_chain(session: Session, document_id: uuid.UUID, author: User, pe
     if document.author_id != author.id:
         raise NotYourTurn("Only the author changes the chain.")
     steps = round_steps(session, document.id)
+    if document.status not in (OutgoingStatus.IN_CHAIN.value, OutgoingStatus.TO_SIGN.value):
+        raise WrongState(
+            "The document is not with its chain; change the chain before sending it.", reason="not_running"
+        )
     target = [s for s in steps if s.person_id == person_id]
+    if target and target[0].state == StepState.CURRENT.value:
+        raise WrongState(
+            "The document is waiting for this person now; ask them to return it, then change the chain.",
+            reason="waiting_now",
+        )
     if not target or target[0].state != StepState.WAITING.value:
-        raise WrongState("Only a step not yet reached can be removed; return the draft to change the rest.")
+        raise WrongState(
+            "Only a step not yet reached can be removed; return the draft to change the rest.",
+            reason="not_reached",
+        )
     if target[0].stage == max(s.stage for s in steps):
-        raise DraftInvalid("chain: the signatory cannot be removed; return the draft and choose another.")
+        raise DraftInvalid(
+            "chain: the signatory cannot be removed; return the draft and choose another.", reason="signatory"
+        )
     target[0].state = StepState.CLOSED.value
     target[0].comment = "removed from the chain by the author"
     session.flush()
@@ -463,3 +512,46 @@ def signatory_step(session: Session, document: OutgoingDocument) -> ChainStep | 
     steps = round_steps(session, document.id)
     last = [s for s in steps if s.stage == max((x.stage for x in steps), default=0)]
     return last[0] if last else None
+
+
+@dataclass(frozen=True)
+class ChainEditor:
+    """What the author's chain page needs: the document, the chain from the organisation chart,
+    the unit's saved chains for its type, the people who may be chosen, and whether co-signers
+    in parallel are allowed for the type."""
+
+    document: OutgoingDocument
+    default: list[StepSpec]
+    saved: list[SavedChain]
+    people: list[tuple[uuid.UUID, str]]
+    parallel: bool
+
+
+def chain_editor(session: Session, document_id: uuid.UUID, user: User) -> ChainEditor:
+    """The chain page of a document, for its author only."""
+    document = get_document(session, document_id)
+    if document.author_id != user.id:
+        raise NotYourTurn("Only the author changes the chain.")
+    placed = select(Position.user_id).where(Position.ended_at.is_(None))
+    rows = session.execute(
+        select(User.id, User.full_name, Department.name_el)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(User.is_active.is_(True), (User.department_id.is_not(None)) | User.id.in_(placed))
+        .order_by(User.full_name, User.id)
+    ).all()
+    people = [(row.id, f"{row.full_name} — {row.name_el}" if row.name_el else row.full_name) for row in rows]
+    return ChainEditor(
+        document=document,
+        default=default_chain(session, user),
+        saved=saved_chains(session, user, document.kind),
+        people=people,
+        parallel=document.kind in PARALLEL_KINDS,
+    )
+
+
+def saved_chain_of(session: Session, user: User, kind: str, saved_id: uuid.UUID) -> list[StepSpec]:
+    """The steps of one of the unit's saved chains for this type (others are not the user's)."""
+    for saved in saved_chains(session, user, kind):
+        if saved.id == saved_id:
+            return steps_of(saved)
+    raise DraftInvalid("saved: choose one of your unit's saved chains.", fields={"saved": "unknown"})

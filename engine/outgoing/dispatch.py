@@ -17,6 +17,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -29,7 +30,8 @@ from core.settings import Settings
 from engine.documents.registration import IncomingFile, IncomingForm, register_incoming
 from engine.issuing.registration import issue_signed_document
 from engine.issuing.registry import verification_path
-from engine.outgoing.drafts import get_document, letterhead, recipients_of
+from engine.outgoing.drafts import attachments_of, get_document, letterhead, recipients_of
+from engine.outgoing.errors import NotYourTurn, OutgoingNotFound, WrongState
 from engine.outgoing.history import record
 from engine.outgoing.models import (
     OutgoingDocument,
@@ -43,6 +45,8 @@ from engine.people.models import Department, User
 from engine.protocol.drafts import EntryDraft, FileRef
 from engine.protocol.entries import attach_file, register
 from engine.protocol.models import DeliveryMethod, Direction, ProtocolEntry
+from engine.requests.files import add_case_file
+from engine.workflow.commands import record_document_issued
 from signing.sealer import Sealer
 from storage import ObjectStore
 
@@ -151,13 +155,44 @@ def dispatch(session: Session, store: ObjectStore, settings: Settings, document_
             _register_internal(session, store, document, entry, recipient, pdf)
         elif recipient.kind == RecipientKind.POST:
             recipient.delivery = "to_print"
-        elif recipient.kind == RecipientKind.CITIZEN and not recipient.email:
-            recipient.delivery, recipient.delivered_at = "published", now
+        elif recipient.kind == RecipientKind.CITIZEN:
+            _publish_to_citizen(session, store, document, entry, recipient, pdf)
+            if recipient.email:
+                recipient.next_attempt_at = now  # and by email, tracked as any email
+            else:
+                recipient.delivery, recipient.delivered_at = "published", now
         else:
             recipient.next_attempt_at = now
     session.flush()
     send_due_emails(session, store, settings, document_id=document.id)
     _maybe_sent(session, document)
+
+
+def _publish_to_citizen(
+    session: Session,
+    store: ObjectStore,
+    document: OutgoingDocument,
+    entry: ProtocolEntry,
+    recipient: OutgoingRecipient,
+    pdf: bytes,
+) -> None:
+    """The signed PDF becomes a file of the citizen's request, and the request's history says
+    it was issued: its tracking page lists it, whatever process the request follows."""
+    assert recipient.citizen_case_id is not None
+    filename = f"{entry.display_number.replace('/', '-')}.pdf"
+    case_file = add_case_file(
+        session, store, recipient.citizen_case_id, "letter", filename, "application/pdf", pdf
+    )
+    record_document_issued(
+        session,
+        recipient.citizen_case_id,
+        title=document.subject,
+        protocol_number=entry.display_number,
+        registered_at=entry.registered_at.isoformat() if entry.registered_at else None,
+        file_id=str(case_file.id),
+        verification_code=document.verification_code,
+        outgoing_id=str(document.id),
+    )
 
 
 def _register_internal(
@@ -182,7 +217,13 @@ def _register_internal(
         related=(entry.id,),
         for_action=() if recipient.for_information else (recipient.unit_id,),  # type: ignore[arg-type]
         for_information=(recipient.unit_id,) if recipient.for_information else (),  # type: ignore[arg-type]
-        files=(IncomingFile(f"{entry.display_number}.pdf", pdf, "application/pdf"),),
+        files=(
+            IncomingFile(f"{entry.display_number}.pdf", pdf, "application/pdf"),
+            *(
+                IncomingFile(a.filename, _read(store, a.object_key, a.sha256), a.media_type)
+                for a in attachments_of(session, document.id)
+            ),
+        ),
     )
     incoming = register_incoming(
         session, store, form, registered_by=sender or author, source="staff", automatic=True
@@ -215,9 +256,13 @@ def send_due_emails(
         if entry is None or not document.final_key or not document.final_sha256:
             continue
         pdf = _read(store, document.final_key, document.final_sha256)
+        extra = [
+            (a.filename, a.media_type, _read(store, a.object_key, a.sha256))
+            for a in attachments_of(session, document.id)
+        ]
         recipient.attempts += 1
         try:
-            _send_email(settings, recipient, document, entry, pdf)
+            _send_email(settings, recipient, document, entry, pdf, extra)
         except (smtplib.SMTPException, OSError) as exc:
             recipient.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if recipient.attempts >= MAX_ATTEMPTS:
@@ -243,6 +288,7 @@ def _send_email(
     document: OutgoingDocument,
     entry: ProtocolEntry,
     pdf: bytes,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> None:
     link = settings.public_base_url.rstrip("/") + verification_path(document.verification_code or "")
     message = EmailMessage()
@@ -262,6 +308,9 @@ def _send_email(
     message.add_attachment(
         pdf, maintype="application", subtype="pdf", filename=f"{entry.display_number.replace(' ', '_')}.pdf"
     )
+    for filename, media_type, data in attachments:  # the draft's συνημμένα, as they were added
+        maintype, _sep, subtype = media_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     with smtplib.SMTP(settings.smtp_host or "localhost", settings.smtp_port, timeout=30) as smtp:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
@@ -297,11 +346,23 @@ def print_list(session: Session) -> list[tuple[OutgoingDocument, OutgoingRecipie
     return [(d, r) for d, r in rows]
 
 
+#: Who keeps the print list (the protocol office; administrators stand in).
+PRINTING_ROLES = frozenset({"protocol_clerk", "admin"})
+
+
 def mark_printed(session: Session, recipient_id: uuid.UUID, by: User) -> None:
     """The protocol office printed and posted it."""
-    recipient = session.get(OutgoingRecipient, recipient_id)
-    if recipient is None or recipient.delivery != "to_print":
-        return
+    if not by.is_active or not PRINTING_ROLES & set(by.roles):
+        raise NotYourTurn("Only the protocol office keeps the print list.")
+    recipient = session.scalars(
+        select(OutgoingRecipient).where(OutgoingRecipient.id == recipient_id).with_for_update()
+    ).one_or_none()
+    if recipient is None:
+        raise OutgoingNotFound("No such recipient on the print list; refresh the page.")
+    if recipient.delivery != "to_print":
+        raise WrongState(
+            "This copy is not on the print list any more (printed meanwhile?); refresh the page."
+        )
     recipient.delivery, recipient.delivered_at = "printed", utcnow()
     session.flush()
     record(session, recipient.document_id, by, "printed", to=recipient.name)

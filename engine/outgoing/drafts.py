@@ -38,6 +38,22 @@ from storage.records import store_file
 
 EDITABLE = (OutgoingStatus.DRAFT.value, OutgoingStatus.RETURNED.value)
 MAX_SUBJECT = 1000
+#: Attachments: how large each may be, how many a document carries, and what they may be
+#: (told by their first bytes, whatever their name says).
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+_ATTACHMENT_KINDS = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"PK\x03\x04", "application/zip"),  # DOCX, XLSX, ODT, ODS: office files are ZIP packages
+)
+_OFFICE_TYPES = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
 
 
 @dataclass(frozen=True)
@@ -441,6 +457,89 @@ def restore(
     )
 
 
+def attachment_type(filename: str, data: bytes) -> str:
+    """The attachment's media type from its first bytes; DraftInvalid if it is none we take."""
+    if not data:
+        raise DraftInvalid("attachments: the file is empty.", fields={"attachments": "empty"})
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise DraftInvalid(
+            f"attachments: larger than {MAX_ATTACHMENT_BYTES // 1048576} MB.",
+            fields={"attachments": "too_large"},
+        )
+    found = next((kind for magic, kind in _ATTACHMENT_KINDS if data.startswith(magic)), None)
+    if found is None:
+        raise DraftInvalid(
+            "attachments: not a PDF, image (PNG, JPEG) or office file (DOCX, XLSX, ODT, ODS).",
+            fields={"attachments": "type"},
+        )
+    if found == "application/zip":
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        return _OFFICE_TYPES.get(suffix, found)
+    return found
+
+
+def attach(
+    session: Session, store: ObjectStore, document_id: uuid.UUID, user: User, filename: str, data: bytes
+) -> OutgoingAttachment:
+    """The author attaches a file, within the limits (type by contents, size, how many)."""
+    document = get_document(session, document_id, lock=True)
+    check_editable(document, user)
+    media_type = attachment_type(filename, data)
+    count = session.scalar(
+        select(func.count())
+        .select_from(OutgoingAttachment)
+        .where(OutgoingAttachment.document_id == document.id)
+    )
+    if (count or 0) >= MAX_ATTACHMENTS:
+        raise DraftInvalid(
+            f"attachments: at most {MAX_ATTACHMENTS} files; remove one first.",
+            fields={"attachments": "too_many"},
+        )
+    return add_attachment(session, store, document, user, filename, data, media_type)
+
+
+def attachments_of(session: Session, document_id: uuid.UUID) -> list[OutgoingAttachment]:
+    """The document's attachments, in the order they were added."""
+    return list(
+        session.scalars(
+            select(OutgoingAttachment)
+            .where(OutgoingAttachment.document_id == document_id)
+            .order_by(OutgoingAttachment.added_at, OutgoingAttachment.id)
+        )
+    )
+
+
+def remove_attachment(session: Session, document_id: uuid.UUID, user: User, attachment_id: uuid.UUID) -> str:
+    """The author takes an attachment off the draft (its stored file stays, the history says
+    so); returns its file name."""
+    document = get_document(session, document_id, lock=True)
+    check_editable(document, user)
+    row = session.get(OutgoingAttachment, attachment_id)
+    if row is None or row.document_id != document.id:
+        raise OutgoingNotFound("That attachment is not on this draft; refresh the page.")
+    filename, sha256 = row.filename, row.sha256
+    session.delete(row)
+    session.flush()
+    record(session, document.id, user, "attachment_removed", filename=filename, sha256=sha256)
+    return filename
+
+
+def upload_body(
+    session: Session, store: ObjectStore, document_id: uuid.UUID, user: User, filename: str, data: bytes
+) -> OutgoingVersion:
+    """The author uploads the body (PDF, DOCX or ODT): the next version."""
+    document = get_document(session, document_id, lock=True)
+    return save_body(session, store, document, user, BodyInput(filename=filename, data=data))
+
+
+def restore_version(
+    session: Session, store: ObjectStore, document_id: uuid.UUID, user: User, number: int
+) -> OutgoingVersion:
+    """The author makes an older version current again (as a new version)."""
+    document = get_document(session, document_id, lock=True)
+    return restore(session, store, document, user, number)
+
+
 def add_attachment(
     session: Session,
     store: ObjectStore,
@@ -498,6 +597,7 @@ def revise_draft(
     set_recipients(session, document, user, recipients)
     current = latest_version(session, document.id)
     text = template_text.replace("\r\n", "\n").strip()
-    if current is not None and (current.template_text or "").strip() == text:
+    # Unchanged text keeps the current version, an uploaded file too (the page shows its text).
+    if current is not None and (current.template_text or current.body_text or "").strip() == text:
         return None
     return save_body(session, store, document, user, BodyInput(template_text=text))

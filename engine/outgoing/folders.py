@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from engine.issuing.registry import verification_path
 from engine.outgoing.chain import may_act_for, round_steps
-from engine.outgoing.drafts import get_document, recipients_of, versions
-from engine.outgoing.errors import NotYourTurn
+from engine.outgoing.drafts import attachments_of, get_document, recipients_of, versions
+from engine.outgoing.errors import NotYourTurn, OutgoingNotFound
 from engine.outgoing.history import events
 from engine.outgoing.models import (
     ChainStep,
+    OutgoingAttachment,
     OutgoingDocument,
     OutgoingEvent,
     OutgoingRecipient,
@@ -51,6 +52,7 @@ class FolderItem:
     entry: str | None
     due_at: Any
     recipient: str | None = None
+    recipient_id: uuid.UUID | None = None
 
 
 def _waiting_for(session: Session, user: User, kind: str) -> list[FolderItem]:
@@ -87,7 +89,7 @@ def folder(session: Session, user: User, name: str) -> list[FolderItem]:
             .order_by(ProtocolEntry.registered_at)
         )
         return [
-            FolderItem(d.id, d.subject, d.kind, r.delivery, e.display_number, None, r.name)
+            FolderItem(d.id, d.subject, d.kind, r.delivery, e.display_number, None, r.name, r.id)
             for d, r, e in printing
         ]
     statuses = {
@@ -133,6 +135,7 @@ class DocumentPage:
     verification_path: str | None
     my_step: ChainStep | None
     is_author: bool
+    attachments: list[OutgoingAttachment]
 
 
 def _name(session: Session, person_id: uuid.UUID | None) -> str:
@@ -188,6 +191,7 @@ def open_document(session: Session, document_id: uuid.UUID, user: User) -> Docum
         else None,
         my_step=mine,
         is_author=document.author_id == user.id,
+        attachments=attachments_of(session, document.id),
     )
 
 
@@ -206,3 +210,46 @@ def task_outgoing_document(session: Session, task_id: uuid.UUID) -> uuid.UUID | 
         .where(CaseTask.task_id == task_id)
         .limit(1)
     )
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A stored file of a document the reader may see: where it is and how to name it."""
+
+    object_key: str
+    sha256: str
+    filename: str
+    media_type: str
+
+
+def document_file(
+    session: Session,
+    document_id: uuid.UUID,
+    user: User,
+    *,
+    number: int | None = None,
+    attachment_id: uuid.UUID | None = None,
+    signed: bool = False,
+) -> StoredFile:
+    """A version's body, an attachment or the signed and registered PDF, for someone who may
+    see the document."""
+    page = open_document(session, document_id, user)
+    if signed:
+        doc = page.document
+        if not (doc.final_key and doc.final_sha256):
+            raise OutgoingNotFound("The document is not signed yet.")
+        return StoredFile(
+            doc.final_key,
+            doc.final_sha256,
+            f"{page.entry or 'signed'}.pdf".replace("/", "-"),
+            "application/pdf",
+        )
+    if attachment_id is not None:
+        found = next((a for a in page.attachments if a.id == attachment_id), None)
+        if found is None:
+            raise OutgoingNotFound("That attachment is not on this document.")
+        return StoredFile(found.object_key, found.sha256, found.filename, found.media_type)
+    body = next((v for v in page.versions if v.number == number), None)
+    if body is None:
+        raise OutgoingNotFound(f"The document has no version {number}.")
+    return StoredFile(body.object_key, body.sha256, body.filename, body.media_type)

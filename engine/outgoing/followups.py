@@ -26,6 +26,7 @@ from engine.outgoing.drafts import (
     recipients_of,
 )
 from engine.outgoing.errors import DraftInvalid, OutgoingNotFound, WrongState
+from engine.outgoing.folders import open_document
 from engine.outgoing.history import record
 from engine.outgoing.models import OutgoingDocument, OutgoingStatus
 from engine.people.models import User
@@ -189,3 +190,30 @@ def derived_documents(session: Session, document_id: uuid.UUID) -> list[Outgoing
             .order_by(OutgoingDocument.created_at)
         )
     )
+
+
+#: What the document page's follow-up buttons start.
+FOLLOW_UPS = ("correction", "reply", "forward", "clone")
+
+
+def follow_up(
+    session: Session, store: ObjectStore, document_id: uuid.UUID, user: User, how: str
+) -> OutgoingDocument:
+    """A new draft from a registered document, for someone who may see it: ορθή επανάληψη,
+    a reply, a forward (διαβίβαση) or a clone; the new draft is the user's."""
+    if how not in FOLLOW_UPS:
+        raise DraftInvalid("how: choose correction, reply, forward or clone.", fields={"how": "unknown"})
+    open_document(session, document_id, user)  # NotYourTurn if they may not see it
+    source = get_document(session, document_id)
+    if source.status not in REGISTERED or source.entry_id is None:
+        raise WrongState(
+            "Only a signed and registered document has follow-ups; change the draft instead.",
+            reason="not_registered",
+        )
+    if how == "correction":
+        return correct(session, store, document_id, user)
+    if how == "reply":
+        return reply_to_outgoing(session, store, document_id, user)
+    if how == "forward":
+        return forward(session, store, document_id, user)
+    return clone(session, store, document_id, user)

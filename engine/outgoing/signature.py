@@ -201,6 +201,30 @@ def finish_waiting(
     return True
 
 
+def retry_waiting(
+    session: Session, store: ObjectStore, settings: Settings, document_id: uuid.UUID, user: User
+) -> OutgoingDocument:
+    """The signatory (or their substitute) tries again a signature the service gave while the
+    time-stamping service was down; SigningDeferred while it still is (nothing registered)."""
+    document = get_document(session, document_id, lock=True)
+    kept = document.pending_signature or {}
+    if document.status != OutgoingStatus.TO_SIGN.value or "signature" not in kept:
+        raise WrongState(
+            "No signature of this document is waiting for the time-stamping service; refresh the page.",
+            reason="not_waiting",
+        )
+    _check_signer(session, document, user)
+    finish_waiting(session, store, official_signing_for(settings), document_id)
+    return document
+
+
+def waiting_for_tsa(document: OutgoingDocument) -> bool:
+    """Whether the document's signature is given and only waits for the time-stamping service."""
+    return document.status == OutgoingStatus.TO_SIGN.value and "signature" in (
+        document.pending_signature or {}
+    )
+
+
 def begin_external(
     session: Session,
     store: ObjectStore,
@@ -302,7 +326,13 @@ def _signed(
     session.flush()
     task = open_task(session, document, "sign")
     give_task(session, task, signer)
-    complete_task(session, task.task_id, {"next_step": "signed", "signed_sha256": stored.sha256}, signer)
+    complete_task(
+        session,
+        task.task_id,
+        {"next_step": "signed", "signed_sha256": stored.sha256},
+        signer,
+        owner="outgoing",
+    )
     record(
         session,
         document.id,

@@ -26,6 +26,7 @@ from engine.protocol.receipts import ensure_receipt, receipt_filename
 from engine.requests.files import get_case_file
 from engine.requests.models import CaseFile
 from engine.workflow.bpmn.milestones import MilestoneLabel, ProcessMilestones
+from engine.workflow.commands import DOCUMENT_ISSUED
 from engine.workflow.definitions import load_definition
 from engine.workflow.errors import CaseNotFound
 from engine.workflow.models import AuditEvent, Case, ProcessDefinition
@@ -35,7 +36,7 @@ from storage import ObjectStore
 #: Tracking codes are secrets.token_urlsafe(24): 32 URL-safe characters.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 #: Audit actions the timeline reads (the milestones the runtime recorded).
-_TRACKED_ACTIONS = ("milestone",)
+_TRACKED_ACTIONS = ("milestone", DOCUMENT_ISSUED)
 #: The message a supplied document sends to the case (engine.requests.supply).
 SUPPLIED_MESSAGE = "document_supplied"
 
@@ -143,6 +144,9 @@ class Tracking:
     certificate: dict[str, Any] | None = None
     closed_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Documents issued to the applicant by other engines (an outgoing document addressed to
+    #: the request): title, protocol number, registered_at, file_id, verification_code.
+    issued_documents: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self, locale: str = "el") -> dict[str, Any]:
         """JSON-ready (the web layer adds download links)."""
@@ -161,6 +165,11 @@ class Tracking:
             "action_required": self.action_required,
             "rejection_reason": self.rejection_reason,
             "timeline": [m.as_dict(locale) for m in self.timeline],
+            "issued_documents": [
+                {k: d.get(k) for k in ("title", "protocol_number", "registered_at", "verification_code")}
+                | {"file_id": d.get("file_id")}
+                for d in self.issued_documents
+            ],
         }
 
 
@@ -242,6 +251,7 @@ def tracking_of(session: Session, case: Case, content_hash: str | None = None) -
         .order_by(AuditEvent.seq)
     ).all()
     reached = [(str((d or {}).get("code")), at) for action, at, d in events if action == "milestone"]
+    issued_documents = [dict(d or {}) for action, _at, d in events if action == DOCUMENT_ISSUED]
     if not milestones.nodes:  # a process that declares no milestones: when it came and ended
         milestones = _GENERIC
         reached = [("submitted", case.created_at)]
@@ -288,6 +298,7 @@ def tracking_of(session: Session, case: Case, content_hash: str | None = None) -
         rejection_reason=(str(data.get("reject_reason") or "") or None) if status == "rejected" else None,
         certificate=certificate,
         closed_at=case.closed_at,
+        issued_documents=issued_documents,
     )
 
 
@@ -329,4 +340,14 @@ def issued_file(session: Session, tracking_code: str) -> CaseFile:
     case_file = get_case_file(session, file_id) if file_id else None
     if case_file is None or case_file.case_id != state.case_id:
         raise CaseNotFound("This request has no issued document yet; its tracking page says when it does.")
+    return case_file
+
+
+def issued_document_file(session: Session, tracking_code: str, file_id: str) -> CaseFile:
+    """One of the documents issued to the request's applicant (listed on its tracking page)."""
+    state = track(session, tracking_code)
+    listed = {str(d.get("file_id")) for d in state.issued_documents}
+    case_file = get_case_file(session, file_id) if file_id in listed else None
+    if case_file is None or case_file.case_id != state.case_id:
+        raise CaseNotFound("This request has no such issued document; its tracking page lists them.")
     return case_file

@@ -28,6 +28,7 @@ from engine.workflow.errors import (
     TaskConflict,
     TaskForbidden,
     TaskNotFound,
+    TaskReserved,
 )
 from engine.workflow.models import AuditEvent, Case
 from engine.workflow.runtime import (
@@ -40,7 +41,7 @@ from engine.workflow.runtime import (
     snapshot,
 )
 from engine.workflow.serialization import new_workflow
-from forms.schemas import validation_errors
+from forms.schemas import form_owner, validation_errors
 
 _COUNTER = text(
     "INSERT INTO case_counters (year, last_number) VALUES (:year, 1) "
@@ -295,8 +296,15 @@ def _check_four_eyes(session: Session, case: OpenCase, row: Any, user: Performer
         )
 
 
-def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], user: Performer) -> OpenCase:
-    """Validate the form data, run the task and move the case on to its next wait."""
+def complete_task(
+    session: Session, task_id: uuid.UUID, data: dict[str, Any], user: Performer, *, owner: str | None = None
+) -> OpenCase:
+    """Validate the form data, run the task and move the case on to its next wait.
+
+    A task whose form names the domain engine that completes it (``x-polis-completed-by``) is
+    refused unless that engine calls with ``owner`` set to its name: the generic task page and
+    API would skip the engine's own checks and records (and leave the case in an incident).
+    """
     if not isinstance(data, dict):
         raise FormInvalid(
             "form data must be an object of field names and values.",
@@ -304,6 +312,13 @@ def complete_task(session: Session, task_id: uuid.UUID, data: dict[str, Any], us
         )
     case, row = _open_task(session, task_id)
     _check_may_work(session, user, row)
+    reserved_for = form_owner(row.form_key)
+    if reserved_for is not None and owner != reserved_for:
+        raise TaskReserved(
+            f"task '{row.title}' is completed on its own page ({reserved_for}), not through the "
+            "generic task form; open that page to act on it.",
+            reserved_for,
+        )
     _check_four_eyes(session, case, row, user)
     errors = validation_errors(row.form_key, data)
     if errors:
@@ -334,6 +349,19 @@ def add_comment(session: Session, case_id: uuid.UUID, comment: str, user: Perfor
     case = lock_case(session, case_id)
     case.record("comment_added", None, comment=comment)
     save_case(session, case, actor_of(user))
+
+
+#: Events other engines add to a case's history; the tracking page reads the public ones.
+DOCUMENT_ISSUED = "document_issued"
+
+
+def record_document_issued(session: Session, case_id: uuid.UUID, **details: Any) -> None:
+    """Note in the case's audit log that a document was issued to its applicant (by the engine
+    itself: e.g. an outgoing document addressed to the request). ``details`` are public: the
+    tracking page shows them (title, protocol number, date, file id, verification code)."""
+    case = lock_case(session, case_id)
+    case.record(DOCUMENT_ISSUED, None, **details)
+    save_case(session, case, Actor.system())
 
 
 def cancel_case(session: Session, case_id: uuid.UUID, reason: str, user: Performer) -> None:

@@ -64,6 +64,17 @@ class TaskConflict(Conflict):
     code = "task_conflict"
 
 
+class TaskReserved(Conflict):
+    """The task is completed only by its domain engine's own page (e.g. an outgoing document's
+    chain step); ``owner`` names that engine so pages can send the reader there."""
+
+    code = "task_reserved"
+
+    def __init__(self, message: str, owner: str) -> None:
+        super().__init__(message, owner=owner)
+        self.owner = owner
+
+
 class TaskForbidden(PermissionDenied):
     """The task belongs to another department or role."""
 

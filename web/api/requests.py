@@ -26,7 +26,7 @@ from engine.requests.challenge import issue_challenge
 from engine.requests.pending import Held, confirm_submission, receive_submission
 from engine.requests.scanning import scanner_for
 from engine.requests.supply import supply_documents
-from engine.requests.tracking import Tracking, issued_file, request_receipt
+from engine.requests.tracking import Tracking, issued_document_file, issued_file, request_receipt
 from engine.workflow.errors import CaseNotFound
 from forms.catalogue import get_service
 from web.api.input import json_object, parse_json_object
@@ -263,6 +263,12 @@ def tracking_json(state: Tracking, code: str, locale: str) -> dict[str, Any]:
         verification = state.certificate.get("verification_code")
         if verification:
             body["verify_url"] = public_url("verify.page", code=verification)
+    for issued in body["issued_documents"]:
+        issued["download_url"] = public_url(
+            "api_requests.issued_document", code=code, file_id=issued["file_id"]
+        )
+        code_ = issued.get("verification_code")
+        issued["verify_url"] = public_url("verify.page", code=code_) if code_ else None
     if state.action_required:
         body["action_required"] = dict(state.action_required) | {
             "upload_url": public_url("api_requests.supply", code=code)
@@ -294,6 +300,14 @@ def receipt(code: str) -> Response:
     issuer = services().settings.municipality_name
     key, filename = request_receipt(db(), services().store, code, issuer=issuer)
     return _object(key, filename, "application/pdf")
+
+
+@bp.get("/track/<code>/issued/<file_id>")
+@public_lookup
+def issued_document(code: str, file_id: str) -> Response:
+    """A document issued to the applicant (an outgoing document addressed to the request)."""
+    case_file = issued_document_file(db(), code, file_id)
+    return _object(case_file.object_key, case_file.filename, case_file.content_type, case_file.sha256)
 
 
 @bp.get("/track/<code>/certificate")

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from core.errors import PolisError
-from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound
+from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound, TaskReserved
 from forms.catalogue import UnknownService, get_service
 from web.auth.kept_forms import forget_on_resubmit, keep_posted_form
 from web.auth.staff import current_user
@@ -92,6 +92,8 @@ def problem_message(error: PolisError) -> str:
         return _("A colleague changed this task meanwhile: %(detail)s", detail=error.message)
     if isinstance(error, TaskNotFound):
         return _("This task is no longer open; it was completed or withdrawn.")
+    if isinstance(error, TaskReserved):
+        return _("This step of an outgoing document is approved, returned or signed on the document's page.")
     if isinstance(error, TaskForbidden):
         return _("This task is not yours to work on: %(detail)s", detail=error.message)
     return error.message

@@ -73,6 +73,13 @@ def task_page(task_id: uuid.UUID) -> Response | tuple[str, int]:
 def complete(task_id: uuid.UUID) -> Response | tuple[str, int]:
     """Submit the task's form; back to the inbox with a confirmation, or the page with what to fix."""
     user = staff_user()
+    outgoing_id = task_outgoing_document(db(), task_id)
+    if outgoing_id is not None:  # only the document's page (engine.outgoing) completes its steps
+        flash(
+            _("This step of an outgoing document is approved, returned or signed on the document's page."),
+            "info",
+        )
+        return redirect(url_for("staff.outgoing_document_page", document_id=outgoing_id))
     try:
         page = read_task_page(db(), task_id, user, locale())
     except TaskNotFound:
