@@ -48,13 +48,19 @@ from tests.signing.pkitools import ARCH
 pytestmark = pytest.mark.usefixtures("handlers")
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip member with a fixed time: the same paragraphs make the same bytes (and SHA-256)
+    whenever they are built, not only within one two-second tick of the zip clock."""
+    return zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+
+
 def docx(*paragraphs: str) -> bytes:
     body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr(_member("[Content_Types].xml"), "<Types/>")
         archive.writestr(
-            "word/document.xml",
+            _member("word/document.xml"),
             '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
             f"<w:body>{body}</w:body></w:document>",
         )
@@ -65,9 +71,9 @@ def odt(*paragraphs: str) -> bytes:
     body = "".join(f"<text:p>{p}</text:p>" for p in paragraphs)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("mimetype", ODT)
+        archive.writestr(_member("mimetype"), ODT)
         archive.writestr(
-            "content.xml",
+            _member("content.xml"),
             '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
             ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>'
             f"{body}</office:text></office:body></office:document-content>",
