@@ -1,4 +1,4 @@
-"""The staff inbox, task and case pages and the public tracking page with many cases stored.
+"""Staff inbox, task and case pages, the tracking page and the catalogue with many cases stored.
 
 Seeds N cases (default 1,000,000) across 10 departments with COPY: a few real certificate
 requests submitted through the engine (their task, case and tracking pages are the ones
@@ -350,6 +350,11 @@ def main() -> None:
             "task page": (f"{base}/work/tasks/{targets['task']}", cookie),
             "case page": (f"{base}/work/cases/{targets['case']}", cookie),
             "tracking page": (f"{base}/track/{targets['tracking']}", None),
+            "catalogue": (f"{base}/services", None),
+            "catalogue, searched without accents": (
+                f"{base}/services?q=%CE%B2%CE%B5%CE%B2%CE%B1%CE%B9%CF%89%CF%83%CE%B7",
+                None,
+            ),
         }
         trivial = f"{base}/login"
         for name, page in (
