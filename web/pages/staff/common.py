@@ -145,3 +145,14 @@ def require_staff() -> Response | None:
 bp = Blueprint("staff", __name__, url_prefix="/work")
 bp.before_request(require_staff)
 bp.register_error_handler(PolisError, refusal_page)
+
+
+def delivery_words() -> dict[str, str]:
+    """How a protocol entry arrived or left (its ``delivery_method``), in the reader's language."""
+    return {
+        "post": _("Post"),
+        "hand": _("By hand"),
+        "email": _("Email"),
+        "kside": _("ΚΣΗΔΕ"),
+        "portal": _("Portal"),
+    }

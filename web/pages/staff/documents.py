@@ -25,7 +25,7 @@ from engine.documents.handling import file_document, reassign, return_to_head, r
 from engine.outgoing.followups import start_reply_draft
 from web.context import db, services
 from web.pages.staff.cases import file_response
-from web.pages.staff.common import bp, problem_message, staff_user
+from web.pages.staff.common import bp, delivery_words, problem_message, staff_user
 
 
 def _event_title(action: str, details: dict[str, Any]) -> str:
@@ -134,13 +134,7 @@ def _render(
         unit_options=[(str(unit.id), unit.name_el) for unit in page.units],
         plan_options=[(subject.code, f"{subject.code} {subject.el}") for subject in file_plan().values()],
         timeline=[_event(event) for event in page.events],
-        delivery_words={
-            "post": _("Post"),
-            "hand": _("By hand"),
-            "email": _("Email"),
-            "kside": _("ΚΣΗΔΕ"),
-            "portal": _("Portal"),
-        },
+        delivery_words=delivery_words(),
         errors=errors or {},
         values=values or {},
         problem=problem,

@@ -48,7 +48,7 @@ from engine.protocol.search import InvalidSearch, query_from_params, search
 from web.api.protocol import RECEIPT_SEALER_EXTENSION
 from web.context import db, services
 from web.downloads import stream_object
-from web.pages.staff.common import bp, locale, problem_message, staff_user
+from web.pages.staff.common import bp, delivery_words, locale, problem_message, staff_user
 
 #: The search form's fields, in the order of the page.
 SEARCH_FIELDS = ("q", "number", "year", "date_from", "date_to", "party", "direction", "unit")
@@ -126,13 +126,7 @@ def _render_entry(
         page=page,
         entry=page.entry,
         document_id=document,
-        delivery_words={
-            "post": _("Post"),
-            "hand": _("By hand"),
-            "email": _("Email"),
-            "kside": _("ΚΣΗΔΕ"),
-            "portal": _("Portal"),
-        },
+        delivery_words=delivery_words(),
         errors=errors or {},
         values=values or {},
         problem=problem,
