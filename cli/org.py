@@ -301,7 +301,11 @@ def documents() -> None:
 @click.option("--reason", required=True, help="Why; shown on the public verification page.")
 @click.pass_context
 def revoke(ctx: click.Context, code: str, reason: str) -> None:
-    """Revoke the issued document with verification CODE (cannot be undone)."""
+    """Revoke the issued document with verification CODE (cannot be undone).
+
+    Codes of older documents may begin with a dash: write ``--`` before such a code
+    (``polis documents revoke --reason "..." -- -AbC...``).
+    """
     from engine.issuing.revocation import revoke_issued_document
 
     with unit_of_work(ctx) as session:

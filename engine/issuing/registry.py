@@ -87,8 +87,16 @@ class UnknownVerificationCode(NotFound):
 
 
 def new_verification_code() -> str:
-    """A fresh unguessable code (128 bits): create it first, it goes into the seal's QR code."""
-    return secrets.token_urlsafe(CODE_BYTES)
+    """A fresh unguessable code (128 bits): create it first, it goes into the seal's QR code.
+
+    It never begins with ``-`` or ``_``: a code read off a paper copy is typed into
+    ``polis documents revoke CODE``, where a leading dash would be taken for an option,
+    and into emails and phone calls, where it is easy to miss.
+    """
+    while True:
+        code = secrets.token_urlsafe(CODE_BYTES)
+        if code[0].isalnum():
+            return code
 
 
 def verification_path(code: str) -> str:

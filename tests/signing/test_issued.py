@@ -60,6 +60,8 @@ def test_codes_are_unguessable_and_url_safe() -> None:
     for code in list(codes)[:50]:
         assert len(code) == 22  # 16 random bytes = 128 bits
         assert code.replace("-", "").replace("_", "").isalnum()
+    # A code typed after `polis documents revoke` must not read as an option (1 in 32 did).
+    assert all(code[0].isalnum() for code in codes)
 
 
 def test_issue_then_lookup(db_session: Session, official: User) -> None:
