@@ -12,7 +12,11 @@ through the CSC dummy, N documents per authorisation (one ``credentials/authoriz
 ``numSignatures = N``, one ``signHash``) next to one document per authorisation, both
 through ``signing.csc.sign_remotely``. The TSA/OCSP/CRLs and the CSC service run in a child
 process, as they would on other machines: in this process their threads would compete with
-the signing code for the interpreter lock.
+the signing code for the interpreter lock. Two lines: the CSC dummy, TSA and OCSP responder
+as shipped (each re-parses and validates its RSA key for every signature, 36 ms: most of
+the cost of an authorisation is theirs), then the same services keeping their keys parsed
+as an HSM-backed service does (what is left is Polis's own work: the ratio is bounded by
+what preparing, timestamping and completing one PAdES B-LT document costs here).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from signing.sealer import PadesLevel, Sealer, SealRequest
 from signing.signers import Pkcs12Signer
 from signing.stamp import SIGNATURE_TEXT, Stamp
 from signing.two_step import TwoStepSigning
-from tests.signing.pkitools import TestPki, csc_server, simple_pdf
+from tests.signing.pkitools import TestPki, csc_server, keep_service_keys_parsed, simple_pdf
 
 
 def _rate(count: int, action: Callable[[], object]) -> float:
@@ -77,7 +81,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["seals", "csc"], help="run one part only")
     args = parser.parse_args()
     if args.only != "seals":
-        official_signatures(args.batch, max(2, args.rounds - 1))
+        official_signatures(args.batch, max(2, args.rounds - 1), as_shipped=True)
+        official_signatures(args.batch, max(2, args.rounds - 1), as_shipped=False)
     if args.only == "csc":
         return
     directory = Path(tempfile.mkdtemp(prefix="polis-bench-pki-"))
@@ -169,8 +174,10 @@ def run(pki: Pki, directory: Path, documents: int, rounds: int) -> None:
     )
 
 
-def _serve_services(directory: str, port: int, urls: Any, stop: Any) -> None:
+def _serve_services(directory: str, port: int, urls: Any, stop: Any, as_shipped: bool) -> None:
     """Child process: the PKI's TSA/OCSP/CRLs on ``port`` and the CSC dummy beside them."""
+    if not as_shipped:
+        keep_service_keys_parsed()
     pki = Pki.load(Path(directory))
     server = PkiServer(port)
     server.mount(pki)
@@ -183,8 +190,14 @@ def _serve_services(directory: str, port: int, urls: Any, stop: Any) -> None:
         server.stop()
 
 
-def official_signatures(batch: int, rounds: int) -> None:
-    """Qualified B-LT signatures through CSC: N per authorisation against one per authorisation."""
+def official_signatures(batch: int, rounds: int, *, as_shipped: bool) -> None:
+    """Qualified B-LT signatures through CSC: N per authorisation against one per authorisation.
+
+    ``as_shipped``: the CSC dummy, TSA and OCSP responder parse their RSA key for every
+    signature (certomancer's way, 36 ms each here), which makes every request to them cost
+    what an HSM-backed service does not; otherwise they keep it parsed, and the figure shows
+    Polis's own cost per document against its own cost per authorisation.
+    """
     directory = Path(tempfile.mkdtemp(prefix="polis-bench-csc-"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -200,7 +213,9 @@ def official_signatures(batch: int, rounds: int) -> None:
     )
     context = multiprocessing.get_context("spawn")
     urls, stop = context.Queue(), context.Event()
-    child = context.Process(target=_serve_services, args=(str(directory), port, urls, stop), daemon=True)
+    child = context.Process(
+        target=_serve_services, args=(str(directory), port, urls, stop, as_shipped), daemon=True
+    )
     child.start()
     try:
         pki = Pki.load(directory)
@@ -234,15 +249,16 @@ def official_signatures(batch: int, rounds: int) -> None:
             best["batch"] = max(
                 best["batch"], _rate(batch, lambda: sign_remotely(signing, service, documents, pin="1234"))
             )
+        services = "the CSC dummy as shipped" if as_shipped else "services keeping their keys parsed"
         _emit(
-            f"B-LT qualified signatures via CSC, batches of {batch} (one authorisation each)",
+            f"B-LT qualified signatures via CSC, batches of {batch} (one authorisation each), {services}",
             best["batch"],
             "the same signatures one document per authorisation (sign_remotely with one document)",
             best["one"],
             documents=batch,
             one_by_one_documents=one_count,
             rounds=rounds,
-            target_ratio=3,
+            **({"target_ratio": 3} if as_shipped else {}),
         )
     finally:
         stop.set()

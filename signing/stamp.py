@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
@@ -12,7 +13,8 @@ from typing import Any
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import QRStampStyle
@@ -121,6 +123,59 @@ def _font_bytes(path: str) -> bytes:
     return out.getvalue()
 
 
+@functools.lru_cache(maxsize=256)
+def _font_program(path: str, glyph_ids: frozenset[int]) -> bytes:
+    """The font cut down to ``glyph_ids``, compressed: the /FontFile2 of a stamp.
+
+    Cut as pyHanko cuts it (glyph ids kept, no layout tables). Stamps one after another
+    draw the same glyphs (the same signer, title and digits), and cutting the font for
+    every stamp was a third of preparing a signature.
+    """
+    font = TTFont(BytesIO(_font_bytes(path)))
+    options = subset.Options(layout_closure=False)
+    options.drop_tables += ["GPOS", "GDEF", "GSUB"]
+    options.retain_gids = True
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(gids=sorted(glyph_ids))
+    subsetter.subset(font)
+    out = BytesIO()
+    font.save(out)
+    return zlib.compress(out.getvalue())
+
+
+class _CachedFontProgram(CIDFontType2):
+    """pyHanko's TrueType CID font, embedding a program from :func:`_font_program`."""
+
+    def __init__(self, font: CIDFontType2, path: str) -> None:
+        super().__init__(font.tt_font, font.name.split("+", 1)[1], font.subset_prefix)
+        self._path = path
+        self.glyph_ids: frozenset[int] = frozenset()
+
+    def set_font_file(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        stream = generic.StreamObject(
+            {generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode")},
+            encoded_data=_font_program(self._path, self.glyph_ids),
+        )
+        reference = writer.add_object(stream)
+        self._font_descriptor[generic.pdf_name("/FontFile2")] = reference
+        return reference
+
+
+class _StampGlyphs(GlyphAccumulator):
+    """pyHanko's glyph accumulator, with the embedded font taken from a cache."""
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(self.cidfont_obj, CIDFontType2):  # TrueType outlines, as Noto Sans has
+            self.cidfont_obj = _CachedFontProgram(self.cidfont_obj, path)
+
+    def prepare_write(self) -> None:
+        if isinstance(self.cidfont_obj, _CachedFontProgram) and not self._subset_created:
+            self.cidfont_obj.glyph_ids = frozenset(self._glyphs)
+            self._subset_created = True  # pyHanko would cut self.tt; the cache has it cut
+        super().prepare_write()  # type: ignore[no-untyped-call]
+
+
 @dataclass(frozen=True)
 class _InMemoryFontFactory(GlyphAccumulatorFactory):
     """Reads the font file once; pyHanko's factory opens it per stamp and never closes it."""
@@ -128,7 +183,8 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
     def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
-        return GlyphAccumulator(
+        return _StampGlyphs(
+            self.font_file,
             writer=writer,
             font_handle=BytesIO(_font_bytes(self.font_file)),
             font_size=self.font_size,

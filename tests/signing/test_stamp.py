@@ -107,3 +107,32 @@ def test_stamp_font_has_1000_units_per_em() -> None:
 
     # pyHanko writes widths in font units assuming 1000/em; another size garbles the spacing
     assert TTFont(str(NOTO_SANS))["head"].unitsPerEm == 1000
+
+
+def _drawn_letters(pdf: bytes, letters: str) -> set[str]:
+    """Which of ``letters`` have outlines in the stamp's embedded font program."""
+    from fontTools.ttLib import TTFont
+
+    _, widget = _widget(pdf, 0)
+    fonts = widget["/AP"]["/N"]["/Resources"]["/Font"]  # type: ignore[index]
+    (font,) = [f.get_object() for f in fonts.values()]
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+    program = TTFont(BytesIO(descriptor["/FontFile2"].get_object().data))
+    cmap = program.getBestCmap()
+    glyf = program["glyf"]
+    return {letter for letter in letters if ord(letter) in cmap and glyf[cmap[ord(letter)]].numberOfContours}
+
+
+def test_each_stamp_embeds_the_glyphs_it_draws(pki: TestPki, signer_factory: Callable[[str], Signer]) -> None:
+    """Font programs are cached by the glyphs a stamp draws: a stamp never gets another's."""
+    sealer = Sealer(signer_factory("pkcs12"), level=PadesLevel.B_LT, tsa_url=pki.pki.tsa_url)
+    placement = StampPlacement(page=0)
+    first = sealer.seal(simple_pdf(), Stamp("https://p.example/verify/A", "A", "Ζωή Ξένου", placement))
+    second = sealer.seal(simple_pdf(), Stamp("https://p.example/verify/B", "B", "Ηλίας Βλάχος", placement))
+    again = sealer.seal(simple_pdf(), Stamp("https://p.example/verify/C", "C", "Ζωή Ξένου", placement))
+
+    assert _drawn_letters(first, "ΖΞΗΒ") == {"Ζ", "Ξ"}
+    assert _drawn_letters(second, "ΖΞΗΒ") == {"Η", "Β"}
+    assert _drawn_letters(again, "ΖΞΗΒ") == {"Ζ", "Ξ"}
+    for pdf in (first, second, again):
+        assert verify(pdf, [pki.root]).verdict is Verdict.VALID
