@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import quote
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from storage import ObjectStore
 
@@ -27,6 +27,9 @@ def stream_object(
     server then breaks the connection, so the client sees a failed download instead of a
     silently corrupt file. The reader is closed also when the body is never read (a HEAD
     request, a client that hangs up).
+
+    Stored files are people's documents: never kept in a browser's or proxy's cache (a
+    town hall's shared computer), and shown inline only in a frame of our own pages.
     """
     reader = store.open(key, expected_sha256=expected_sha256)
     done = False
@@ -41,9 +44,14 @@ def stream_object(
         yield from reader
         finish()
 
-    response = Response(stream_with_context(chunks()), mimetype=content_type)
+    # No stream_with_context: the body needs nothing from the request, whose teardown then
+    # runs (session closed, connection back in the pool) before the first byte is sent.
+    response = Response(chunks(), mimetype=content_type)
     response.call_on_close(finish)
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    if disposition == "inline":
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
     if size is not None:
         response.headers["Content-Length"] = str(size)
     if filename:

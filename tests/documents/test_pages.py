@@ -37,7 +37,8 @@ def register(client: Any, town: Town, **extra: Any) -> Any:
 
 
 def test_register_route_file_and_restricted(client: Any, db_session: Session, town: Town) -> None:
-    assert "Register" in client.get("/work/documents/new").get_data(as_text=True) or True
+    signed_out = client.get("/work/documents/new")
+    assert signed_out.status_code == 302 and signed_out.headers["Location"].startswith("/login?")
     sign_in(client, town.registrar)
     page = client.get("/work/documents/new")
     assert page.status_code == 200
@@ -54,6 +55,14 @@ def test_register_route_file_and_restricted(client: Any, db_session: Session, to
     assert document.entry.display_number in folders and 'id="unread-action"' in folders
     shown = client.get(location).get_data(as_text=True)
     assert "Πρόσκληση σε σύσκεψη" in shown and 'id="task-route"' in shown
+    # The scanned letter: streamed, checked against its SHA-256, never left in a browser cache.
+    served = client.get(f"{location}/files/0")
+    assert served.status_code == 200 and served.get_data() == SCANNED_LETTER
+    assert served.headers["Cache-Control"] == "private, no-store"
+    assert served.headers["X-Frame-Options"] == "SAMEORIGIN"  # our own pages may show it
+    downloaded = client.get(f"{location}/files/0?download=1")
+    assert downloaded.headers["Content-Disposition"].startswith("attachment;")
+    assert downloaded.headers["X-Frame-Options"] == "DENY"
     task = db_session.scalar(
         select(CaseTask.task_id)
         .join(DocumentAssignment, DocumentAssignment.case_id == CaseTask.case_id)
@@ -88,6 +97,7 @@ def test_register_route_file_and_restricted(client: Any, db_session: Session, to
     assert (
         'id="restricted"' in restricted and "Πρόσκληση" not in restricted and "Περιφέρεια" not in restricted
     )
+    assert client.get(f"{location}/files/0").status_code in (403, 404)
 
 
 def test_registration_errors_are_shown_at_the_fields(client: Any, town: Town) -> None:

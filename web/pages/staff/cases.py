@@ -24,6 +24,7 @@ from engine.casework.workspace import (
     service_of,
 )
 from web.context import db, services
+from web.downloads import stream_object
 from web.pages.staff.common import bp, locale, problem_message, staff_user
 
 
@@ -52,7 +53,8 @@ def case_diagram_json(case_id: uuid.UUID) -> Response:
 
 
 def file_response(data: bytes, content_type: str, filename: str, download: bool) -> Response:
-    """A stored file for the browser: inline or as a download, never cached, framed only by us."""
+    """A file made for this request (a preview) for the browser: inline or as a download,
+    never cached, framed only by us. Stored files go through :func:`web.downloads.stream_object`."""
     response = Response(data, mimetype=content_type)
     disposition = "attachment" if download else "inline"
     response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
@@ -66,9 +68,15 @@ def file_response(data: bytes, content_type: str, filename: str, download: bool)
 def case_file(case_id: uuid.UUID, file_id: uuid.UUID) -> Response:
     """A case file, shown in the browser (or downloaded with ?download=1)."""
     found = case_file_for(db(), case_id, file_id, staff_user())
-    with services().store.open(found.object_key) as reader:
-        data = reader.read()
-    return file_response(data, found.content_type, found.filename, request.args.get("download") == "1")
+    return stream_object(
+        services().store,
+        found.object_key,
+        content_type=found.content_type,
+        filename=found.filename,
+        disposition="attachment" if request.args.get("download") == "1" else "inline",
+        expected_sha256=found.sha256,
+        size=found.size,
+    )
 
 
 @bp.get("/cases/<uuid:case_id>/files/<uuid:file_id>/preview.png")

@@ -61,8 +61,8 @@ from engine.outgoing.signature import (
     waiting_for_tsa,
 )
 from web.context import db, services
+from web.downloads import stream_object
 from web.errors import status_for
-from web.pages.staff.cases import file_response
 from web.pages.staff.common import bp, problem_message, staff_user
 
 
@@ -791,9 +791,14 @@ def outgoing_restore(document_id: uuid.UUID, number: int) -> Response | tuple[st
 
 
 def _send(found: Any) -> Response:
-    with services().store.open(found.object_key, expected_sha256=found.sha256) as reader:
-        data = reader.read()
-    return file_response(data, found.media_type, found.filename, request.args.get("download") == "1")
+    return stream_object(
+        services().store,
+        found.object_key,
+        content_type=found.media_type,
+        filename=found.filename,
+        disposition="attachment" if request.args.get("download") == "1" else "inline",
+        expected_sha256=found.sha256,
+    )
 
 
 @bp.get("/outgoing/<uuid:document_id>/versions/<int:number>/file")
