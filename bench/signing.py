@@ -16,7 +16,9 @@ the signing code for the interpreter lock. Two lines: the CSC dummy, TSA and OCS
 as shipped (each re-parses and validates its RSA key for every signature, 36 ms: most of
 the cost of an authorisation is theirs), then the same services keeping their keys parsed
 as an HSM-backed service does (what is left is Polis's own work: the ratio is bounded by
-what preparing, timestamping and completing one PAdES B-LT document costs here).
+what preparing, timestamping and completing one PAdES B-LT document costs here), then the
+same again with every answer 20 ms late, as from a trust service provider across the
+internet (what one authorisation costs then dominates, as it does in service).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main() -> None:
     if args.only != "seals":
         official_signatures(args.batch, max(2, args.rounds - 1), as_shipped=True)
         official_signatures(args.batch, max(2, args.rounds - 1), as_shipped=False)
+        official_signatures(args.batch, max(2, args.rounds - 1), as_shipped=False, delay_ms=20)
     if args.only == "csc":
         return
     directory = Path(tempfile.mkdtemp(prefix="polis-bench-pki-"))
@@ -174,29 +177,31 @@ def run(pki: Pki, directory: Path, documents: int, rounds: int) -> None:
     )
 
 
-def _serve_services(directory: str, port: int, urls: Any, stop: Any, as_shipped: bool) -> None:
+def _serve_services(directory: str, port: int, urls: Any, stop: Any, as_shipped: bool, delay: float) -> None:
     """Child process: the PKI's TSA/OCSP/CRLs on ``port`` and the CSC dummy beside them."""
     if not as_shipped:
         keep_service_keys_parsed()
     pki = Pki.load(Path(directory))
     server = PkiServer(port)
+    server.delay = delay
     server.mount(pki)
     server.start()
     try:
-        with csc_server(TestPki(pki, server, Path(directory))) as url:
+        with csc_server(TestPki(pki, server, Path(directory)), delay=delay) as url:
             urls.put(url)
             stop.wait()
     finally:
         server.stop()
 
 
-def official_signatures(batch: int, rounds: int, *, as_shipped: bool) -> None:
+def official_signatures(batch: int, rounds: int, *, as_shipped: bool, delay_ms: int = 0) -> None:
     """Qualified B-LT signatures through CSC: N per authorisation against one per authorisation.
 
     ``as_shipped``: the CSC dummy, TSA and OCSP responder parse their RSA key for every
     signature (certomancer's way, 36 ms each here), which makes every request to them cost
     what an HSM-backed service does not; otherwise they keep it parsed, and the figure shows
-    Polis's own cost per document against its own cost per authorisation.
+    Polis's own cost per document against its own cost per authorisation. ``delay_ms``:
+    every answer of the services is held back so long, as across the internet.
     """
     directory = Path(tempfile.mkdtemp(prefix="polis-bench-csc-"))
     with socket.socket() as probe:
@@ -214,7 +219,9 @@ def official_signatures(batch: int, rounds: int, *, as_shipped: bool) -> None:
     context = multiprocessing.get_context("spawn")
     urls, stop = context.Queue(), context.Event()
     child = context.Process(
-        target=_serve_services, args=(str(directory), port, urls, stop, as_shipped), daemon=True
+        target=_serve_services,
+        args=(str(directory), port, urls, stop, as_shipped, delay_ms / 1000),
+        daemon=True,
     )
     child.start()
     try:
@@ -250,6 +257,8 @@ def official_signatures(batch: int, rounds: int, *, as_shipped: bool) -> None:
                 best["batch"], _rate(batch, lambda: sign_remotely(signing, service, documents, pin="1234"))
             )
         services = "the CSC dummy as shipped" if as_shipped else "services keeping their keys parsed"
+        if delay_ms:
+            services += f", answering after {delay_ms} ms"
         _emit(
             f"B-LT qualified signatures via CSC, batches of {batch} (one authorisation each), {services}",
             best["batch"],
@@ -258,7 +267,7 @@ def official_signatures(batch: int, rounds: int, *, as_shipped: bool) -> None:
             documents=batch,
             one_by_one_documents=one_count,
             rounds=rounds,
-            **({"target_ratio": 3} if as_shipped else {}),
+            target_ratio=3,
         )
     finally:
         stop.set()

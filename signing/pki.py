@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -312,7 +313,8 @@ class PkiServer:
     The socket is bound at construction, so the port is known before the PKI (whose
     certificates embed the URLs) is generated. For tests, ``down`` names the services
     that answer 503 (``"tsa"``, ``"ocsp"``, ``"crls"``, ``"certs"``), ``outage`` switches
-    them all off, and ``garbage_tsa`` makes the TSA answer nonsense.
+    them all off, ``garbage_tsa`` makes the TSA answer nonsense, and ``delay`` (seconds)
+    holds every answer back as a distant service would (benchmarks).
     """
 
     SERVICES = frozenset({"tsa", "ocsp", "crls", "certs"})
@@ -334,6 +336,7 @@ class PkiServer:
         self._thread: threading.Thread | None = None
         self.down: set[str] = set()
         self.garbage_tsa = False
+        self.delay = 0.0
 
     @property
     def outage(self) -> bool:
@@ -359,6 +362,8 @@ class PkiServer:
         self._animator = Animator(AnimatorArchStore(pki.config.pki_archs), with_web_ui=False)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        if self.delay:
+            time.sleep(self.delay)
         request = Request(environ)
         parts = request.path.strip("/").split("/")
         service = parts[1] if len(parts) > 1 else ""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from asn1crypto import pem, x509
@@ -259,10 +260,11 @@ def keep_service_keys_parsed() -> None:
 
 
 @contextmanager
-def csc_server(test_pki: TestPki, multisign: int = 50) -> Iterator[str]:
+def csc_server(test_pki: TestPki, multisign: int = 50, delay: float = 0.0) -> Iterator[str]:
     """certomancer-csc-dummy on a free loopback port; yields the service URL.
 
-    ``multisign``: signatures one authorisation may cover (the dummy's default is 10).
+    ``multisign``: signatures one authorisation may cover (the dummy's default is 10);
+    ``delay``: seconds every answer is held back, as by a service across the internet.
     """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -276,6 +278,14 @@ def csc_server(test_pki: TestPki, multisign: int = 50) -> Iterator[str]:
             service_params=DummyServiceParams(hash_pinning_required=True, multisign=multisign),
         )
     csc.register_routes()
+    if delay:
+
+        @web.middleware
+        async def distant(request: web.Request, handler: Any) -> web.StreamResponse:
+            await asyncio.sleep(delay)
+            return await handler(request)  # type: ignore[no-any-return]
+
+        csc.app.middlewares.append(distant)
     runner = web.AppRunner(csc.app, access_log=None)
     loop = asyncio.new_event_loop()
 
