@@ -264,7 +264,10 @@ def tracking_of(session: Session, case: Case, content_hash: str | None = None) -
     outcome = data.get("outcome")
     certificate = data.get("certificate") if outcome == "issued" else None
     open_case = case.status == "active"
-    timeline = build_timeline(milestones, reached, open_case)
+    # Decided: whatever automatic steps still run (a notice that waits for the mail server),
+    # nothing is current or ahead. Processes deployed before 2026-12-05 mark "issued" on
+    # their end event, after the notice, so the outcome is the surer sign.
+    timeline = build_timeline(milestones, reached, open_case and outcome not in ("issued", "rejected"))
     current = next((m for m in timeline if m.state == "current"), None)
     waiting = open_case and current is not None and current.citizen_acts
     if outcome in ("issued", "rejected"):

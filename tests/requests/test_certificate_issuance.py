@@ -245,6 +245,53 @@ def _text(pdf: bytes) -> str:
     return subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
 
 
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_the_tracking_page_shows_the_outcome_and_its_step_together(
+    municipality: Session,
+    object_store: FilesystemStore,
+    test_settings: Settings,
+    handlers: None,
+    test_pki: TestPki,
+    decision: str,
+) -> None:
+    """Step by step, as the worker runs them: the timeline's last step (issued, rejected)
+    appears with the outcome, never before it; from then on (while the notice may still
+    wait for the mail server) nothing is current or ahead."""
+    session = municipality
+    department = get_service(SERVICE).department
+    clerk, head = staff(session, department, "clerk"), staff(session, department, "head")
+    submitted = submit(session, object_store, test_settings)
+    review = (
+        {"decision": "propose_approval"}
+        if decision == "approve"
+        else {
+            "decision": "propose_rejection",
+            "reason": "Δεν είστε δημότης του Δήμου.",
+        }
+    )
+    complete_task(session, only_task(session, submitted.case_id).task_id, review, clerk)
+    approval = (
+        {"decision": "approve"}
+        if decision == "approve"
+        else {"decision": "reject", "reason": "Δεν είστε δημότης."}
+    )
+    complete_task(session, only_task(session, submitted.case_id).task_id, approval, head)
+    outcome = "issued" if decision == "approve" else "rejected"
+
+    seen_before_the_end = False
+    while fire_due_wakeups_in(session, limit=1):  # one step at a time
+        session.expire_all()
+        tracking = track(session, submitted.tracking_code)
+        states = [(m.code, m.state) for m in tracking.timeline]
+        if tracking.status == outcome:
+            assert states[-1] == (outcome, "done") and all(s == "done" for _, s in states), states
+            seen_before_the_end |= case_row(session, submitted.case_id).status == "active"
+        else:
+            assert (outcome, "done") not in states, f"{outcome} shown while the page says {tracking.status}"
+    assert seen_before_the_end, "nothing was checked between the outcome and the end"
+    assert case_row(session, submitted.case_id).status == "completed"
+
+
 def test_returned_then_rejected_registers_the_answer_and_tells_the_reason(
     municipality: Session, object_store: FilesystemStore, test_settings: Settings, handlers: None
 ) -> None:
