@@ -304,6 +304,8 @@ def protocol_book_download() -> Response:
     # A byte-order mark first: spreadsheet programs then read the Greek of a CSV as UTF-8.
     bom = [] if fmt == "json" else ["\ufeff"]
     body = (chunk.encode("utf-8") for part in (bom, chunks) for chunk in part)
+    # The rows come from the database as the body is sent: the request (and its session)
+    # stays open until the last one.
     response = Response(
         stream_with_context(body), mimetype="application/json" if fmt == "json" else "text/csv"
     )
