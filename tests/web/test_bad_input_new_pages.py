@@ -188,6 +188,7 @@ def test_bad_input_at_the_new_pages_is_a_clear_4xx_and_changes_nothing(
             return
         if problem := _problem(visitor, method, label, answer):
             problems.append(problem)
+        answer.close()  # as a server does: an unread stream (the register book) holds its request
         # Only an administrator's well-formed (if odd) values may be taken, e.g. a unit renamed
         # "<script>" (shown escaped); a refusal or anyone else's attempt leaves everything as it was.
         refused = answer.status_code >= 400 or visitor != "admin"
