@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from core.errors import PolisError
-from web.pages.staff.common import task_title
+from web.pages.staff.common import engine_words, task_title
 
 
 def _(text: str, **values: object) -> str:
@@ -117,4 +117,4 @@ def org_problem(error: PolisError) -> str:
             "This is not the file you previewed last (or the preview is over a day old); preview it again, "
             "then apply."
         )
-    return error.message
+    return engine_words(error)

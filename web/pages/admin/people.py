@@ -180,6 +180,6 @@ def revoke(code: str) -> Response | tuple[str, int]:
     try:
         revoke_issued_document(db(), code, reason=form_text("reason"), by=admin_actor())
     except PolisError as exc:
-        return _documents_page(exc.message, 422)
+        return _documents_page(problem_text(exc), 422)
     flash(_("Document %(code)s revoked.", code=code))
     return redirect(url_for("admin.documents", q=code))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
@@ -9,7 +10,7 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from core.errors import PolisError
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolisError, ServiceUnavailable
 from engine.workflow.errors import FourEyesViolation, TaskConflict, TaskForbidden, TaskNotFound, TaskReserved
 from forms.catalogue import UnknownService, get_service
 from web.auth.kept_forms import forget_on_resubmit, keep_posted_form
@@ -96,7 +97,31 @@ def problem_message(error: PolisError) -> str:
         return _("This step of an outgoing document is approved, returned or signed on the document's page.")
     if isinstance(error, TaskForbidden):
         return _("This task is not yours to work on: %(detail)s", detail=error.message)
-    return error.message
+    return engine_words(error)
+
+
+_GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
+
+
+def engine_words(error: PolisError) -> str:
+    """A refusal no page has words of its own for: the engine writes English, so a Greek reader
+    first gets what happened and what to do in Greek, then the engine's words for the specifics."""
+    detail = error.message
+    if locale() == "en" or _GREEK.search(detail):
+        return detail
+    if isinstance(error, ServiceUnavailable):
+        lead = _("A service Polis needs did not answer; nothing was changed. Try again in a few minutes.")
+    elif isinstance(error, Conflict):
+        lead = _("This changed meanwhile; refresh the page and look again.")
+    elif isinstance(error, PermissionDenied):
+        lead = _("This is not yours to do.")
+    elif isinstance(error, NotFound):
+        lead = _("Not found; refresh the page or check the address.")
+    elif isinstance(error, InvalidInput):
+        lead = _("Nothing was changed; correct what is said and try again.")
+    else:
+        lead = _("This was refused; nothing was changed.")
+    return str(_("%(lead)s Details: %(detail)s", lead=lead, detail=detail))
 
 
 def refusal_page(error: PolisError) -> tuple[str, int]:

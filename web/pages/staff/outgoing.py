@@ -63,7 +63,7 @@ from engine.outgoing.signature import (
 from web.context import db, services
 from web.downloads import stream_object
 from web.errors import status_for
-from web.pages.staff.common import bp, problem_message, staff_user
+from web.pages.staff.common import bp, engine_words, problem_message, staff_user
 
 
 def kind_words() -> dict[str, str]:
@@ -200,7 +200,9 @@ def outgoing_create() -> Response | tuple[str, int]:
     except InvalidInput as error:
         db().rollback()
         fields = dict(error.details.get("fields") or {})
-        return _render_new(form, {k: _field_words(k) for k in fields} or {"subject": error.message}, 422)
+        return _render_new(
+            form, {k: _field_words(k) for k in fields} or {"subject": engine_words(error)}, 422
+        )
     db().commit()
     flash(_("The draft was saved as version 1."), "good")
     return redirect(url_for("staff.outgoing_document_page", document_id=draft.id))
@@ -305,7 +307,7 @@ def _act(document_id: uuid.UUID, action: Any, done: str) -> Response | tuple[str
     except InvalidInput as error:
         db().rollback()
         fields = dict(error.details.get("fields") or {})
-        words = "; ".join(_field_words(k) for k in fields) or error.message
+        words = "; ".join(_field_words(k) for k in fields) or error.message  # the lead says it
         return _render(document_id, _("Nothing was changed: %(what)s", what=words), 422)
     except PolisError as error:
         db().rollback()
