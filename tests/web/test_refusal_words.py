@@ -20,7 +20,10 @@ from web.pages.staff.common import engine_words, problem_message
 @pytest.mark.parametrize(
     ("error", "lead"),
     [
-        (WrongState("The draft is already with the chain; wait for it or for a return."), "ανανεώστε τη σελίδα"),
+        (
+            WrongState("The draft is already with the chain; wait for it or for a return."),
+            "ανανεώστε τη σελίδα",
+        ),
         (Conflict("taken"), "ανανεώστε τη σελίδα"),
         (PermissionDenied("Only the author changes the chain."), "δεν είναι δική σας αρμοδιότητα"),
         (NotFound("The document has no version 9."), "Δεν βρέθηκε"),
