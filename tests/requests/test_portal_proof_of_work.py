@@ -89,7 +89,14 @@ def test_the_form_shows_the_widget_to_anonymous_visitors_only(client: Any, munic
     page = client.post(f"/services/{SERVICE}/apply", data=fields).get_data(as_text=True)
     assert "<altcha-widget" in page and "/api/v1/requests/challenge" in page
     assert 'name="altcha_fallback" value="no-script"' in page  # inside <noscript>
-    assert "vendor/altcha/altcha.min.js" in page and "<script>" not in page
+    assert "/static/proof-of-work.js" in page and "<script>" not in page
+    # One module graph: the widget, its Greek words, then the worker's registration (no race).
+    served = client.get("/static/proof-of-work.js")
+    script = served.get_data(as_text=True)
+    served.close()
+    imports = [line for line in script.splitlines() if line.startswith("import ")]
+    assert imports == ['import "./vendor/altcha/altcha.min.js";', 'import "./vendor/altcha/el.js";']
+    assert script.index("algorithms.set") > script.index('import "./vendor/altcha/el.js"')
 
 
 @pytest.mark.parametrize("how", ["missing", "forged", "garbage", "reused"])
