@@ -84,10 +84,12 @@ def test_a_state_written_by_another_process_is_restored_from_the_database(
 
 def test_a_connection_the_server_closed_is_replaced_at_checkout(fresh_db_url: str) -> None:
     engine = make_engine(fresh_db_url, pool_size=1, max_overflow=0)
+    # Autocommit: a transaction reads pg_stat_activity once and keeps that snapshot to its end,
+    # so polling it inside one transaction never sees the backend go.
+    killer = make_engine(fresh_db_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             pid = conn.scalar(text("SELECT pg_backend_pid()"))
-        killer = make_engine(fresh_db_url)
         with killer.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             # pg_terminate_backend only signals: wait until the backend has really gone (and
@@ -100,8 +102,8 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout(fresh_db_url: st
                     break
                 time.sleep(0.05)
             assert gone, "the terminated backend did not exit within 10 s"
-        killer.dispose()
         with engine.connect() as conn:  # no error: the closed connection was swapped
             assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
+        killer.dispose()
         engine.dispose()
