@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import quote
 
-from flask import Response
+from flask import Response, request
 
 from storage import ObjectStore
 
@@ -57,3 +57,25 @@ def stream_object(
     if filename:
         response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def stored_file_view(
+    store: ObjectStore,
+    key: str,
+    *,
+    content_type: str,
+    filename: str,
+    sha256: str,
+    size: int | None = None,
+) -> Response:
+    """A stored file a page links to: shown inline, or downloaded when the link says
+    ``?download=1``; streamed and checked against the SHA-256 recorded when it was stored."""
+    return stream_object(
+        store,
+        key,
+        content_type=content_type,
+        filename=filename,
+        disposition="attachment" if request.args.get("download") == "1" else "inline",
+        expected_sha256=sha256,
+        size=size,
+    )

@@ -24,7 +24,7 @@ from engine.casework.workspace import (
     service_of,
 )
 from web.context import db, services
-from web.downloads import stream_object
+from web.downloads import stored_file_view
 from web.pages.staff.common import bp, locale, problem_message, staff_user
 
 
@@ -54,7 +54,7 @@ def case_diagram_json(case_id: uuid.UUID) -> Response:
 
 def file_response(data: bytes, content_type: str, filename: str, download: bool) -> Response:
     """A file made for this request (a preview) for the browser: inline or as a download,
-    never cached, framed only by us. Stored files go through :func:`web.downloads.stream_object`."""
+    never cached, framed only by us. Stored files go through :func:`web.downloads.stored_file_view`."""
     response = Response(data, mimetype=content_type)
     disposition = "attachment" if download else "inline"
     response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
@@ -68,13 +68,12 @@ def file_response(data: bytes, content_type: str, filename: str, download: bool)
 def case_file(case_id: uuid.UUID, file_id: uuid.UUID) -> Response:
     """A case file, shown in the browser (or downloaded with ?download=1)."""
     found = case_file_for(db(), case_id, file_id, staff_user())
-    return stream_object(
+    return stored_file_view(
         services().store,
         found.object_key,
         content_type=found.content_type,
         filename=found.filename,
-        disposition="attachment" if request.args.get("download") == "1" else "inline",
-        expected_sha256=found.sha256,
+        sha256=found.sha256,
         size=found.size,
     )
 

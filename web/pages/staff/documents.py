@@ -24,7 +24,7 @@ from engine.documents.folders import (
 from engine.documents.handling import file_document, reassign, return_to_head, route_to_clerk
 from engine.outgoing.followups import start_reply_draft
 from web.context import db, services
-from web.downloads import stream_object
+from web.downloads import stored_file_view
 from web.pages.staff.cases import file_response
 from web.pages.staff.common import bp, delivery_words, problem_message, staff_user
 
@@ -153,13 +153,12 @@ def document_page(document_id: uuid.UUID) -> tuple[str, int]:
 def document_file_view(document_id: uuid.UUID, position: int) -> Response:
     """A file of the document (inline, or downloaded with ?download=1)."""
     found = document_file(db(), document_id, position, staff_user())
-    return stream_object(
+    return stored_file_view(
         services().store,
         found.storage_key,
         content_type=found.content_type,
         filename=found.filename,
-        disposition="attachment" if request.args.get("download") == "1" else "inline",
-        expected_sha256=found.sha256,
+        sha256=found.sha256,
         size=found.size,
     )
 

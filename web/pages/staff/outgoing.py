@@ -61,7 +61,7 @@ from engine.outgoing.signature import (
     waiting_for_tsa,
 )
 from web.context import db, services
-from web.downloads import stream_object
+from web.downloads import stored_file_view
 from web.errors import status_for
 from web.pages.staff.common import bp, engine_words, problem_message, staff_user
 
@@ -793,13 +793,12 @@ def outgoing_restore(document_id: uuid.UUID, number: int) -> Response | tuple[st
 
 
 def _send(found: Any) -> Response:
-    return stream_object(
+    return stored_file_view(
         services().store,
         found.object_key,
         content_type=found.media_type,
         filename=found.filename,
-        disposition="attachment" if request.args.get("download") == "1" else "inline",
-        expected_sha256=found.sha256,
+        sha256=found.sha256,
     )
 
 

@@ -47,7 +47,7 @@ from engine.protocol.receipts import RECEIPT_CONTENT_TYPE, receipt_for
 from engine.protocol.search import InvalidSearch, query_from_params, search
 from web.api.protocol import RECEIPT_SEALER_EXTENSION
 from web.context import db, services
-from web.downloads import stream_object
+from web.downloads import stored_file_view, stream_object
 from web.pages.staff.common import bp, delivery_words, locale, problem_message, staff_user
 
 #: The search form's fields, in the order of the page.
@@ -144,13 +144,12 @@ def protocol_entry_page(entry_id: uuid.UUID) -> tuple[str, int]:
 def protocol_entry_file(entry_id: uuid.UUID, position: int) -> Response:
     """A file of the entry (inline, or downloaded with ?download=1), streamed from storage."""
     found = entry_file(db(), entry_id, position, staff_user())
-    return stream_object(
+    return stored_file_view(
         services().store,
         found.storage_key,
         content_type=found.content_type,
         filename=found.filename,
-        disposition="attachment" if request.args.get("download") == "1" else "inline",
-        expected_sha256=found.sha256,
+        sha256=found.sha256,
         size=found.size,
     )
 
